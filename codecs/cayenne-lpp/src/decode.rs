@@ -1,0 +1,348 @@
+//! The decoder.
+
+use lorafield_core::parse::{PResult, kind_of};
+use lorafield_core::{Codec, Container, DecodeError, ErrorKind, Field, Sink, Uplink, Value};
+use nom::Parser;
+use nom::bytes::complete::take;
+use nom::number::complete::{be_i16, be_i24, be_i32, be_u16, be_u24, be_u32, i8, u8};
+
+use crate::types::{Layout, Num, Profile, Type};
+
+/// The Cayenne LPP codec in one profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CayenneLpp {
+    profile: Profile,
+}
+
+impl CayenneLpp {
+    /// The codec in `profile`.
+    pub const fn new(profile: Profile) -> Self {
+        CayenneLpp { profile }
+    }
+
+    /// The codec's profile.
+    pub const fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Decodes `payload` into any sink, monomorphised (the [`Codec`] impl calls this through
+    /// `dyn Sink`).
+    pub fn decode_into<'a, S: Sink<'a> + ?Sized>(
+        &self,
+        payload: &'a [u8],
+        sink: &mut S,
+    ) -> Result<(), DecodeError> {
+        let mut input = payload;
+        while !input.is_empty() {
+            let offset = payload.len() - input.len();
+            let at = |kind| DecodeError::new(offset, kind);
+            let (rest, (t, channel, value)) =
+                record(self.profile, input).map_err(|e| at(kind_of(e)))?;
+            emit(self.profile, t, channel, value, sink).map_err(at)?;
+            input = rest;
+        }
+        Ok(())
+    }
+}
+
+impl Codec for CayenneLpp {
+    fn id(&self) -> &'static str {
+        crate::ID
+    }
+
+    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
+        self.decode_into(uplink.payload, sink)
+    }
+
+    fn keeps_partial(&self) -> bool {
+        self.profile != Profile::Tts
+    }
+}
+
+/// One record: `[channel][type][value]`, the value's bytes as a slice.
+#[inline]
+fn record(profile: Profile, input: &[u8]) -> PResult<'_, (&'static Type, u8, &[u8])> {
+    let (rest, (channel, ty)) = (u8, u8).parse(input)?;
+    let Some(t) = profile.lookup(ty) else {
+        return Err(nom::Err::Failure(lorafield_core::parse::Remaining::new(
+            input,
+            ErrorKind::UnknownType(ty),
+        )));
+    };
+    let (rest, value) = take(t.size()).parse(rest)?;
+    Ok((rest, (t, channel, value)))
+}
+
+/// A big-endian number of `num.size` bytes, sign-extended if signed.
+#[inline]
+fn raw(num: Num, input: &[u8]) -> PResult<'_, i64> {
+    match (num.size, num.signed) {
+        (1, false) => u8.map(i64::from).parse(input),
+        (1, true) => i8.map(i64::from).parse(input),
+        (2, false) => be_u16.map(i64::from).parse(input),
+        (2, true) => be_i16.map(i64::from).parse(input),
+        (3, false) => be_u24.map(i64::from).parse(input),
+        (3, true) => be_i24.map(i64::from).parse(input),
+        (4, false) => be_u32.map(i64::from).parse(input),
+        _ => be_i32.map(i64::from).parse(input),
+    }
+}
+
+/// The value a raw number stands for: an integer when the divisor is 1, else an exact decimal.
+#[inline]
+fn value(num: Num, raw: i64) -> Value<'static> {
+    match (num.divisor, num.signed) {
+        (1, true) => Value::I64(raw),
+        (1, false) => Value::U64(raw.unsigned_abs()),
+        _ => Value::Decimal {
+            digits: raw * i64::from(num.mul),
+            scale: num.scale,
+        },
+    }
+}
+
+#[inline]
+fn emit<'a, S: Sink<'a> + ?Sized>(
+    profile: Profile,
+    t: &'static Type,
+    channel: u8,
+    bytes: &'a [u8],
+    sink: &mut S,
+) -> Result<(), ErrorKind> {
+    match t.layout {
+        Layout::Scalar(num) => {
+            let num = profile.num(t, num);
+            let (_, r) = raw(num, bytes).map_err(kind_of)?;
+            sink.field(Field::new(t.name, Some(channel), value(num, r)))
+        }
+        Layout::Object(members) => {
+            sink.open(t.name, Some(channel), Container::Object)?;
+            let mut input = bytes;
+            for m in members {
+                let num = profile.num(t, m.num);
+                let (rest, r) = raw(num, input).map_err(kind_of)?;
+                sink.field(Field::new(m.name, None, value(num, r)))?;
+                input = rest;
+            }
+            sink.close()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate alloc;
+    use super::*;
+    use crate::TYPES;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use lorafield_core::FieldBuf;
+
+    fn json(profile: Profile, payload: &[u8]) -> String {
+        let mut buf = FieldBuf::<{ crate::MAX_EVENTS }>::new();
+        let d = buf.decode(&CayenneLpp::new(profile), Uplink::new(1, payload));
+        let mut out = Vec::new();
+        d.write_json(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn data(profile: Profile, payload: &[u8]) -> String {
+        let full = json(profile, payload);
+        let inner = full
+            .strip_prefix(r#"{"data":"#)
+            .and_then(|s| s.strip_suffix('}'));
+        inner
+            .unwrap_or_else(|| panic!("not a clean result: {full}"))
+            .into()
+    }
+
+    fn both(payload: &[u8]) -> String {
+        let tts = data(Profile::Tts, payload);
+        assert_eq!(tts, data(Profile::Extended, payload));
+        tts
+    }
+
+    #[test]
+    fn seed_tutorial_payload() {
+        #[rustfmt::skip]
+        let p = [
+            0x03, 0x67, 0x00, 0xf8, // temperature_3: 248 / 10
+            0x04, 0x02, 0x85, 0xfc, // analog_in_4: -31236 / 100
+        ];
+        assert_eq!(both(&p), r#"{"analog_in_4":-312.36,"temperature_3":24.8}"#);
+    }
+
+    #[test]
+    fn one_byte_types_at_their_bounds() {
+        assert_eq!(both(&[1, 0, 0]), r#"{"digital_in_1":0}"#);
+        assert_eq!(both(&[1, 0, 255]), r#"{"digital_in_1":255}"#);
+        assert_eq!(both(&[1, 1, 255]), r#"{"digital_out_1":255}"#);
+        assert_eq!(both(&[1, 102, 255]), r#"{"presence_1":255}"#);
+        assert_eq!(both(&[1, 104, 0]), r#"{"relative_humidity_1":0}"#);
+        assert_eq!(both(&[1, 104, 1]), r#"{"relative_humidity_1":0.5}"#);
+        assert_eq!(both(&[1, 104, 255]), r#"{"relative_humidity_1":127.5}"#);
+        assert_eq!(
+            data(Profile::Extended, &[1, 120, 255]),
+            r#"{"percentage_1":255}"#
+        );
+        assert_eq!(data(Profile::Extended, &[1, 142, 1]), r#"{"switch_1":1}"#);
+    }
+
+    #[test]
+    fn sixteen_bit_sign_extension() {
+        #[rustfmt::skip]
+        let cases: [(&[u8], &str); 8] = [
+            (&[1, 2, 0x7f, 0xff], r#"{"analog_in_1":327.67}"#),
+            (&[1, 2, 0x80, 0x00], r#"{"analog_in_1":-327.68}"#),
+            (&[1, 3, 0xff, 0xff], r#"{"analog_out_1":-0.01}"#),
+            (&[1, 103, 0xff, 0xd7], r#"{"temperature_1":-4.1}"#),
+            (&[1, 103, 0x80, 0x00], r#"{"temperature_1":-3276.8}"#),
+            (&[1, 103, 0x7f, 0xff], r#"{"temperature_1":3276.7}"#),
+            (&[1, 101, 0xff, 0xff], r#"{"luminosity_1":65535}"#),
+            (&[1, 134, 0xfe, 0x66, 0x01, 0x9a, 0x00, 0x00], r#"{"gyrometer_1":{"x":-4.1,"y":4.1,"z":0}}"#),
+        ];
+        for (p, expected) in cases {
+            assert_eq!(both(p), expected, "{p:02x?}");
+        }
+        assert_eq!(
+            data(Profile::Extended, &[1, 121, 0xff, 0xff]),
+            r#"{"altitude_1":-1}"#
+        );
+        assert_eq!(
+            data(Profile::Extended, &[1, 116, 0xff, 0xff]),
+            r#"{"voltage_1":655.35}"#
+        );
+    }
+
+    #[test]
+    fn barometer_signedness_per_profile() {
+        assert_eq!(
+            data(Profile::Tts, &[1, 115, 0xff, 0xff]),
+            r#"{"barometric_pressure_1":-0.1}"#
+        );
+        assert_eq!(
+            data(Profile::Extended, &[1, 115, 0xff, 0xff]),
+            r#"{"barometric_pressure_1":6553.5}"#
+        );
+        assert_eq!(
+            both(&[1, 115, 0x27, 0xbf]),
+            r#"{"barometric_pressure_1":1017.5}"#
+        );
+    }
+
+    #[test]
+    fn twenty_four_bit_sign_extension() {
+        #[rustfmt::skip]
+        let p = [
+            0x01, 0x88,
+            0x7f, 0xff, 0xff, // latitude: 8388607 / 10000
+            0x80, 0x00, 0x00, // longitude: -8388608 / 10000
+            0xff, 0xff, 0xff, // altitude: -1 / 100
+        ];
+        assert_eq!(
+            both(&p),
+            r#"{"gps_1":{"altitude":-0.01,"latitude":838.8607,"longitude":-838.8608}}"#
+        );
+    }
+
+    #[test]
+    fn thirty_two_bit_values_stay_positive() {
+        let p = [1, 100, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(
+            data(Profile::Extended, &p),
+            r#"{"generic_sensor_1":4294967295}"#
+        );
+        let p = [1, 130, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(data(Profile::Extended, &p), r#"{"distance_1":4294967.295}"#);
+        let p = [1, 133, 0x80, 0, 0, 0];
+        assert_eq!(data(Profile::Extended, &p), r#"{"unix_time_1":2147483648}"#);
+    }
+
+    #[test]
+    fn truncation_at_every_byte_of_every_type() {
+        for profile in Profile::ALL {
+            for t in TYPES.iter().filter(|t| profile.lookup(t.id).is_some()) {
+                // A good record first, so the failing one starts at byte 4.
+                let mut frame: Vec<u8> = alloc::vec![9, 103, 0, 100, 7, t.id];
+                frame.extend(core::iter::repeat_n(0x11, t.size()));
+                for cut in 5..frame.len() {
+                    let mut buf = FieldBuf::<64>::new();
+                    let d = buf.decode(&CayenneLpp::new(profile), Uplink::new(1, &frame[..cut]));
+                    assert_eq!(
+                        d.error,
+                        Some(DecodeError::new(4, ErrorKind::UnexpectedEof)),
+                        "{} cut at {cut}",
+                        t.name
+                    );
+                    match profile {
+                        Profile::Tts => assert!(d.data.is_none()),
+                        Profile::Extended => assert_eq!(d.data.map(<[_]>::len), Some(1)),
+                    }
+                }
+                let mut buf = FieldBuf::<64>::new();
+                let d = buf.decode(&CayenneLpp::new(profile), Uplink::new(1, &frame));
+                assert_eq!(d.error, None, "{}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_types_stop_decoding() {
+        for ty in 0..=255u8 {
+            for profile in Profile::ALL {
+                let frame = [5, 103, 1, 16, 7, ty, 0xaa, 0xbb];
+                let mut buf = FieldBuf::<64>::new();
+                let d = buf.decode(&CayenneLpp::new(profile), Uplink::new(1, &frame));
+                if profile.lookup(ty).is_none() {
+                    assert_eq!(
+                        d.error,
+                        Some(DecodeError::new(4, ErrorKind::UnknownType(ty)))
+                    );
+                } else {
+                    assert_ne!(d.error.map(|e| e.kind), Some(ErrorKind::UnknownType(ty)));
+                }
+            }
+        }
+        assert_eq!(
+            json(Profile::Extended, &[5, 103, 1, 16, 7, 0x77, 0xaa, 0xbb]),
+            r#"{"data":{"temperature_5":27.2},"errors":[{"kind":"unknown_type","message":"unknown type 0x77 at byte 4","offset":4,"type":119}]}"#
+        );
+        assert_eq!(
+            json(Profile::Tts, &[5, 103, 1, 16, 7, 0x77, 0xaa, 0xbb]),
+            r#"{"errors":[{"kind":"unknown_type","message":"unknown type 0x77 at byte 4","offset":4,"type":119}]}"#
+        );
+        assert_eq!(
+            json(Profile::Tts, &[1, 116, 1, 44]),
+            r#"{"errors":[{"kind":"unknown_type","message":"unknown type 0x74 at byte 0","offset":0,"type":116}]}"#
+        );
+    }
+
+    #[test]
+    fn empty_and_repeated() {
+        assert_eq!(both(&[]), "{}");
+        assert_eq!(
+            both(&[1, 103, 1, 16, 1, 103, 0, 255]),
+            r#"{"temperature_1":25.5}"#
+        );
+        assert_eq!(
+            both(&[1, 103, 0, 100, 1, 104, 80]),
+            r#"{"relative_humidity_1":40,"temperature_1":10}"#
+        );
+        assert_eq!(
+            both(&[10, 103, 0, 1, 2, 103, 0, 2, 255, 103, 0, 3]),
+            r#"{"temperature_10":0.1,"temperature_2":0.2,"temperature_255":0.3}"#
+        );
+    }
+
+    #[test]
+    fn a_full_sink_is_an_error_at_the_record() {
+        let mut buf = FieldBuf::<1>::new();
+        let frame = [1, 103, 0, 1, 2, 103, 0, 2];
+        let d = buf.decode(&CayenneLpp::default(), Uplink::new(1, &frame));
+        assert_eq!(d.error, Some(DecodeError::new(4, ErrorKind::SinkFull)));
+        let mut buf = FieldBuf::<2>::new();
+        let gps = [1, 136, 0, 0, 1, 0, 0, 2, 0, 0, 3];
+        let d = buf.decode(&CayenneLpp::default(), Uplink::new(1, &gps));
+        assert_eq!(d.error, Some(DecodeError::new(0, ErrorKind::SinkFull)));
+    }
+}

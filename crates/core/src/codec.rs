@@ -1,0 +1,39 @@
+//! The codec contract.
+
+use crate::{DecodeError, Sink};
+
+/// One uplink's application payload and the port it came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uplink<'a> {
+    /// The LoRaWAN FPort (1-223 for applications; 0 is MAC commands).
+    pub f_port: u8,
+    /// The decrypted application payload (`frm_payload`).
+    pub payload: &'a [u8],
+}
+
+impl<'a> Uplink<'a> {
+    /// An uplink on `f_port` carrying `payload`.
+    pub const fn new(f_port: u8, payload: &'a [u8]) -> Self {
+        Uplink { f_port, payload }
+    }
+}
+
+/// A payload decoder.
+///
+/// A codec is a pure function of the uplink and its own configuration (profile, model): it reads
+/// no clock and no time zone, keeps no global state, allocates nothing and never panics. It pushes
+/// fields into the sink as it reads them and stops at the first record it cannot read, returning
+/// a [`DecodeError`] whose offset is that record's first byte.
+pub trait Codec: Send + Sync {
+    /// The codec's id (`cayenne-lpp`).
+    fn id(&self) -> &'static str;
+
+    /// Decodes `uplink` into `sink`.
+    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError>;
+
+    /// Whether the fields decoded before an error are kept (partial decode). The default is
+    /// yes; a profile that mimics a network server which drops them says no.
+    fn keeps_partial(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,280 @@
+//! Codecs by id, built from options.
+
+use std::fmt;
+use std::sync::Arc;
+
+use lorafield_core::Codec;
+
+/// An option a codec accepts (`profile`, `model`).
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    /// The option's name.
+    pub name: &'static str,
+    /// The values it takes.
+    pub values: &'static [&'static str],
+    /// The value used when none is given.
+    pub default: &'static str,
+    /// What it changes.
+    pub description: &'static str,
+}
+
+/// Options given to build a codec. Each codec says which it accepts; giving one it does not
+/// accept is an error, not silently ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// A decoding profile (`tts`, `extended` for Cayenne LPP).
+    pub profile: Option<String>,
+    /// A device model (`em300-th` for Milesight).
+    pub model: Option<String>,
+}
+
+impl Options {
+    /// These options with `profile` set.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// These options with `model` set.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// The options given, as `(name, value)`.
+    pub fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [("profile", &self.profile), ("model", &self.model)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    }
+
+    /// The value of option `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.given().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+}
+
+/// A registered codec: its id, what it is, and how to build it.
+#[derive(Clone, Copy)]
+pub struct CodecInfo {
+    /// The id (`cayenne-lpp`), kebab-case.
+    pub id: &'static str,
+    /// The implementing crate's version.
+    pub version: &'static str,
+    /// One line on what it decodes.
+    pub description: &'static str,
+    /// The options it accepts.
+    pub options: &'static [OptionSpec],
+    /// Builds the codec. Called with options whose names are among `options` and whose
+    /// values are among each option's `values`.
+    pub build: fn(&Options) -> Arc<dyn Codec>,
+}
+
+impl fmt::Debug for CodecInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodecInfo")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a codec could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No codec has this id.
+    UnknownCodec {
+        /// The id asked for.
+        id: String,
+        /// The ids registered.
+        known: Vec<&'static str>,
+    },
+    /// The codec takes no option of this name.
+    UnsupportedOption {
+        /// The codec.
+        codec: &'static str,
+        /// The option given.
+        option: &'static str,
+        /// The options it does take.
+        supported: Vec<&'static str>,
+    },
+    /// The option's value is not one the codec knows.
+    InvalidValue {
+        /// The codec.
+        codec: &'static str,
+        /// The option.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// The values it takes.
+        known: &'static [&'static str],
+    },
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::UnknownCodec { id, known } => {
+                write!(f, "unknown codec {id:?} (known: {})", known.join(", "))
+            }
+            RegistryError::UnsupportedOption {
+                codec,
+                option,
+                supported,
+            } => {
+                write!(f, "codec {codec} takes no option {option:?}")?;
+                if supported.is_empty() {
+                    f.write_str(" (it takes none)")
+                } else {
+                    write!(f, " (it takes: {})", supported.join(", "))
+                }
+            }
+            RegistryError::InvalidValue {
+                codec,
+                option,
+                value,
+                known,
+            } => write!(
+                f,
+                "unknown {option} {value:?} for codec {codec} (known: {})",
+                known.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// Codecs by id.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    codecs: Vec<CodecInfo>,
+}
+
+impl Registry {
+    /// A registry with no codecs.
+    pub fn empty() -> Self {
+        Registry::default()
+    }
+
+    /// The codecs compiled in (one cargo feature each).
+    pub fn builtin() -> Self {
+        let mut r = Registry::empty();
+        #[cfg(feature = "cayenne-lpp")]
+        r.register(lpp::INFO);
+        r
+    }
+
+    /// Adds a codec, replacing one with the same id.
+    pub fn register(&mut self, info: CodecInfo) {
+        self.codecs.retain(|c| c.id != info.id);
+        self.codecs.push(info);
+    }
+
+    /// The codecs, in registration order.
+    pub fn codecs(&self) -> &[CodecInfo] {
+        &self.codecs
+    }
+
+    /// The codec registered as `id`.
+    pub fn get(&self, id: &str) -> Option<&CodecInfo> {
+        self.codecs.iter().find(|c| c.id == id)
+    }
+
+    /// Builds codec `id` with `options`, checking every option against what it accepts.
+    pub fn build(&self, id: &str, options: &Options) -> Result<Arc<dyn Codec>, RegistryError> {
+        let info = self.get(id).ok_or_else(|| RegistryError::UnknownCodec {
+            id: id.into(),
+            known: self.codecs.iter().map(|c| c.id).collect(),
+        })?;
+        for (name, value) in options.given() {
+            let spec = info
+                .options
+                .iter()
+                .find(|o| o.name == name)
+                .ok_or_else(|| RegistryError::UnsupportedOption {
+                    codec: info.id,
+                    option: name,
+                    supported: info.options.iter().map(|o| o.name).collect(),
+                })?;
+            if !spec.values.contains(&value) {
+                return Err(RegistryError::InvalidValue {
+                    codec: info.id,
+                    option: spec.name,
+                    value: value.into(),
+                    known: spec.values,
+                });
+            }
+        }
+        Ok((info.build)(options))
+    }
+}
+
+#[cfg(feature = "cayenne-lpp")]
+mod lpp {
+    use super::*;
+    use lorafield_codec_lpp::{CayenneLpp, Profile};
+
+    pub(super) const INFO: CodecInfo = CodecInfo {
+        id: lorafield_codec_lpp::ID,
+        version: env!("CARGO_PKG_VERSION"),
+        description: "Cayenne LPP: 12 v1 types and 14 extended ones (The Things Stack's output under --profile tts)",
+        options: &[OptionSpec {
+            name: "profile",
+            values: &["tts", "extended"],
+            default: "extended",
+            description: "tts: v1 types only, barometer signed, nothing kept on error, as The Things Stack; extended: v1 + extended types, partial results kept",
+        }],
+        build,
+    };
+
+    fn build(options: &Options) -> Arc<dyn Codec> {
+        let profile = options
+            .profile
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(Profile::Extended);
+        Arc::new(CayenneLpp::new(profile))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_what_is_known() {
+        let r = Registry::builtin();
+        let e = r.build("lpp", &Options::default()).err().unwrap();
+        assert_eq!(e.to_string(), r#"unknown codec "lpp" (known: cayenne-lpp)"#);
+        let e = r
+            .build("cayenne-lpp", &Options::default().profile("v2"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"unknown profile "v2" for codec cayenne-lpp (known: tts, extended)"#
+        );
+        let e = r
+            .build("cayenne-lpp", &Options::default().model("am307"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"codec cayenne-lpp takes no option "model" (it takes: profile)"#
+        );
+    }
+
+    #[test]
+    fn profiles_build_different_codecs() {
+        let r = Registry::builtin();
+        let tts = r
+            .build("cayenne-lpp", &Options::default().profile("tts"))
+            .unwrap();
+        let ext = r.build("cayenne-lpp", &Options::default()).unwrap();
+        assert!(!tts.keeps_partial());
+        assert!(ext.keeps_partial());
+    }
+}
