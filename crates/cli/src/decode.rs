@@ -1,0 +1,146 @@
+//! `lorafield decode`: one payload, or a stream of them, to JSON results.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::Arc;
+
+use lorafield::{Codec, FieldBuf, JsonWriter, MAX_EVENTS};
+
+use crate::payload::{Encoding, parse_line};
+
+/// Decodes payloads with one codec into JSON results.
+pub struct Decoder {
+    codec: Arc<dyn Codec>,
+    f_port: u8,
+    encoding: Encoding,
+    json: JsonWriter,
+}
+
+/// What a stream run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamStats {
+    /// Lines read (= results written).
+    pub lines: u64,
+    /// Results with errors (unreadable lines included).
+    pub with_errors: u64,
+}
+
+impl Decoder {
+    /// A decoder with `codec`, using `f_port` where the input names none.
+    pub fn new(codec: Arc<dyn Codec>, f_port: u8, encoding: Encoding) -> Self {
+        Decoder {
+            codec,
+            f_port,
+            encoding,
+            json: JsonWriter::new(),
+        }
+    }
+
+    /// Appends the JSON result of decoding `payload` to `out`; returns whether it has errors.
+    pub fn decode(&mut self, f_port: u8, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        let mut buf = FieldBuf::<MAX_EVENTS>::new();
+        let decoded = lorafield::decode(&*self.codec, f_port, payload, &mut buf);
+        self.json.write_result(&decoded, out);
+        decoded.has_errors()
+    }
+
+    /// Decodes one payload per input line (see [`parse_line`]) and writes one result per line,
+    /// in order. A line that is not a payload gets a result with an `invalid_input` error naming
+    /// the line, and the run goes on. Output is flushed before waiting for more input, so
+    /// results appear as their lines arrive without a write per line on batch input.
+    pub fn decode_stream<R: Read, W: Write>(
+        &mut self,
+        input: R,
+        mut output: W,
+    ) -> io::Result<StreamStats> {
+        let mut input = BufReader::with_capacity(64 * 1024, input);
+        let mut stats = StreamStats::default();
+        let mut line = Vec::new();
+        let mut out = Vec::with_capacity(256);
+        loop {
+            line.clear();
+            if !input.buffer().contains(&b'\n') {
+                // The next read may block: let what is done be seen first.
+                output.flush()?;
+            }
+            if input.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            stats.lines += 1;
+            out.clear();
+            let errors = match parse_line(&line, self.encoding) {
+                Ok(item) => {
+                    let f_port = item.f_port.unwrap_or(self.f_port);
+                    self.decode(f_port, &item.payload, &mut out)
+                }
+                Err(e) => {
+                    let n = stats.lines;
+                    let message = serde_json::to_string(&format!("line {n}: {e}"))
+                        .unwrap_or_else(|_| "\"line {n}: unreadable\"".into());
+                    write!(
+                        out,
+                        r#"{{"errors":[{{"kind":"invalid_input","line":{n},"message":{message}}}]}}"#
+                    )?;
+                    true
+                }
+            };
+            stats.with_errors += u64::from(errors);
+            out.push(b'\n');
+            output.write_all(&out)?;
+        }
+        output.flush()?;
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lorafield::{Options, Registry};
+
+    fn decoder(profile: &str) -> Decoder {
+        let codec = Registry::builtin()
+            .build("cayenne-lpp", &Options::default().profile(profile))
+            .unwrap();
+        Decoder::new(codec, 1, Encoding::Auto)
+    }
+
+    #[test]
+    fn every_line_gets_a_result_in_order() {
+        let input = "0367011005\n\nA2cA+AQChfw=\nzz!\n{\"fPort\":3,\"bytes\":[3,103,0,248]}\n{\"fPort\":0,\"bytes\":\"\"}\n0167";
+        let mut out = Vec::new();
+        let stats = decoder("extended")
+            .decode_stream(input.as_bytes(), &mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            stats,
+            StreamStats {
+                lines: 7,
+                with_errors: 4
+            }
+        );
+        assert_eq!(lines.len(), 7);
+        assert!(
+            lines[0].starts_with(
+                r#"{"data":{"temperature_3":27.2},"errors":[{"kind":"unexpected_eof""#
+            ),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[1], r#"{"data":{}}"#);
+        assert_eq!(
+            lines[2],
+            r#"{"data":{"analog_in_4":-312.36,"temperature_3":24.8}}"#
+        );
+        assert!(
+            lines[3]
+                .starts_with(r#"{"errors":[{"kind":"invalid_input","line":4,"message":"line 4: "#),
+            "{}",
+            lines[3]
+        );
+        assert_eq!(lines[4], r#"{"data":{"temperature_3":24.8}}"#);
+        assert!(lines[5].contains("port_zero"));
+        assert!(lines[6].contains("unexpected_eof"));
+    }
+}

@@ -1,0 +1,9 @@
+//! The `lorafield` command's building blocks: payload text, the decode stream, conformance
+//! vectors. The binary in `main.rs` is a thin clap front end over these.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod codecs;
+pub mod decode;
+pub mod payload;
+pub mod vectors;
