@@ -119,7 +119,7 @@ impl<'b> Encoder<'b> {
                 expected: arity as u8,
             });
         }
-        let end = self.len + 2 + t.size();
+        let end = self.len + 2 + usize::from(t.size);
         let out = self
             .buf
             .get_mut(self.len..end)
@@ -129,8 +129,7 @@ impl<'b> Encoder<'b> {
         // Check every value before writing any, so a failed push leaves no partial record.
         let mut raws = [0i64; 3];
         for ((raw, num), &v) in raws.iter_mut().zip(nums.iter().flatten()).zip(values) {
-            *raw = to_raw(self.profile.num(t, *num), v)
-                .ok_or(EncodeError::OutOfRange { ty, value: v })?;
+            *raw = to_raw(*num, v).ok_or(EncodeError::OutOfRange { ty, value: v })?;
         }
         for (raw, num) in raws.iter().zip(nums.iter().flatten()) {
             let size = usize::from(num.size);

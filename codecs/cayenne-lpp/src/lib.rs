@@ -17,8 +17,8 @@
 //! ```
 //!
 //! A frame is a sequence of records `[channel][type][value]`; the type fixes the value's size,
-//! signedness and divisor. All of that lives in one `const` table ([`TYPES`]), read side by side
-//! with the spec; one small loop drives it. Values are pushed as exact decimals
+//! signedness and divisor. All of that lives in one table ([`TYPES`]), read side by side with the
+//! spec; one small loop drives it. Values are pushed as exact decimals
 //! ([`lorafield_core::Value::Decimal`]), so the JSON text is the reading's own digits. Decoding
 //! stops at the first record it cannot read, reporting the record's first byte; the `extended`
 //! profile keeps what came before, the `tts` profile drops it as The Things Stack does.

@@ -51,10 +51,6 @@ impl Num {
             (0, (1i64 << bits) - 1)
         }
     }
-
-    pub(crate) const fn with_sign(self, signed: bool) -> Num {
-        Num { signed, ..self }
-    }
 }
 
 /// One member of an object-valued type (`x`, `latitude`, ...).
@@ -86,55 +82,100 @@ pub struct Type {
     pub layout: Layout,
     /// One of the 12 types of LPP v1 (both profiles); otherwise `extended` only.
     pub v1: bool,
-    /// The Things Stack reads this unsigned value as signed (its barometer quirk).
-    pub tts_signed: bool,
+    /// The value's size in bytes.
+    pub size: u8,
+    /// For objects: the members' positions in key order, so that they are emitted sorted and a
+    /// JSON writer need not sort them.
+    pub(crate) key_order: [u8; 3],
 }
 
 impl Type {
-    /// The value's size in bytes.
-    pub const fn size(&self) -> usize {
-        match self.layout {
-            Layout::Scalar(n) => n.size as usize,
+    const fn new(id: u8, name: &'static str, v1: bool, layout: Layout) -> Type {
+        let size = match layout {
+            Layout::Scalar(n) => n.size,
             Layout::Object(mut members) => {
                 let mut size = 0;
                 while let [first, rest @ ..] = members {
-                    size += first.num.size as usize;
+                    size += first.num.size;
                     members = rest;
                 }
                 size
             }
+        };
+        let key_order = match layout {
+            Layout::Scalar(_) => [0, 1, 2],
+            Layout::Object(members) => key_order(members),
+        };
+        Type {
+            id,
+            name,
+            layout,
+            v1,
+            size,
+            key_order,
         }
     }
 
     /// The type called `name` in `profile`.
     pub fn by_name(name: &str, profile: Profile) -> Option<&'static Type> {
-        TYPES
-            .iter()
-            .find(|t| t.name == name && (t.v1 || profile == Profile::Extended))
+        let t = TYPES.iter().find(|t| t.name == name)?;
+        profile.lookup(t.id)
     }
+}
+
+/// Whether `a < b` bytewise.
+const fn str_lt(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a, b) {
+            ([x, ra @ ..], [y, rb @ ..]) => {
+                if *x != *y {
+                    return *x < *y;
+                }
+                a = ra;
+                b = rb;
+            }
+            ([], [_, ..]) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// The positions of up to three members, sorted by name.
+// Evaluated at compile time only: an index out of range would fail the build.
+#[allow(clippy::indexing_slicing)]
+const fn key_order(members: &[Member]) -> [u8; 3] {
+    assert!(members.len() <= 3, "objects have at most three members");
+    let mut order = [0u8, 1, 2];
+    // Insertion sort of the first members.len() positions.
+    let mut i = 1;
+    while i < members.len() {
+        let mut j = i;
+        while j > 0
+            && str_lt(
+                members[order[j] as usize].name,
+                members[order[j - 1] as usize].name,
+            )
+        {
+            let t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    order
 }
 
 const U: bool = false;
 const S: bool = true;
 
 const fn scalar(id: u8, name: &'static str, v1: bool, size: u8, signed: bool, div: u32) -> Type {
-    Type {
-        id,
-        name,
-        layout: Layout::Scalar(Num::new(size, signed, div)),
-        v1,
-        tts_signed: false,
-    }
+    Type::new(id, name, v1, Layout::Scalar(Num::new(size, signed, div)))
 }
 
 const fn object(id: u8, name: &'static str, v1: bool, members: &'static [Member]) -> Type {
-    Type {
-        id,
-        name,
-        layout: Layout::Object(members),
-        v1,
-        tts_signed: false,
-    }
+    Type::new(id, name, v1, Layout::Object(members))
 }
 
 const fn member(name: &'static str, size: u8, signed: bool, div: u32) -> Member {
@@ -171,7 +212,7 @@ const EXT: bool = false;
 /// Every type, as the spec's tables list them: id, key name, profile, and the value's size,
 /// signedness and divisor.
 #[rustfmt::skip]
-pub const TYPES: &[Type] = &[
+pub static TYPES: [Type; 26] = [
     //     id   name                   profile  bytes sign divisor
     scalar(0,   "digital_in",          V1,      1,    U,   1),
     scalar(1,   "digital_out",         V1,      1,    U,   1),
@@ -182,7 +223,7 @@ pub const TYPES: &[Type] = &[
     scalar(103, "temperature",         V1,      2,    S,   10),
     scalar(104, "relative_humidity",   V1,      1,    U,   2),
     object(113, "accelerometer",       V1,      XYZ_1000),
-    Type { tts_signed: true, ..scalar(115, "barometric_pressure", V1, 2, U, 10) },
+    scalar(115, "barometric_pressure", V1,      2,    U,   10),
     object(134, "gyrometer",           V1,      XYZ_100),
     object(136, "gps",                 V1,      GPS),
     scalar(100, "generic_sensor",      EXT,     4,    U,   1),
@@ -201,6 +242,13 @@ pub const TYPES: &[Type] = &[
     scalar(142, "switch",              EXT,     1,    U,   1),
 ];
 
+/// Where The Things Stack departs from the table: it reads the barometer as int16
+/// (`73 FFFF` is -0.1).
+#[rustfmt::skip]
+static TTS_QUIRKS: [Type; 1] = [
+    scalar(115, "barometric_pressure", V1,      2,    S,   10),
+];
+
 /// Which types a frame may hold and how they are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Profile {
@@ -212,24 +260,31 @@ pub enum Profile {
     Extended,
 }
 
-/// Position + 1 in [`TYPES`] of each type byte a profile knows; 0 for unknown.
+type Table = [Option<&'static Type>; 256];
+
+/// The type of each type byte in a profile.
 // Evaluated at compile time only: an index out of range would fail the build.
 #[allow(clippy::indexing_slicing)]
-const fn index(profile: Profile) -> [u8; 256] {
-    let mut idx = [0u8; 256];
+const fn table(profile: Profile, types: &'static [Type], quirks: &'static [Type]) -> Table {
+    let mut table: Table = [None; 256];
     let mut i = 0;
-    while i < TYPES.len() {
-        let t = &TYPES[i];
+    while i < types.len() {
+        let t = &types[i];
         if t.v1 || matches!(profile, Profile::Extended) {
-            idx[t.id as usize] = i as u8 + 1;
+            table[t.id as usize] = Some(t);
         }
         i += 1;
     }
-    idx
+    let mut i = 0;
+    while i < quirks.len() {
+        table[quirks[i].id as usize] = Some(&quirks[i]);
+        i += 1;
+    }
+    table
 }
 
-static TTS_INDEX: [u8; 256] = index(Profile::Tts);
-static EXTENDED_INDEX: [u8; 256] = index(Profile::Extended);
+static TTS_TABLE: Table = table(Profile::Tts, &TYPES, &TTS_QUIRKS);
+static EXTENDED_TABLE: Table = table(Profile::Extended, &TYPES, &[]);
 
 impl Profile {
     /// Every profile, the default last.
@@ -246,22 +301,11 @@ impl Profile {
     /// The type a type byte denotes in this profile.
     #[inline]
     pub fn lookup(self, ty: u8) -> Option<&'static Type> {
-        let idx = match self {
-            Profile::Tts => &TTS_INDEX,
-            Profile::Extended => &EXTENDED_INDEX,
+        let table = match self {
+            Profile::Tts => &TTS_TABLE,
+            Profile::Extended => &EXTENDED_TABLE,
         };
-        let pos = usize::from(*idx.get(usize::from(ty))?);
-        TYPES.get(pos.checked_sub(1)?)
-    }
-
-    /// How this profile reads a number of type `t`.
-    #[inline]
-    pub(crate) fn num(self, t: &Type, num: Num) -> Num {
-        if t.tts_signed && self == Profile::Tts {
-            num.with_sign(true)
-        } else {
-            num
-        }
+        *table.get(usize::from(ty))?
     }
 }
 
@@ -297,7 +341,9 @@ impl FromStr for Profile {
 
 #[cfg(test)]
 mod tests {
+    extern crate alloc;
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn table_has_12_v1_and_14_extended_types() {
@@ -313,7 +359,7 @@ mod tests {
 
     #[test]
     fn sizes_follow_the_spec() {
-        let size = |id| Profile::Extended.lookup(id).map(Type::size);
+        let size = |id| Profile::Extended.lookup(id).map(|t| t.size);
         assert_eq!(size(113), Some(6));
         assert_eq!(size(134), Some(6));
         assert_eq!(size(136), Some(9));
@@ -325,14 +371,37 @@ mod tests {
 
     #[test]
     fn profiles_know_their_types() {
-        for t in TYPES {
+        for t in &TYPES {
             assert_eq!(Profile::Extended.lookup(t.id), Some(t));
             assert_eq!(Profile::Tts.lookup(t.id).is_some(), t.v1, "{}", t.name);
         }
+        let baro = |p: Profile| match p.lookup(115).map(|t| t.layout) {
+            Some(Layout::Scalar(n)) => n.signed,
+            _ => panic!("no barometer"),
+        };
+        assert!(baro(Profile::Tts));
+        assert!(!baro(Profile::Extended));
         assert_eq!(Profile::Tts.lookup(240), None);
         assert_eq!("tts".parse(), Ok(Profile::Tts));
         assert_eq!("extended".parse(), Ok(Profile::Extended));
         assert_eq!("v2".parse::<Profile>(), Err(UnknownProfile));
+    }
+
+    #[test]
+    fn object_members_in_key_order() {
+        let names = |id| {
+            let t = Profile::Extended.lookup(id).unwrap();
+            let Layout::Object(m) = t.layout else {
+                panic!()
+            };
+            t.key_order[..m.len()]
+                .iter()
+                .map(|&i| m[usize::from(i)].name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(136), ["altitude", "latitude", "longitude"]);
+        assert_eq!(names(135), ["b", "g", "r"]);
+        assert_eq!(names(113), ["x", "y", "z"]);
     }
 
     #[test]

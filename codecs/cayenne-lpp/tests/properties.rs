@@ -61,7 +61,7 @@ fn frame(profile: Profile) -> impl Strategy<Value = Vec<u8>> {
     let types: Vec<(u8, usize)> = TYPES
         .iter()
         .filter(|t| profile.lookup(t.id).is_some())
-        .map(|t| (t.id, t.size()))
+        .map(|t| (t.id, usize::from(t.size)))
         .collect();
     let record = (
         any::<u8>(),

@@ -1,6 +1,6 @@
 //! The codec contract.
 
-use crate::{DecodeError, Sink};
+use crate::{DecodeError, FieldStore, Sink};
 
 /// One uplink's application payload and the port it came on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,18 @@ pub trait Codec: Send + Sync {
 
     /// Decodes `uplink` into `sink`.
     fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError>;
+
+    /// Decodes `uplink` into the core's own store ([`crate::FieldBuf`] behind
+    /// [`crate::FieldBuf::decode`]). The default calls [`Codec::decode`]; a codec with a generic
+    /// decoder overrides it with a call monomorphised for [`FieldStore`], so that pushing a
+    /// field is an inlined store rather than a virtual call.
+    fn decode_store<'a>(
+        &self,
+        uplink: Uplink<'a>,
+        store: &mut FieldStore<'a, '_>,
+    ) -> Result<(), DecodeError> {
+        self.decode(uplink, store)
+    }
 
     /// Whether the fields decoded before an error are kept (partial decode). The default is
     /// yes; a profile that mimics a network server which drops them says no.

@@ -9,6 +9,16 @@ pub const MAX_WARNINGS: usize = 8;
 
 const EMPTY: Event<'static> = Event::Field(Field::new("", None, Value::Null));
 
+/// Everything of a [`FieldBuf`] but its events.
+#[derive(Debug, Clone)]
+struct State {
+    len: usize,
+    open: [u32; MAX_DEPTH],
+    depth: usize,
+    warnings: [DecodeError; MAX_WARNINGS],
+    n_warnings: usize,
+}
+
 /// A sink that stores up to `N` events (fields and containers) in place, httparse-style: no
 /// allocation, [`ErrorKind::SinkFull`] when full.
 ///
@@ -26,11 +36,26 @@ const EMPTY: Event<'static> = Event::Field(Field::new("", None, Value::Null));
 #[derive(Debug, Clone)]
 pub struct FieldBuf<'a, const N: usize> {
     events: [Event<'a>; N],
+    state: State,
+}
+
+/// A [`FieldBuf`] seen without its capacity in the type: the concrete sink that
+/// [`Codec::decode_store`] receives, so that codecs can be monomorphised for it and push
+/// fields without a virtual call each.
+#[derive(Debug)]
+pub struct FieldStore<'a, 'b> {
+    events: &'b mut [Event<'a>],
+    /// The event count, held here (written back on drop) so that a codec's loop can keep it
+    /// in a register: stores into `events` cannot be proven apart from `state`.
     len: usize,
-    open: [u32; MAX_DEPTH],
-    depth: usize,
-    warnings: [DecodeError; MAX_WARNINGS],
-    n_warnings: usize,
+    state: &'b mut State,
+}
+
+impl Drop for FieldStore<'_, '_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.state.len = self.len;
+    }
 }
 
 impl<const N: usize> Default for FieldBuf<'_, N> {
@@ -44,38 +69,49 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
     pub const fn new() -> Self {
         FieldBuf {
             events: [EMPTY; N],
-            len: 0,
-            open: [0; MAX_DEPTH],
-            depth: 0,
-            warnings: [DecodeError::new(0, ErrorKind::SinkFull); MAX_WARNINGS],
-            n_warnings: 0,
+            state: State {
+                len: 0,
+                open: [0; MAX_DEPTH],
+                depth: 0,
+                warnings: [DecodeError::new(0, ErrorKind::SinkFull); MAX_WARNINGS],
+                n_warnings: 0,
+            },
+        }
+    }
+
+    /// The buffer as a [`FieldStore`].
+    #[inline]
+    pub fn store(&mut self) -> FieldStore<'a, '_> {
+        FieldStore {
+            events: &mut self.events,
+            len: self.state.len,
+            state: &mut self.state,
         }
     }
 
     /// Forgets everything stored.
+    #[inline]
     pub fn clear(&mut self) {
-        self.len = 0;
-        self.depth = 0;
-        self.n_warnings = 0;
+        self.store().clear();
     }
 
     /// The events stored, in the order they came: fields and container openings, each
     /// opening followed by its subtree ([`Event::subtree_len`]).
     pub fn events(&self) -> &[Event<'a>] {
-        self.events.get(..self.len).unwrap_or_default()
+        self.events.get(..self.state.len).unwrap_or_default()
     }
 
     /// The warnings stored.
     pub fn warnings(&self) -> &[DecodeError] {
-        self.warnings.get(..self.n_warnings).unwrap_or_default()
+        self.state
+            .warnings
+            .get(..self.state.n_warnings)
+            .unwrap_or_default()
     }
 
     /// Closes every container still open (a codec stopped inside one).
     pub fn close_all(&mut self) {
-        while self.depth > 0 {
-            // Cannot fail while depth > 0.
-            let _ = self.close();
-        }
+        self.store().close_all();
     }
 
     /// Clears the buffer, runs `codec` on `uplink` into it and returns the result: the data
@@ -85,19 +121,52 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
     /// ([`ErrorKind::rejects_frame`]) or the codec keeps no partial results
     /// ([`Codec::keeps_partial`]).
     pub fn decode<'s>(&'s mut self, codec: &dyn Codec, uplink: Uplink<'a>) -> Decoded<'s, 'a> {
-        self.clear();
-        let result = codec.decode(uplink, self);
-        self.close_all();
+        let mut store = self.store();
+        store.clear();
+        let result = codec.decode_store(uplink, &mut store);
+        store.close_all();
+        drop(store);
         let error = result.err();
         let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
-        let events = self.events.get(..self.len).unwrap_or_default();
+        let events = self.events();
         Decoded {
             data: if rejected { None } else { Some(events) },
             error,
-            warnings: self.warnings.get(..self.n_warnings).unwrap_or_default(),
+            warnings: self.warnings(),
+        }
+    }
+}
+
+impl FieldStore<'_, '_> {
+    /// Forgets everything stored.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.state.depth = 0;
+        self.state.n_warnings = 0;
+    }
+
+    /// Closes every container still open.
+    pub fn close_all(&mut self) {
+        while self.state.depth > 0 {
+            // Cannot fail while depth > 0.
+            let _ = self.close();
         }
     }
 
+    /// How many events are stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no event is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<'a> FieldStore<'a, '_> {
+    #[inline]
     fn push(&mut self, event: Event<'a>) -> Result<(), ErrorKind> {
         let slot = self.events.get_mut(self.len).ok_or(ErrorKind::SinkFull)?;
         *slot = event;
@@ -106,10 +175,64 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
     }
 }
 
-impl<'a, const N: usize> Sink<'a> for FieldBuf<'a, N> {
+impl<'a> Sink<'a> for FieldStore<'a, '_> {
     #[inline]
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
         self.push(Event::Field(field))
+    }
+
+    #[inline]
+    fn open(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        container: Container,
+    ) -> Result<(), ErrorKind> {
+        let at = u32::try_from(self.len).map_err(|_| ErrorKind::SinkFull)?;
+        let slot = self
+            .state
+            .open
+            .get_mut(self.state.depth)
+            .ok_or(ErrorKind::Nesting)?;
+        *slot = at;
+        self.push(Event::Open {
+            name,
+            channel,
+            container,
+            len: 0,
+        })?;
+        self.state.depth += 1;
+        Ok(())
+    }
+
+    #[inline]
+    fn close(&mut self) -> Result<(), ErrorKind> {
+        let depth = self.state.depth.checked_sub(1).ok_or(ErrorKind::Nesting)?;
+        let start = *self.state.open.get(depth).ok_or(ErrorKind::Nesting)? as usize;
+        let inner = self.len - start - 1;
+        if let Some(Event::Open { len, .. }) = self.events.get_mut(start) {
+            *len = u32::try_from(inner).map_err(|_| ErrorKind::SinkFull)?;
+        }
+        self.state.depth = depth;
+        Ok(())
+    }
+
+    fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
+        let slot = self
+            .state
+            .warnings
+            .get_mut(self.state.n_warnings)
+            .ok_or(ErrorKind::SinkFull)?;
+        *slot = warning;
+        self.state.n_warnings += 1;
+        Ok(())
+    }
+}
+
+impl<'a, const N: usize> Sink<'a> for FieldBuf<'a, N> {
+    #[inline]
+    fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
+        self.store().field(field)
     }
 
     fn open(
@@ -118,37 +241,15 @@ impl<'a, const N: usize> Sink<'a> for FieldBuf<'a, N> {
         channel: Option<u8>,
         container: Container,
     ) -> Result<(), ErrorKind> {
-        let slot = self.open.get_mut(self.depth).ok_or(ErrorKind::Nesting)?;
-        *slot = u32::try_from(self.len).map_err(|_| ErrorKind::SinkFull)?;
-        self.push(Event::Open {
-            name,
-            channel,
-            container,
-            len: 0,
-        })?;
-        self.depth += 1;
-        Ok(())
+        self.store().open(name, channel, container)
     }
 
     fn close(&mut self) -> Result<(), ErrorKind> {
-        let depth = self.depth.checked_sub(1).ok_or(ErrorKind::Nesting)?;
-        let start = *self.open.get(depth).ok_or(ErrorKind::Nesting)? as usize;
-        let inner = self.len - start - 1;
-        if let Some(Event::Open { len, .. }) = self.events.get_mut(start) {
-            *len = u32::try_from(inner).map_err(|_| ErrorKind::SinkFull)?;
-        }
-        self.depth = depth;
-        Ok(())
+        self.store().close()
     }
 
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
-        let slot = self
-            .warnings
-            .get_mut(self.n_warnings)
-            .ok_or(ErrorKind::SinkFull)?;
-        *slot = warning;
-        self.n_warnings += 1;
-        Ok(())
+        self.store().warning(warning)
     }
 }
 

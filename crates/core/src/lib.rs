@@ -55,6 +55,6 @@ mod value;
 pub use codec::{Codec, Uplink};
 pub use decoded::Decoded;
 pub use error::{DecodeError, ErrorKind};
-pub use fieldbuf::{FieldBuf, MAX_DEPTH, MAX_WARNINGS};
+pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_WARNINGS};
 pub use sink::{Container, Event, Sink};
 pub use value::{Field, Value};

@@ -18,6 +18,7 @@ impl Serialize for Value<'_> {
             Value::U64(v) => s.serialize_u64(v),
             Value::I64(v) => s.serialize_i64(v),
             Value::F64(v) => serialize_f64(v, s),
+            Value::Decimal { digits, scale: 0 } => s.serialize_i64(digits),
             Value::Decimal { digits, scale } => serialize_f64(decimal_to_f64(digits, scale), s),
             Value::Str(v) => s.serialize_str(v),
             Value::Text(v) => s.serialize_str(v),

@@ -1,0 +1,627 @@
+//! The JSON writer: compact, keys sorted bytewise at every level, the last of a repeated key
+//! kept, numbers as the shortest text that round-trips (no `.0` on integral values).
+//!
+//! Text is written into the writer's own fixed buffer at positions carried as plain values
+//! (they stay in registers), and appended to the caller's `Vec` once per result or whenever the
+//! buffer fills: pushing byte by byte into a `Vec<u8>` reloads the `Vec`'s length after every
+//! store, because a byte store may alias it.
+
+mod num;
+mod text;
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+use core::fmt::Write as _;
+
+use crate::error::{Member as ErrorMember, sorted_members};
+use crate::{Container, DecodeError, Decoded, Event, Value};
+use num::{put_decimal, put_f64, put_u64};
+use text::{Cursor, SLACK, bound_of, put_byte, put_bytes, put_escaped, put_hex, put_str, put_word};
+
+/// The writer's buffer: results are appended to the caller's `Vec` in pieces of at most this.
+const CHUNK: usize = 4096;
+
+/// The most an error object takes (its message is a line of text).
+const ERROR_BOUND: usize = 512;
+
+/// Renders decoded results as JSON, keeping its buffer and scratch space (members being sorted)
+/// from one call to the next, so that steady-state writing allocates nothing.
+#[derive(Debug, Default, Clone)]
+pub struct JsonWriter {
+    scratch: Vec<Member>,
+    buf: Vec<u8>,
+}
+
+/// An object member waiting to be written in key order.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    /// The first 8 bytes of the key's text, big-endian, zero-padded: most comparisons end here.
+    prefix: u64,
+    name: &'static str,
+    channel: Option<u8>,
+    index: u32,
+}
+
+impl Member {
+    // Inlined so that the member is stored into the scratch `Vec` field by field: built on the
+    // stack and copied, its 16-byte loads would stall on the narrower stores.
+    #[inline(always)]
+    fn new(name: &'static str, channel: Option<u8>, index: u32) -> Self {
+        let prefix = match name.as_bytes().first_chunk::<8>() {
+            Some(&head) => u64::from_be_bytes(head),
+            None => {
+                // Shifted in, in registers (bytes stored into an array and loaded as a word
+                // would stall the load).
+                let (s, l) = suffix(channel);
+                let mut prefix = 0u64;
+                let mut n = 0;
+                for b in name.bytes().chain(s.into_iter().take(l)).take(8) {
+                    prefix = (prefix << 8) | u64::from(b);
+                    n += 1;
+                }
+                prefix.checked_shl(8 * (8 - n)).unwrap_or(0)
+            }
+        };
+        Member {
+            prefix,
+            name,
+            channel,
+            index,
+        }
+    }
+
+    #[inline]
+    fn cmp_key(&self, other: &Member) -> Ordering {
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| key_cmp((self.name, self.channel), (other.name, other.channel)))
+    }
+}
+
+/// Where text goes: the writer's buffer and, when that fills, the caller's `Vec`.
+struct Sheet<'w> {
+    buf: &'w mut [u8],
+    out: &'w mut Vec<u8>,
+}
+
+impl Sheet<'_> {
+    /// The position to write `need` bytes at: `pos`, or 0 after moving the buffer's text to
+    /// the output when it lacks room. `None` when `need` exceeds the whole buffer.
+    #[inline(always)]
+    fn room(&mut self, pos: usize, need: usize) -> Option<usize> {
+        if pos + need + SLACK <= self.buf.len() {
+            return Some(pos);
+        }
+        self.flush(pos);
+        (need + SLACK <= self.buf.len()).then_some(0)
+    }
+
+    /// Moves the buffer's text before `pos` to the output.
+    fn flush(&mut self, pos: usize) {
+        self.out
+            .extend_from_slice(self.buf.get(..pos).unwrap_or_default());
+    }
+
+    /// Writes text of up to `need` bytes with `put` at `pos`; text too large for the buffer is
+    /// written through a buffer of its own. Returns the new position.
+    #[inline(always)]
+    fn write(
+        &mut self,
+        pos: usize,
+        need: usize,
+        put: impl FnOnce(&mut [u8], usize) -> usize,
+    ) -> usize {
+        match self.room(pos, need) {
+            Some(pos) => put(self.buf, pos),
+            None => {
+                let mut large = vec![0u8; need + SLACK];
+                let n = put(&mut large, 0);
+                self.out
+                    .extend_from_slice(large.get(..n).unwrap_or_default());
+                0
+            }
+        }
+    }
+}
+
+impl JsonWriter {
+    /// A writer with empty scratch space.
+    pub const fn new() -> Self {
+        JsonWriter {
+            scratch: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Runs `f` with the writer's buffer as a sheet over `out`, then appends what is left.
+    fn sheet(&mut self, out: &mut Vec<u8>, f: impl FnOnce(&mut Self, &mut Sheet<'_>) -> usize) {
+        let mut buf = core::mem::take(&mut self.buf);
+        if buf.len() < CHUNK {
+            buf.resize(CHUNK, 0);
+        }
+        let mut sheet = Sheet { buf: &mut buf, out };
+        let pos = f(self, &mut sheet);
+        sheet.flush(pos);
+        self.buf = buf;
+    }
+
+    /// Appends `{"data":{...},"errors":[...],"warnings":[...]}` to `out`; `data` is left out
+    /// when the frame was rejected, `errors` and `warnings` when empty.
+    pub fn write_result(&mut self, decoded: &Decoded<'_, '_>, out: &mut Vec<u8>) {
+        self.sheet(out, |w, sheet| {
+            let mut pos = sheet.write(0, 1, |b, p| put_byte(b, p, b'{'));
+            let mut comma = false;
+            if let Some(events) = decoded.data {
+                pos = sheet.write(pos, 7, |b, p| put_bytes(b, p, b"\"data\":"));
+                pos = w.object(events, sheet, pos);
+                comma = true;
+            }
+            if let Some(error) = decoded.error {
+                pos = sheet.write(pos, 11 + ERROR_BOUND, |b, p| {
+                    let p = put_bytes(
+                        b,
+                        p,
+                        if comma {
+                            b",\"errors\":["
+                        } else {
+                            b"\"errors\":["
+                        },
+                    );
+                    let p = put_error(b, p, &error);
+                    put_byte(b, p, b']')
+                });
+                comma = true;
+            }
+            for (i, warning) in decoded.warnings.iter().enumerate() {
+                pos = sheet.write(pos, 14 + ERROR_BOUND, |b, p| {
+                    let p = match (i, comma) {
+                        (0, true) => put_bytes(b, p, b",\"warnings\":["),
+                        (0, false) => put_bytes(b, p, b"\"warnings\":["),
+                        _ => put_byte(b, p, b','),
+                    };
+                    put_error(b, p, warning)
+                });
+            }
+            if !decoded.warnings.is_empty() {
+                pos = sheet.write(pos, 1, |b, p| put_byte(b, p, b']'));
+            }
+            sheet.write(pos, 1, |b, p| put_byte(b, p, b'}'))
+        });
+    }
+
+    /// Appends the events as one JSON object (the `data` member's text): members in bytewise
+    /// key order, the last of equal keys kept.
+    pub fn write_object(&mut self, events: &[Event<'_>], out: &mut Vec<u8>) {
+        self.sheet(out, |w, sheet| w.object(events, sheet, 0));
+    }
+
+    fn object(&mut self, events: &[Event<'_>], sheet: &mut Sheet<'_>, pos: usize) -> usize {
+        let base = self.scratch.len();
+        let mut i = 0;
+        // Codecs that emit members in key order skip the sort and the duplicate checks.
+        let mut ascending = true;
+        while let Some(event) = events.get(i) {
+            let (name, channel) = event.key();
+            let member = Member::new(name, channel, i as u32);
+            if let Some(last) = self.scratch.last()
+                && self.scratch.len() > base
+            {
+                ascending &= last.cmp_key(&member) == Ordering::Less;
+            }
+            self.scratch.push(member);
+            i = i.saturating_add(1 + event.subtree_len());
+        }
+        if !ascending && let Some(members) = self.scratch.get_mut(base..) {
+            // Equal keys end up adjacent and in input order.
+            members.sort_unstable_by(|a, b| a.cmp_key(b).then(a.index.cmp(&b.index)));
+        }
+        let mut pos = sheet.write(pos, 1, |b, p| put_byte(b, p, b'{'));
+        let end = self.scratch.len();
+        let mut first = true;
+        for k in base..end {
+            let Some(&m) = self.scratch.get(k) else { break };
+            if !ascending
+                && let Some(next) = self.scratch.get(k + 1)
+                && k + 1 < end
+                && next.cmp_key(&m) == Ordering::Equal
+            {
+                continue;
+            }
+            let Some(event) = events.get(m.index as usize) else {
+                continue;
+            };
+            // A comma, the quoted name escaped, `_255` and `":`.
+            let key_bound = 1 + 6 * m.name.len() + 7;
+            let key = |b: &mut [u8], p: usize| {
+                let p = if first { p } else { put_byte(b, p, b',') };
+                put_key(b, p, m.name, m.channel)
+            };
+            pos = match event {
+                Event::Field(f) => sheet.write(pos, key_bound + bound_of(&f.value), |b, p| {
+                    let p = key(b, p);
+                    put_value(b, p, &f.value)
+                }),
+                Event::Open { .. } => {
+                    let pos = sheet.write(pos, key_bound, key);
+                    self.container(events, m.index as usize, sheet, pos)
+                }
+            };
+            first = false;
+        }
+        self.scratch.truncate(base);
+        sheet.write(pos, 1, |b, p| put_byte(b, p, b'}'))
+    }
+
+    /// Writes the container opened by event `i` (an object or an array).
+    fn container(
+        &mut self,
+        events: &[Event<'_>],
+        i: usize,
+        sheet: &mut Sheet<'_>,
+        pos: usize,
+    ) -> usize {
+        let Some(&Event::Open { container, len, .. }) = events.get(i) else {
+            return sheet.write(pos, 4, |b, p| put_bytes(b, p, b"null"));
+        };
+        let start = i + 1;
+        let end = start.saturating_add(len as usize).min(events.len());
+        let inner = events.get(start..end).unwrap_or_default();
+        match container {
+            Container::Object => self.object(inner, sheet, pos),
+            Container::Array => self.array(inner, sheet, pos),
+        }
+    }
+
+    fn array(&mut self, events: &[Event<'_>], sheet: &mut Sheet<'_>, pos: usize) -> usize {
+        let mut pos = sheet.write(pos, 1, |b, p| put_byte(b, p, b'['));
+        let mut i = 0;
+        while let Some(event) = events.get(i) {
+            let comma = i > 0;
+            pos = match event {
+                Event::Field(f) => sheet.write(pos, 1 + bound_of(&f.value), |b, p| {
+                    let p = if comma { put_byte(b, p, b',') } else { p };
+                    put_value(b, p, &f.value)
+                }),
+                Event::Open { .. } => {
+                    let pos =
+                        sheet.write(pos, 1, |b, p| if comma { put_byte(b, p, b',') } else { p });
+                    self.container(events, i, sheet, pos)
+                }
+            };
+            i = i.saturating_add(1 + event.subtree_len());
+        }
+        sheet.write(pos, 1, |b, p| put_byte(b, p, b']'))
+    }
+}
+
+/// The `_<channel>` suffix of a key, as bytes.
+fn suffix(channel: Option<u8>) -> ([u8; 4], usize) {
+    let mut s = [b'_', 0, 0, 0];
+    match channel {
+        None => (s, 0),
+        Some(c) if c >= 100 => {
+            s[1] = b'0' + c / 100;
+            s[2] = b'0' + c / 10 % 10;
+            s[3] = b'0' + c % 10;
+            (s, 4)
+        }
+        Some(c) if c >= 10 => {
+            s[1] = b'0' + c / 10;
+            s[2] = b'0' + c % 10;
+            (s, 3)
+        }
+        Some(c) => {
+            s[1] = b'0' + c;
+            (s, 2)
+        }
+    }
+}
+
+/// Compares two keys (`name` + `_<channel>`) bytewise, as their printed text.
+#[inline]
+pub fn key_cmp(a: (&str, Option<u8>), b: (&str, Option<u8>)) -> Ordering {
+    let (na, nb) = (a.0.as_bytes(), b.0.as_bytes());
+    if core::ptr::eq(na, nb) {
+        // The same name from a codec's table: only the channels differ. Zero padding sorts
+        // like the end of the text.
+        let block = |c: Option<u8>| c.map_or([0; 4], |c| suffix(Some(c)).0);
+        return block(a.1).cmp(&block(b.1));
+    }
+    // Most keys of an object differ in their first byte.
+    if let (Some(x), Some(y)) = (na.first(), nb.first())
+        && x != y
+    {
+        return x.cmp(y);
+    }
+    let (sa, la) = suffix(a.1);
+    let (sb, lb) = suffix(b.1);
+    let sa = sa.get(..la).unwrap_or_default();
+    let sb = sb.get(..lb).unwrap_or_default();
+    if na == nb {
+        return sa.cmp(sb);
+    }
+    let common = na.len().min(nb.len());
+    match na.get(..common).cmp(&nb.get(..common)) {
+        Ordering::Equal => na.iter().chain(sa).cmp(nb.iter().chain(sb)),
+        unequal => unequal,
+    }
+}
+
+/// Writes `"<name>_<channel>":`.
+#[inline(always)]
+fn put_key(buf: &mut [u8], pos: usize, name: &str, channel: Option<u8>) -> usize {
+    let pos = put_byte(buf, pos, b'"');
+    let pos = put_escaped(buf, pos, name);
+    // The suffix and the closing `":` in one word, shifted together in a register (computed
+    // bytes stored into an array and loaded as a word would stall the load).
+    const Q: u64 = b'"' as u64;
+    const C: u64 = b':' as u64;
+    const U: u64 = b'_' as u64;
+    let digit = |d: u8| u64::from(b'0' + d);
+    let (tail, len) = match channel {
+        None => (Q | C << 8, 2),
+        Some(c) if c < 10 => (U | digit(c) << 8 | Q << 16 | C << 24, 4),
+        Some(c) if c < 100 => (
+            U | digit(c / 10) << 8 | digit(c % 10) << 16 | Q << 24 | C << 32,
+            5,
+        ),
+        Some(c) => (
+            U | digit(c / 100) << 8
+                | digit(c / 10 % 10) << 16
+                | digit(c % 10) << 24
+                | Q << 32
+                | C << 40,
+            6,
+        ),
+    };
+    put_word(buf, pos, tail, len)
+}
+
+/// Writes one value (room: [`bound_of`] it).
+#[inline]
+fn put_value(buf: &mut [u8], pos: usize, value: &Value<'_>) -> usize {
+    match *value {
+        Value::Decimal { digits, scale } => put_decimal(buf, pos, digits, scale),
+        Value::Null => put_bytes(buf, pos, b"null"),
+        Value::Bool(true) => put_bytes(buf, pos, b"true"),
+        Value::Bool(false) => put_bytes(buf, pos, b"false"),
+        Value::U64(v) => put_u64(buf, pos, v),
+        Value::I64(v) => put_decimal(buf, pos, v, 0),
+        Value::F64(v) => put_f64(buf, pos, v),
+        Value::Str(s) => put_str(buf, pos, s),
+        Value::Text(s) => put_str(buf, pos, s),
+        Value::Bytes(b) => put_hex(buf, pos, b),
+    }
+}
+
+/// Writes one error or warning object (room: [`ERROR_BOUND`]).
+fn put_error(buf: &mut [u8], pos: usize, error: &DecodeError) -> usize {
+    let mut pos = put_byte(buf, pos, b'{');
+    for (i, (key, member)) in sorted_members(error).iter().flatten().enumerate() {
+        if i > 0 {
+            pos = put_byte(buf, pos, b',');
+        }
+        pos = put_byte(buf, pos, b'"');
+        pos = put_bytes(buf, pos, key.as_bytes());
+        pos = put_bytes(buf, pos, b"\":");
+        pos = match member {
+            ErrorMember::Kind => put_str(buf, pos, error.kind.name()),
+            ErrorMember::Message => {
+                let pos = put_byte(buf, pos, b'"');
+                let end = (pos + ERROR_BOUND - 64).min(buf.len());
+                let mut cursor = Cursor {
+                    buf: buf.get_mut(..end).unwrap_or_default(),
+                    pos,
+                    escape: true,
+                };
+                let _ = write!(cursor, "{error}");
+                let pos = cursor.pos;
+                put_byte(buf, pos, b'"')
+            }
+            ErrorMember::Number(n) => put_u64(buf, pos, *n),
+        };
+    }
+    put_byte(buf, pos, b'}')
+}
+
+/// Appends text of at most `bound` bytes written by `put` to `out`.
+fn append(out: &mut Vec<u8>, bound: usize, put: impl FnOnce(&mut [u8], usize) -> usize) {
+    let at = out.len();
+    out.resize(at + bound + SLACK, 0);
+    let end = put(out.get_mut(at..).unwrap_or_default(), 0);
+    out.truncate(at + end);
+}
+
+/// Appends one error or warning object: `{"kind":..,"message":..,"offset":..}` plus the
+/// kind's context members (`"type":119`), keys sorted.
+pub fn write_error(error: &DecodeError, out: &mut Vec<u8>) {
+    append(out, ERROR_BOUND, |b, p| put_error(b, p, error));
+}
+
+/// Appends one value as JSON.
+pub fn write_value(value: &Value<'_>, out: &mut Vec<u8>) {
+    append(out, bound_of(value), |b, p| put_value(b, p, value));
+}
+
+/// Appends an `f64` as the shortest text that round-trips, in fixed notation, integral values
+/// without `.0` (as Rust's `{}` prints it); non-finite values as `null`.
+pub fn write_f64(v: f64, out: &mut Vec<u8>) {
+    write_value(&Value::F64(v), out);
+}
+
+/// Appends `digits / 10^scale` as JSON: the digits with a point inserted and the fraction's
+/// trailing zeros dropped (`272, 1` is `27.2`; `-1, 2` is `-0.01`; `250, 1` is `25`).
+pub fn write_decimal(digits: i64, scale: u8, out: &mut Vec<u8>) {
+    write_value(&Value::Decimal { digits, scale }, out);
+}
+
+/// Appends a JSON string literal.
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    write_value(&Value::Text(s), out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, Field, FieldBuf, Sink};
+    use alloc::string::String;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(
+            text(|o| write_str("a\"b\\c\n\u{1}é", o)),
+            "\"a\\\"b\\\\c\\n\\u0001é\""
+        );
+        assert_eq!(
+            text(|o| write_value(&Value::Bytes(&[0, 0xab, 0x10]), o)),
+            "\"00ab10\""
+        );
+    }
+
+    #[test]
+    fn keys_sort_as_text() {
+        assert_eq!(
+            key_cmp(("temperature", Some(10)), ("temperature", Some(2))),
+            Ordering::Less
+        );
+        assert_eq!(key_cmp(("gps", Some(1)), ("gps_x", None)), Ordering::Less);
+        assert_eq!(key_cmp(("a_1", None), ("a", Some(1))), Ordering::Equal);
+        assert_eq!(
+            key_cmp(("a", Some(255)), ("a", Some(25))),
+            Ordering::Greater
+        );
+        assert_eq!(key_cmp(("ab", None), ("a", Some(0))), Ordering::Greater);
+        let names = [
+            "",
+            "a",
+            "a_",
+            "a_1",
+            "a_10",
+            "ab",
+            "a1",
+            "b",
+            "_",
+            "temperature",
+        ];
+        let channels = [None, Some(0), Some(1), Some(10), Some(2), Some(255)];
+        let text = |n: &str, c: Option<u8>| match c {
+            Some(c) => alloc::format!("{n}_{c}"),
+            None => n.into(),
+        };
+        for a in names {
+            for b in names {
+                for ca in channels {
+                    for cb in channels {
+                        assert_eq!(
+                            key_cmp((a, ca), (b, cb)),
+                            text(a, ca).cmp(&text(b, cb)),
+                            "{a:?} {ca:?} {b:?} {cb:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn objects_sort_dedup_and_nest() {
+        let mut b = FieldBuf::<32>::new();
+        let n = |name, ch, v| Field::new(name, ch, Value::U64(v));
+        b.field(n("temperature", Some(2), 1)).unwrap();
+        b.field(n("temperature", Some(10), 2)).unwrap();
+        b.open("gps", Some(1), Container::Object).unwrap();
+        b.field(n("latitude", None, 3)).unwrap();
+        b.field(n("longitude", None, 4)).unwrap();
+        b.field(n("altitude", None, 5)).unwrap();
+        b.close().unwrap();
+        b.field(n("temperature", Some(2), 9)).unwrap();
+        b.open("list", None, Container::Array).unwrap();
+        b.field(n("", None, 2)).unwrap();
+        b.field(n("", None, 1)).unwrap();
+        b.close().unwrap();
+        let out = text(|o| JsonWriter::new().write_object(b.events(), o));
+        assert_eq!(
+            out,
+            r#"{"gps_1":{"altitude":5,"latitude":3,"longitude":4},"list":[2,1],"temperature_10":2,"temperature_2":9}"#
+        );
+    }
+
+    #[test]
+    fn output_larger_than_the_buffer() {
+        extern crate std;
+        let mut b = FieldBuf::<600>::new();
+        let names: Vec<String> = (0..500).map(|i| alloc::format!("m{i:04}")).collect();
+        let names: Vec<&'static str> = names.into_iter().map(|n| &*n.leak()).collect();
+        for (i, &n) in names.iter().enumerate().rev() {
+            b.field(Field::new(
+                n,
+                Some(200),
+                Value::Decimal {
+                    digits: -(i as i64) * 7,
+                    scale: 3,
+                },
+            ))
+            .unwrap();
+        }
+        let long: &'static str = std::string::String::from("x\"y").repeat(2000).leak();
+        b.field(Field::new("zz", None, Value::Str(long))).unwrap();
+        let mut w = JsonWriter::new();
+        let mut out = Vec::new();
+        w.write_object(b.events(), &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let o = v.as_object().unwrap();
+        assert_eq!(o.len(), 501);
+        assert_eq!(o["m0499_200"], serde_json::json!(-3.493));
+        assert_eq!(o["zz"].as_str().unwrap().len(), 6000);
+        assert!(out.starts_with(b"{\"m0000_200\":0,\"m0001_200\":-0.007,"));
+    }
+
+    #[test]
+    fn result_shape() {
+        let events = [Event::Field(Field::new(
+            "t",
+            Some(3),
+            Value::Decimal {
+                digits: 272,
+                scale: 1,
+            },
+        ))];
+        let warnings = [DecodeError::new(
+            2,
+            ErrorKind::UnknownPair {
+                channel: 3,
+                ty: 0x99,
+            },
+        )];
+        let d = Decoded {
+            data: Some(&events),
+            error: Some(DecodeError::new(4, ErrorKind::UnknownType(0x77))),
+            warnings: &warnings,
+        };
+        assert_eq!(
+            text(|o| d.write_json(o)),
+            concat!(
+                r#"{"data":{"t_3":27.2},"errors":[{"kind":"unknown_type","message":"unknown type 0x77 at byte 4","offset":4,"type":119}],"#,
+                r#""warnings":[{"channel":3,"kind":"unknown_pair","message":"unknown channel 0x03 type 0x99 at byte 2","offset":2,"type":153}]}"#
+            )
+        );
+        let r = Decoded::rejected(DecodeError::new(0, ErrorKind::UnexpectedEof));
+        assert_eq!(
+            text(|o| r.write_json(o)),
+            r#"{"errors":[{"kind":"unexpected_eof","message":"unexpected end of payload at byte 0","offset":0}]}"#
+        );
+        let empty = Decoded {
+            data: Some(&[]),
+            error: None,
+            warnings: &[],
+        };
+        assert_eq!(text(|o| empty.write_json(o)), r#"{"data":{}}"#);
+    }
+}

@@ -1,0 +1,307 @@
+//! Numbers as JSON text: the shortest text that round-trips, in fixed notation, integral values
+//! without `.0`.
+//!
+//! Decimal readings (`digits / 10^scale`) print their own digits: a decimal of at most 15
+//! significant digits is the only one of that length that parses to its `f64`, so its digits
+//! are the shortest round-trip text. Up to 16 characters are formatted in registers without a
+//! loop over digits: all digits at once (SWAR: 8-digit halves split into 4-, 2- and 1-digit
+//! lanes by multiplications), the point spliced in by shifts, one store.
+
+use core::fmt::Write as _;
+
+use super::text::{Cursor, NUMBER_BOUND, SLACK, put_bytes, put_wide, put_word};
+use crate::value::decimal_to_f64;
+
+/// Decimals with at most this many digits are unique among doubles.
+const EXACT_DIGITS_LIMIT: u64 = 1_000_000_000_000_000;
+
+/// Writes an integer.
+#[inline]
+pub(super) fn put_u64(buf: &mut [u8], pos: usize, v: u64) -> usize {
+    match i64::try_from(v) {
+        Ok(v) => put_decimal(buf, pos, v, 0),
+        Err(_) => put_bytes(buf, pos, itoa::Buffer::new().format(v).as_bytes()),
+    }
+}
+
+/// Writes an `f64` as Rust's `{}` prints it (shortest round-trip, fixed notation, no `.0`);
+/// non-finite values as `null`.
+pub(super) fn put_f64(buf: &mut [u8], pos: usize, v: f64) -> usize {
+    if !v.is_finite() {
+        return put_bytes(buf, pos, b"null");
+    }
+    if v == (v as i64) as f64 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+        return put_decimal(buf, pos, v as i64, 0);
+    }
+    let end = (pos + NUMBER_BOUND + SLACK).min(buf.len());
+    let mut cursor = Cursor {
+        buf: buf.get_mut(..end).unwrap_or_default(),
+        pos,
+        escape: false,
+    };
+    let _ = write!(cursor, "{v}");
+    cursor.pos
+}
+
+/// Writes `digits / 10^scale`: the digits with a point inserted and the fraction's trailing
+/// zeros dropped (`272, 1` is `27.2`; `-1, 2` is `-0.01`; `250, 1` is `25`).
+#[inline]
+pub(super) fn put_decimal(buf: &mut [u8], pos: usize, digits: i64, scale: u8) -> usize {
+    let magnitude = digits.unsigned_abs();
+    if scale == 0 && magnitude >= EXACT_DIGITS_LIMIT {
+        return put_bytes(buf, pos, itoa::Buffer::new().format(digits).as_bytes());
+    }
+    if magnitude >= EXACT_DIGITS_LIMIT || scale > 22 {
+        // As many digits as an f64 holds, or a divisor beyond exact powers of ten: the value
+        // is what `Value::as_f64` computes.
+        return put_f64(buf, pos, decimal_to_f64(digits, scale));
+    }
+    if magnitude == 0 {
+        return put_bytes(buf, pos, b"0");
+    }
+    let negative = digits < 0;
+    if magnitude < 100_000_000
+        && scale <= 7
+        && let Some(end) = put_short(buf, pos, magnitude, scale, negative)
+    {
+        return end;
+    }
+    if scale > 15 {
+        return put_long(buf, pos, magnitude, scale.into(), negative);
+    }
+    let ascii = ascii16(magnitude);
+    // Zero bytes where the digit is '0': leading zeros are the low bytes, trailing zeros the
+    // high ones (`magnitude` is not 0, so some byte is not).
+    let zeros = ascii ^ 0x3030_3030_3030_3030_3030_3030_3030_3030;
+    let frac = u32::from(scale);
+    // Trailing zeros of the fraction are not printed (nor is a point with nothing after it).
+    let strip = (zeros.leading_zeros() / 8).min(frac);
+    let frac = frac - strip;
+    let significant = 16 - zeros.trailing_zeros() / 8 - strip;
+    // Digits printed: the integer part has at least one ("0.05").
+    let k = significant.max(frac + 1);
+    let len = u32::from(negative) + k + u32::from(frac > 0);
+    if len > 16 {
+        return put_long(buf, pos, magnitude, scale.into(), negative);
+    }
+    // Byte i of `text` is character i: the k digits that end where the stripped zeros begin
+    // (scale <= 15 keeps k + strip <= 16).
+    let mut text = ascii >> (8 * (16 - strip - k));
+    if k < 16 {
+        text &= (1u128 << (8 * k)) - 1;
+    }
+    if frac > 0 {
+        // Here k <= 15, so no shift reaches 128 bits.
+        let int = k - frac;
+        let low = text & ((1u128 << (8 * int)) - 1);
+        let high = (text >> (8 * int)) << (8 * (int + 1));
+        text = low | (u128::from(b'.') << (8 * int)) | high;
+    }
+    if negative {
+        text = (text << 8) | u128::from(b'-');
+    }
+    put_wide(buf, pos, text, len as usize)
+}
+
+/// [`put_decimal`] for text of at most 8 characters, in one 64-bit register (variable 128-bit
+/// shifts are slow on some CPUs). `m` is in 1..10^8, `scale` at most 7. `None` when the text
+/// is longer.
+#[inline(always)]
+fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> Option<usize> {
+    let ascii = ascii8(m);
+    let frac = u32::from(scale);
+    // Trailing zeros of the fraction are not printed. Most readings have none: one test.
+    let mut strip = 0;
+    if frac > 0 && m % 10 == 0 {
+        strip = (((ascii ^ 0x3030_3030_3030_3030).leading_zeros()) / 8).min(frac);
+    }
+    let frac = frac - strip;
+    // Leading zeros are the low bytes that are '0' (`m` is not 0).
+    let significant = 8 - (ascii ^ 0x3030_3030_3030_3030).trailing_zeros() / 8 - strip;
+    let k = significant.max(frac + 1);
+    let len = u32::from(negative) + k + u32::from(frac > 0);
+    if len > 8 {
+        return None;
+    }
+    // scale <= 7 keeps k + strip <= 8; len <= 8 keeps every shift below 64.
+    let mut text = (ascii >> (8 * (8 - strip - k))) & (u64::MAX >> (64 - 8 * k));
+    if frac > 0 {
+        let int = k - frac;
+        let low = text & ((1u64 << (8 * int)) - 1);
+        let high = (text >> (8 * int)) << (8 * (int + 1));
+        text = low | (u64::from(b'.') << (8 * int)) | high;
+    }
+    if negative {
+        text = (text << 8) | u64::from(b'-');
+    }
+    Some(put_word(buf, pos, text, len as usize))
+}
+
+/// The 16 decimal digits of `m` (< 10^16, zero-padded) as ASCII, most significant in byte 0.
+#[inline(always)]
+fn ascii16(m: u64) -> u128 {
+    let (hi, lo) = (m / 100_000_000, m % 100_000_000);
+    (u128::from(ascii8(lo)) << 64) | u128::from(ascii8(hi))
+}
+
+/// "00" to "99" as little-endian pairs of ASCII digits (the tens digit in the low byte).
+static PAIRS: [u16; 100] = {
+    let mut t = [0u16; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = (b'0' as u16 + (i % 10) as u16) << 8 | (b'0' as u16 + (i / 10) as u16);
+        i += 1;
+    }
+    t
+};
+
+/// The 8 decimal digits of `x` (< 10^8, zero-padded) as ASCII, most significant in byte 0:
+/// four independent table lookups of digit pairs.
+#[inline(always)]
+fn ascii8(x: u64) -> u64 {
+    let (hi, lo) = ((x / 10_000) as usize, (x % 10_000) as usize);
+    let pair = |i: usize| u64::from(PAIRS.get(i).copied().unwrap_or(0x3030));
+    pair(hi / 100) | (pair(hi % 100) << 16) | (pair(lo / 100) << 32) | (pair(lo % 100) << 48)
+}
+
+/// `m / 10^frac` with a sign, digit by digit: text longer than 16 characters or a fraction of
+/// more than 15 digits.
+fn put_long(buf: &mut [u8], pos: usize, mut m: u64, mut frac: u32, negative: bool) -> usize {
+    while frac > 0 && m % 10 == 0 {
+        m /= 10;
+        frac -= 1;
+    }
+    let mut text = [0u8; 48];
+    let mut at = text.len();
+    let mut put = |b: u8| {
+        at -= 1;
+        if let Some(slot) = text.get_mut(at) {
+            *slot = b;
+        }
+    };
+    if frac > 0 {
+        for _ in 0..frac {
+            put(b'0' + (m % 10) as u8);
+            m /= 10;
+        }
+        put(b'.');
+    }
+    loop {
+        put(b'0' + (m % 10) as u8);
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if negative {
+        put(b'-');
+    }
+    put_bytes(buf, pos, text.get(at..).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate alloc;
+    use super::*;
+    use alloc::string::String;
+
+    fn text(f: impl FnOnce(&mut [u8]) -> usize) -> String {
+        let mut buf = [0u8; 512];
+        let n = f(&mut buf);
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    fn d(digits: i64, scale: u8) -> String {
+        text(|b| put_decimal(b, 0, digits, scale))
+    }
+
+    #[test]
+    fn decimals_print_their_digits() {
+        assert_eq!(d(272, 1), "27.2");
+        assert_eq!(d(250, 1), "25");
+        assert_eq!(d(-1, 2), "-0.01");
+        assert_eq!(d(0, 3), "0");
+        assert_eq!(d(-31236, 2), "-312.36");
+        assert_eq!(d(5, 4), "0.0005");
+        assert_eq!(d(-8388608, 4), "-838.8608");
+        assert_eq!(d(10735, 1), "1073.5");
+        assert_eq!(d(i64::MIN, 0), "-9223372036854775808");
+        assert_eq!(d(i64::MAX, 0), "9223372036854775807");
+        assert_eq!(d(1_000_000_000_000_001, 1), "100000000000000.1");
+        assert_eq!(d(-123_456_789_012_345, 20), "-0.00000123456789012345");
+        assert_eq!(d(7, 22), "0.0000000000000000000007");
+        assert_eq!(text(|b| put_u64(b, 0, u64::MAX)), "18446744073709551615");
+    }
+
+    #[test]
+    fn decimals_match_rust_display_of_the_division() {
+        for digits in (-70_000i64..70_000).step_by(7) {
+            for scale in 0..6u8 {
+                let expect = alloc::format!("{}", decimal_to_f64(digits, scale));
+                assert_eq!(d(digits, scale), expect, "{digits} {scale}");
+            }
+        }
+        for digits in [i64::from(i32::MAX), u32::MAX.into(), 999_999_999_999_999] {
+            for scale in 0..23u8 {
+                let expect = alloc::format!("{}", decimal_to_f64(digits, scale));
+                assert_eq!(d(digits, scale), expect, "{digits} {scale}");
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 2_000_000_000_000_000) as i64 - 1_000_000_000_000_000;
+            let digits = digits >> (x % 50);
+            let scale = (x >> 58) as u8 % 24;
+            let expect = if scale == 0 {
+                alloc::format!("{digits}")
+            } else {
+                alloc::format!("{}", decimal_to_f64(digits, scale))
+            };
+            assert_eq!(d(digits, scale), expect, "{digits} {scale}");
+        }
+    }
+
+    #[test]
+    fn digits_in_registers() {
+        for m in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345_678,
+            99_999_999,
+            100_000_000,
+            1_234_567_890_123_456,
+        ] {
+            let bytes = ascii16(m).to_le_bytes();
+            assert_eq!(
+                core::str::from_utf8(&bytes).unwrap(),
+                alloc::format!("{m:016}")
+            );
+        }
+    }
+
+    #[test]
+    fn floats() {
+        let f = |v| text(|b| put_f64(b, 0, v));
+        assert_eq!(f(255.0), "255");
+        assert_eq!(f(27.2), "27.2");
+        assert_eq!(f(1e21), "1000000000000000000000");
+        assert_eq!(f(1e-7), "0.0000001");
+        assert_eq!(f(-0.0), "-0");
+        assert_eq!(f(f64::MAX), alloc::format!("{}", f64::MAX));
+        assert_eq!(
+            f(f64::MIN_POSITIVE),
+            alloc::format!("{}", f64::MIN_POSITIVE)
+        );
+        assert_eq!(f(5e-324), alloc::format!("{}", 5e-324));
+        assert_eq!(f(-5e-324), alloc::format!("{}", -5e-324));
+        assert_eq!(f(f64::NAN), "null");
+        assert_eq!(f(f64::INFINITY), "null");
+    }
+}
