@@ -35,16 +35,8 @@ enum Command {
 /// The result has the LoRa Alliance codec API shape: {"data":{...},"errors":[...],
 /// "warnings":[...]}, empty lists left out; "data" is absent when the frame is rejected as a
 /// whole. Keys are sorted and numbers printed as The Things Stack prints them.
-///
-/// Examples:
-///
-///   lorafield decode --fport 3 A2cA+AQChfw=
-///
-///   lorafield decode --profile tts 0367011005
-///
-///   printf '0367011005\n{"fPort":3,"bytes":[3,103,0,248]}\n' | lorafield decode
 #[derive(Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = DECODE_EXAMPLES)]
 struct DecodeArgs {
     /// The payload, as hex (an even number of hex digits and nothing else) or base64. Without
     /// it, payloads are read from standard input, one per line: hex or base64 text (an empty
@@ -71,6 +63,13 @@ struct DecodeArgs {
     #[arg(long)]
     base64: bool,
 }
+
+const DECODE_EXAMPLES: &str = "\
+Examples:
+  lorafield decode --fport 3 A2cA+AQChfw=
+  lorafield decode --profile tts 0367011005
+  printf '0367011005\\n{\"fPort\":3,\"bytes\":[3,103,0,248]}\\n' | lorafield decode
+  lorafield decode --profile tts < payloads.txt > results.jsonl";
 
 /// List the codecs with their options.
 #[derive(Args)]
