@@ -1,6 +1,7 @@
 //! Cayenne LPP: decode-only and decode + TTS JSON, lorafield and the crates.io `cayenne_lpp`
 //! crate on the same 1,000 frames in the same run. Throughput is in payload bytes; one
-//! iteration decodes all 1,000 frames.
+//! iteration decodes all 1,000 frames. lorafield's JSON is timed on both paths: rendering while
+//! decoding (`decode_json`, what the CLI uses) and storing the fields in a `FieldBuf` first.
 
 use std::hint::black_box;
 
@@ -85,6 +86,19 @@ fn lpp(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("lpp/decode+json");
     g.throughput(Throughput::Bytes(input.bytes()));
+    g.bench_function("lorafield (decode_json)", |b| {
+        let mut json = JsonWriter::new();
+        let mut out = Vec::with_capacity(1024);
+        b.iter(|| {
+            let mut n = 0;
+            for frame in frames {
+                out.clear();
+                let outcome = lorafield::decode_json(&*codec, 1, frame, &mut json, &mut out);
+                n += outcome.data.map_or(0, |r| r.len());
+            }
+            black_box(n)
+        })
+    });
     g.bench_function("lorafield (FieldBuf + JsonWriter)", |b| {
         let mut buf = FieldBuf::<MAX_EVENTS>::new();
         let mut json = JsonWriter::new();

@@ -99,6 +99,15 @@ impl Codec for CayenneLpp {
         self.decode_into(uplink.payload, store)
     }
 
+    #[cfg(feature = "alloc")]
+    fn decode_json<'a>(
+        &self,
+        uplink: Uplink<'a>,
+        sink: &mut lorafield_core::json::JsonSink<'_>,
+    ) -> Result<(), DecodeError> {
+        self.decode_into(uplink.payload, sink)
+    }
+
     fn keeps_partial(&self) -> bool {
         self.profile != Profile::Tts
     }
@@ -332,6 +341,21 @@ mod tests {
             both(&[10, 103, 0, 1, 2, 103, 0, 2, 255, 103, 0, 3]),
             r#"{"temperature_10":0.1,"temperature_2":0.2,"temperature_255":0.3}"#
         );
+    }
+
+    /// Found by fuzzing (lpp_roundtrip): a colour record whose members no longer fit the
+    /// buffer left an empty `colour_2` in the data.
+    #[test]
+    fn a_record_that_overflows_the_buffer_inside_an_object_is_dropped_whole() {
+        let mut frame: Vec<u8> = [1, 0, 0].repeat(3);
+        frame.extend([1, 135, 1, 2, 3].repeat(63));
+        frame.extend([2, 135, 1, 2, 3]);
+        let mut buf = FieldBuf::<{ crate::MAX_EVENTS }>::new();
+        let d = buf.decode(&CayenneLpp::default(), Uplink::new(1, &frame));
+        assert_eq!(d.error, Some(DecodeError::new(324, ErrorKind::SinkFull)));
+        let mut out = Vec::new();
+        lorafield_core::json::JsonWriter::new().write_object(d.data.unwrap(), &mut out);
+        assert_eq!(out, br#"{"colour_1":{"b":3,"g":2,"r":1},"digital_in_1":0}"#);
     }
 
     #[test]

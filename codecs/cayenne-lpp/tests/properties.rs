@@ -33,6 +33,15 @@ fn check_shape(profile: Profile, frame: &[u8]) {
         assert!(e.offset < frame.len(), "{text}");
         assert_eq!(errors.map(Vec::len), Some(1));
     }
+    // The fast path (rendering as it decodes) prints the same text.
+    let mut fast = Vec::new();
+    let outcome =
+        JsonWriter::new().decode(&CayenneLpp::new(profile), Uplink::new(1, frame), &mut fast);
+    assert_eq!(String::from_utf8(fast.clone()).unwrap(), text);
+    assert_eq!(
+        outcome.data.map(|r| fast[r].to_vec()),
+        data_json(&d).map(String::into_bytes)
+    );
 }
 
 fn check_roundtrip(profile: Profile, frame: &[u8]) {

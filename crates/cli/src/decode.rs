@@ -3,7 +3,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 
-use lorafield::{Codec, FieldBuf, JsonWriter, MAX_EVENTS};
+use lorafield::{Codec, JsonWriter};
 
 use crate::payload::{Encoding, parse_line};
 
@@ -37,10 +37,7 @@ impl Decoder {
 
     /// Appends the JSON result of decoding `payload` to `out`; returns whether it has errors.
     pub fn decode(&mut self, f_port: u8, payload: &[u8], out: &mut Vec<u8>) -> bool {
-        let mut buf = FieldBuf::<MAX_EVENTS>::new();
-        let decoded = lorafield::decode(&*self.codec, f_port, payload, &mut buf);
-        self.json.write_result(&decoded, out);
-        decoded.has_errors()
+        lorafield::decode_json(&*self.codec, f_port, payload, &mut self.json, out).has_errors
     }
 
     /// Decodes one payload per input line (see [`parse_line`]) and writes one result per line,

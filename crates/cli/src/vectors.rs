@@ -100,15 +100,30 @@ impl Runner {
                 registry.build(id, &options).map_err(|e| e.to_string())
             })
             .clone()?;
-        let mut buf = FieldBuf::<MAX_EVENTS>::new();
-        let decoded = lorafield::decode(&*codec, f_port, &payload, &mut buf);
+        // Both paths to JSON: rendering while decoding, and storing the fields first. They
+        // must agree to the byte (unless the frame holds more fields than a FieldBuf of
+        // MAX_EVENTS, which only a payload beyond LoRaWAN's 242 bytes can), or the case fails.
         let mut result = Vec::new();
-        self.json.write_result(&decoded, &mut result);
-        let data = decoded.data.map(|events| {
-            let mut out = Vec::new();
-            self.json.write_object(events, &mut out);
-            String::from_utf8_lossy(&out).into_owned()
-        });
+        let outcome =
+            lorafield::decode_json(&*codec, f_port, &payload, &mut self.json, &mut result);
+        let mut buf = FieldBuf::<MAX_EVENTS>::new();
+        let mut stored = Vec::new();
+        let decoded = lorafield::decode(&*codec, f_port, &payload, &mut buf);
+        self.json.write_result(&decoded, &mut stored);
+        let full = decoded
+            .error
+            .is_some_and(|e| e.kind == lorafield::ErrorKind::SinkFull);
+        if stored != result && !full {
+            return Err(format!(
+                "the two paths to JSON differ:\n  rendered: {}\n  stored:   {}",
+                String::from_utf8_lossy(&result),
+                String::from_utf8_lossy(&stored)
+            ));
+        }
+        let data = outcome
+            .data
+            .and_then(|r| result.get(r))
+            .map(|d| String::from_utf8_lossy(d).into_owned());
         Ok(Actual {
             result: String::from_utf8_lossy(&result).into_owned(),
             data,

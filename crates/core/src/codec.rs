@@ -43,6 +43,18 @@ pub trait Codec: Send + Sync {
         self.decode(uplink, store)
     }
 
+    /// Decodes `uplink` into the JSON writer's sink ([`crate::json::JsonWriter::decode`]). The
+    /// default calls [`Codec::decode`]; a codec with a generic decoder overrides it as it does
+    /// [`Codec::decode_store`].
+    #[cfg(feature = "alloc")]
+    fn decode_json<'a>(
+        &self,
+        uplink: Uplink<'a>,
+        sink: &mut crate::json::JsonSink<'_>,
+    ) -> Result<(), DecodeError> {
+        self.decode(uplink, sink)
+    }
+
     /// Whether the fields decoded before an error are kept (partial decode). The default is
     /// yes; a profile that mimics a network server which drops them says no.
     fn keeps_partial(&self) -> bool {

@@ -119,12 +119,17 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
     ///
     /// A frame is rejected as a whole when the error's kind says so
     /// ([`ErrorKind::rejects_frame`]) or the codec keeps no partial results
-    /// ([`Codec::keeps_partial`]).
+    /// ([`Codec::keeps_partial`]). Containers a failing codec left open are removed
+    /// ([`FieldStore::abandon_open`]); those a succeeding one left open are closed.
     pub fn decode<'s>(&'s mut self, codec: &dyn Codec, uplink: Uplink<'a>) -> Decoded<'s, 'a> {
         let mut store = self.store();
         store.clear();
         let result = codec.decode_store(uplink, &mut store);
-        store.close_all();
+        if result.is_err() {
+            store.abandon_open();
+        } else {
+            store.close_all();
+        }
         drop(store);
         let error = result.err();
         let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
@@ -146,7 +151,18 @@ impl FieldStore<'_, '_> {
         self.state.n_warnings = 0;
     }
 
+    /// Removes every container still open, with everything in it: a codec that fails inside a
+    /// container leaves it incomplete, and an incomplete reading is not data.
+    #[inline]
+    pub fn abandon_open(&mut self) {
+        if self.state.depth > 0 {
+            self.len = self.state.open[0] as usize;
+            self.state.depth = 0;
+        }
+    }
+
     /// Closes every container still open.
+    #[inline]
     pub fn close_all(&mut self) {
         while self.state.depth > 0 {
             // Cannot fail while depth > 0.
@@ -285,6 +301,31 @@ mod tests {
         b.field(u("x", 1)).unwrap();
         b.close_all();
         assert_eq!(b.events()[0].subtree_len(), 1);
+    }
+
+    #[test]
+    fn a_failing_codec_leaves_no_half_object() {
+        struct HalfObject;
+        impl Codec for HalfObject {
+            fn id(&self) -> &'static str {
+                "half"
+            }
+            fn decode<'a>(
+                &self,
+                _: Uplink<'a>,
+                sink: &mut dyn Sink<'a>,
+            ) -> Result<(), DecodeError> {
+                let e = |k| DecodeError::new(3, k);
+                sink.field(u("kept", 1)).map_err(e)?;
+                sink.open("half", Some(2), Container::Object).map_err(e)?;
+                sink.field(u("x", 1)).map_err(e)?;
+                Err(e(ErrorKind::UnexpectedEof))
+            }
+        }
+        let mut b = FieldBuf::<8>::new();
+        let d = b.decode(&HalfObject, Uplink::new(1, &[]));
+        assert_eq!(d.data.map(<[_]>::len), Some(1));
+        assert_eq!(d.error, Some(DecodeError::new(3, ErrorKind::UnexpectedEof)));
     }
 
     #[test]

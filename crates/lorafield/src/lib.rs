@@ -24,7 +24,7 @@
 
 mod registry;
 
-pub use lorafield_core::json::JsonWriter;
+pub use lorafield_core::json::{JsonOutcome, JsonWriter};
 pub use lorafield_core::{
     Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, Sink, Uplink, Value,
 };
@@ -53,11 +53,40 @@ pub fn decode<'s, 'a, const N: usize>(
     buf.decode(codec, Uplink::new(f_port, payload))
 }
 
-/// Decodes one uplink and appends its JSON result to `out`. Convenient for one-off frames; to
-/// decode many, reuse a [`FieldBuf`] and a [`JsonWriter`] instead.
+/// Decodes one uplink straight to its JSON result, appended to `out`: the fast path to JSON
+/// (fields are rendered as the codec reads them, not stored first). Reuse the writer: steady
+/// state allocates nothing.
+///
+/// Port 0 is refused as in [`decode`].
+///
+/// ```
+/// let codec = lorafield::Registry::builtin()
+///     .build("cayenne-lpp", &lorafield::Options::default())
+///     .unwrap();
+/// let mut json = lorafield::JsonWriter::new();
+/// let mut out = Vec::new();
+/// let outcome = lorafield::decode_json(&*codec, 3, &[3, 0x67, 0, 0xf8], &mut json, &mut out);
+/// assert_eq!(out, br#"{"data":{"temperature_3":24.8}}"#);
+/// assert_eq!(&out[outcome.data.unwrap()], br#"{"temperature_3":24.8}"#);
+/// ```
+pub fn decode_json(
+    codec: &dyn Codec,
+    f_port: u8,
+    payload: &[u8],
+    json: &mut JsonWriter,
+    out: &mut Vec<u8>,
+) -> JsonOutcome {
+    if f_port == 0 {
+        return json.reject(DecodeError::new(0, ErrorKind::PortZero), out);
+    }
+    json.decode(codec, Uplink::new(f_port, payload), out)
+}
+
+/// Decodes one uplink and appends its JSON result to `out`, with a writer of its own.
+/// Convenient for one-off frames; to decode many, reuse a [`JsonWriter`] with
+/// [`decode_json`].
 pub fn decode_to_json(codec: &dyn Codec, f_port: u8, payload: &[u8], out: &mut Vec<u8>) {
-    let mut buf = FieldBuf::<MAX_EVENTS>::new();
-    decode(codec, f_port, payload, &mut buf).write_json(out);
+    decode_json(codec, f_port, payload, &mut JsonWriter::new(), out);
 }
 
 #[cfg(test)]
@@ -75,6 +104,39 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 r#"{"errors":[{"kind":"port_zero","message":"port 0 carries MAC commands, not application data","offset":0}]}"#
             );
+        }
+    }
+
+    #[test]
+    fn the_fast_path_prints_what_the_fieldbuf_path_prints() {
+        let registry = Registry::builtin();
+        let frames: [&[u8]; 5] = [
+            &[
+                1, 136, 6, 118, 95, 242, 150, 10, 0, 3, 232, 1, 103, 0, 100, 9,
+            ],
+            &[5, 0x67, 1, 0x10, 7, 0x77, 0xaa],
+            &[],
+            &[2, 103, 0, 1, 1, 103, 0, 2, 2, 103, 0, 3],
+            &[1, 135, 255, 128, 0, 1, 113, 0, 1, 0, 2, 0, 3],
+        ];
+        for profile in ["tts", "extended"] {
+            let codec = registry
+                .build("cayenne-lpp", &Options::default().profile(profile))
+                .unwrap();
+            let mut json = JsonWriter::new();
+            for port in [0, 1] {
+                for frame in frames {
+                    let mut fast = Vec::new();
+                    decode_json(&*codec, port, frame, &mut json, &mut fast);
+                    let mut buf = FieldBuf::<MAX_EVENTS>::new();
+                    let mut slow = Vec::new();
+                    decode(&*codec, port, frame, &mut buf).write_json(&mut slow);
+                    assert_eq!(
+                        String::from_utf8(fast).unwrap(),
+                        String::from_utf8(slow).unwrap()
+                    );
+                }
+            }
         }
     }
 

@@ -7,7 +7,10 @@
 //! store, because a byte store may alias it.
 
 mod num;
+mod sink;
 mod text;
+
+pub use sink::{JsonOutcome, JsonSink};
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -31,6 +34,11 @@ const ERROR_BOUND: usize = 512;
 pub struct JsonWriter {
     scratch: Vec<Member>,
     buf: Vec<u8>,
+    frags: Vec<sink::Frag>,
+    spare: Vec<u8>,
+    levels: Vec<sink::Level>,
+    warnings: Vec<DecodeError>,
+    keys: Vec<sink::CachedKey>,
 }
 
 /// An object member waiting to be written in key order.
@@ -48,23 +56,8 @@ impl Member {
     // stack and copied, its 16-byte loads would stall on the narrower stores.
     #[inline(always)]
     fn new(name: &'static str, channel: Option<u8>, index: u32) -> Self {
-        let prefix = match name.as_bytes().first_chunk::<8>() {
-            Some(&head) => u64::from_be_bytes(head),
-            None => {
-                // Shifted in, in registers (bytes stored into an array and loaded as a word
-                // would stall the load).
-                let (s, l) = suffix(channel);
-                let mut prefix = 0u64;
-                let mut n = 0;
-                for b in name.bytes().chain(s.into_iter().take(l)).take(8) {
-                    prefix = (prefix << 8) | u64::from(b);
-                    n += 1;
-                }
-                prefix.checked_shl(8 * (8 - n)).unwrap_or(0)
-            }
-        };
         Member {
-            prefix,
+            prefix: key_prefix(name, channel),
             name,
             channel,
             index,
@@ -131,6 +124,11 @@ impl JsonWriter {
         JsonWriter {
             scratch: Vec::new(),
             buf: Vec::new(),
+            frags: Vec::new(),
+            spare: Vec::new(),
+            levels: Vec::new(),
+            warnings: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -318,6 +316,27 @@ fn suffix(channel: Option<u8>) -> ([u8; 4], usize) {
     }
 }
 
+/// The first 8 bytes of a key's text, big-endian, zero-padded: keys whose prefixes differ
+/// compare as their prefixes do.
+#[inline(always)]
+fn key_prefix(name: &str, channel: Option<u8>) -> u64 {
+    match name.as_bytes().first_chunk::<8>() {
+        Some(&head) => u64::from_be_bytes(head),
+        None => {
+            // Shifted in, in registers (bytes stored into an array and loaded as a word would
+            // stall the load).
+            let (s, l) = suffix(channel);
+            let mut prefix = 0u64;
+            let mut n = 0;
+            for b in name.bytes().chain(s.into_iter().take(l)).take(8) {
+                prefix = (prefix << 8) | u64::from(b);
+                n += 1;
+            }
+            prefix.checked_shl(8 * (8 - n)).unwrap_or(0)
+        }
+    }
+}
+
 /// Compares two keys (`name` + `_<channel>`) bytewise, as their printed text.
 #[inline]
 pub fn key_cmp(a: (&str, Option<u8>), b: (&str, Option<u8>)) -> Ordering {
@@ -379,7 +398,7 @@ fn put_key(buf: &mut [u8], pos: usize, name: &str, channel: Option<u8>) -> usize
 }
 
 /// Writes one value (room: [`bound_of`] it).
-#[inline]
+#[inline(always)]
 fn put_value(buf: &mut [u8], pos: usize, value: &Value<'_>) -> usize {
     match *value {
         Value::Decimal { digits, scale } => put_decimal(buf, pos, digits, scale),

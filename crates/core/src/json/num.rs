@@ -45,8 +45,23 @@ pub(super) fn put_f64(buf: &mut [u8], pos: usize, v: f64) -> usize {
 
 /// Writes `digits / 10^scale`: the digits with a point inserted and the fraction's trailing
 /// zeros dropped (`272, 1` is `27.2`; `-1, 2` is `-0.01`; `250, 1` is `25`).
-#[inline]
+///
+/// The common case (at most 8 characters) is inlined into the caller; the rest is not.
+#[inline(always)]
 pub(super) fn put_decimal(buf: &mut [u8], pos: usize, digits: i64, scale: u8) -> usize {
+    let magnitude = digits.unsigned_abs();
+    if (1..100_000_000).contains(&magnitude)
+        && scale <= 7
+        && let Some(end) = put_short(buf, pos, magnitude, scale, digits < 0)
+    {
+        return end;
+    }
+    put_decimal_other(buf, pos, digits, scale)
+}
+
+/// [`put_decimal`] beyond 8 characters, for zero, and for scales above 7.
+#[inline(never)]
+fn put_decimal_other(buf: &mut [u8], pos: usize, digits: i64, scale: u8) -> usize {
     let magnitude = digits.unsigned_abs();
     if scale == 0 && magnitude >= EXACT_DIGITS_LIMIT {
         return put_bytes(buf, pos, itoa::Buffer::new().format(digits).as_bytes());
@@ -60,12 +75,6 @@ pub(super) fn put_decimal(buf: &mut [u8], pos: usize, digits: i64, scale: u8) ->
         return put_bytes(buf, pos, b"0");
     }
     let negative = digits < 0;
-    if magnitude < 100_000_000
-        && scale <= 7
-        && let Some(end) = put_short(buf, pos, magnitude, scale, negative)
-    {
-        return end;
-    }
     if scale > 15 {
         return put_long(buf, pos, magnitude, scale.into(), negative);
     }
@@ -116,8 +125,17 @@ fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
         strip = (((ascii ^ 0x3030_3030_3030_3030).leading_zeros()) / 8).min(frac);
     }
     let frac = frac - strip;
-    // Leading zeros are the low bytes that are '0' (`m` is not 0).
-    let significant = 8 - (ascii ^ 0x3030_3030_3030_3030).trailing_zeros() / 8 - strip;
+    // The number of digits by comparisons, off the chain of the digits' computation: the next
+    // field's position waits on this length, not on the digits.
+    let digits = 1
+        + u32::from(m >= 10)
+        + u32::from(m >= 100)
+        + u32::from(m >= 1_000)
+        + u32::from(m >= 10_000)
+        + u32::from(m >= 100_000)
+        + u32::from(m >= 1_000_000)
+        + u32::from(m >= 10_000_000);
+    let significant = digits - strip;
     let k = significant.max(frac + 1);
     let len = u32::from(negative) + k + u32::from(frac > 0);
     if len > 8 {

@@ -60,7 +60,12 @@ pub(super) fn put_wide(buf: &mut [u8], pos: usize, text: u128, len: usize) -> us
 #[inline(always)]
 pub(super) fn put_bytes(buf: &mut [u8], pos: usize, src: &[u8]) -> usize {
     let n = src.len();
-    if let (Some(head), Some(tail)) = (src.first_chunk::<8>(), src.last_chunk::<8>())
+    if let (Some(head), Some(tail)) = (src.first_chunk::<16>(), src.last_chunk::<16>())
+        && n <= 32
+    {
+        copy_at(buf, pos + n - 16, tail);
+        copy_at(buf, pos, head);
+    } else if let (Some(head), Some(tail)) = (src.first_chunk::<8>(), src.last_chunk::<8>())
         && n <= 16
     {
         copy_at(buf, pos + n - 8, tail);
@@ -86,14 +91,20 @@ fn copy_at<const N: usize>(buf: &mut [u8], pos: usize, src: &[u8; N]) {
 /// Whether `s` needs no escaping inside a JSON string.
 #[inline(always)]
 fn plain(s: &[u8]) -> bool {
-    // Up to 16 bytes (names of fields): two overlapping words tested 8 bytes at a time.
-    match (s.first_chunk::<8>(), s.last_chunk::<8>()) {
-        (Some(&head), Some(&tail)) if s.len() <= 16 => {
-            plain_word(u64::from_le_bytes(head)) && plain_word(u64::from_le_bytes(tail))
+    // Up to 32 bytes (names of fields): overlapping words tested 8 bytes at a time.
+    let word = |w: Option<&[u8; 8]>| w.is_some_and(|&w| plain_word(u64::from_le_bytes(w)));
+    match (s.first_chunk::<16>(), s.last_chunk::<16>()) {
+        (Some(head), Some(tail)) if s.len() <= 32 => {
+            let (h0, h1) = (head.first_chunk::<8>(), head.last_chunk::<8>());
+            let (t0, t1) = (tail.first_chunk::<8>(), tail.last_chunk::<8>());
+            word(h0) & word(h1) & word(t0) & word(t1)
         }
-        _ => s
-            .iter()
-            .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\')),
+        _ => match (s.first_chunk::<8>(), s.last_chunk::<8>()) {
+            (Some(head), Some(tail)) if s.len() <= 16 => word(Some(head)) & word(Some(tail)),
+            _ => s
+                .iter()
+                .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\')),
+        },
     }
 }
 
@@ -198,11 +209,12 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let len = (x % 17) as usize;
-            let bytes: [u8; 16] = core::array::from_fn(|i| {
-                let b = (x >> (i * 4)) as u8;
+            let len = (x % 40) as usize;
+            let y = x.rotate_left(29) ^ 0x5555_5555;
+            let bytes: [u8; 40] = core::array::from_fn(|i| {
+                let b = ((if i < 16 { x } else { y }) >> ((i % 16) * 4)) as u8;
                 // Mostly name-like bytes, sometimes anything.
-                if b % 5 == 0 { b } else { b'a' + b % 26 }
+                if b % 7 == 0 { b } else { b'a' + b % 26 }
             });
             assert_eq!(
                 plain(&bytes[..len]),
@@ -212,8 +224,11 @@ mod tests {
             );
         }
         for b in 0..=255u8 {
-            let s = [b'a', b'b', b, b'c', b'd', b'e', b'f', b'g', b'h'];
-            assert_eq!(plain(&s), slow(&s), "{b}");
+            for at in [0, 5, 12, 20, 27] {
+                let mut s = [b'a'; 28];
+                s[at] = b;
+                assert_eq!(plain(&s), slow(&s), "{b} at {at}");
+            }
         }
     }
 

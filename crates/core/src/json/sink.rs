@@ -1,0 +1,800 @@
+//! The JSON writer as a sink: fields are rendered as they arrive, and only the order of the
+//! rendered members is fixed afterwards.
+//!
+//! Every member is rendered with a leading comma (`,"temperature_3":27.2`) and recorded as a
+//! fragment: its key's 8-byte prefix and its place in the buffer. When a container closes, its
+//! members are already the text if they came in key order (the first comma becomes `{` or
+//! `[`); otherwise the fragments are copied out in key order, the last of a repeated key kept.
+//! Nothing is stored per field but its text, which is what makes this the fast path to JSON.
+
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+use core::ops::Range;
+
+use super::text::{SLACK, bound_of, put_byte, put_bytes};
+use super::{JsonWriter, key_cmp, key_prefix, put_key, put_value};
+use crate::fieldbuf::{MAX_DEPTH, MAX_WARNINGS};
+use crate::{Codec, Container, DecodeError, ErrorKind, Field, Sink, Uplink};
+
+/// The buffer a writer starts with; it grows (once) for larger results.
+const INITIAL: usize = 4096;
+
+/// Room kept past the text: [`copy_out`] reads 32 bytes at a time.
+const TAIL: usize = 32;
+
+/// A rendered object member.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Frag {
+    prefix: u64,
+    name: &'static str,
+    channel: Option<u8>,
+    /// Where its text starts (at its leading comma) and ends in the buffer.
+    start: u32,
+    end: u32,
+}
+
+impl Frag {
+    #[inline]
+    fn cmp_key(&self, other: &Frag) -> Ordering {
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| key_cmp((self.name, self.channel), (other.name, other.channel)))
+    }
+}
+
+/// A rendered key, remembered: `,"temperature_3":` for one name (by address: names are
+/// `'static`) and channel. Codecs use a handful of keys over and over.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct CachedKey {
+    name: usize,
+    name_len: usize,
+    channel: u16,
+    len: u8,
+    prefix: u64,
+    text: [u8; 32],
+}
+
+/// Slots of the key cache (direct-mapped).
+const KEYS: usize = 64;
+
+/// An open container.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Level {
+    container: Container,
+    /// Where its members' text begins in the buffer.
+    body: usize,
+    /// Its first fragment in the fragment list (objects).
+    first: usize,
+    /// Whether its members came in strictly increasing key order so far.
+    ascending: bool,
+    /// The fragment of the member it is the value of, in its parent object.
+    member: Option<usize>,
+}
+
+impl Level {
+    const fn top() -> Level {
+        Level {
+            container: Container::Object,
+            body: 0,
+            first: 0,
+            ascending: true,
+            member: None,
+        }
+    }
+}
+
+/// What [`JsonWriter::decode`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonOutcome {
+    /// Whether the result has errors (warnings do not count).
+    pub has_errors: bool,
+    /// Where the `data` object's text is in the output; `None` when the frame was rejected.
+    pub data: Option<Range<usize>>,
+}
+
+/// A sink that renders JSON as the codec pushes fields: see [`JsonWriter::decode`].
+#[derive(Debug)]
+pub struct JsonSink<'w> {
+    buf: &'w mut Vec<u8>,
+    frags: &'w mut Vec<Frag>,
+    spare: &'w mut Vec<u8>,
+    pos: usize,
+    /// Open containers, the top-level object first (kept by the writer from frame to frame).
+    levels: &'w mut Vec<Level>,
+    warnings: &'w mut Vec<DecodeError>,
+    keys: &'w mut Vec<CachedKey>,
+}
+
+impl JsonWriter {
+    /// Decodes `uplink` with `codec`, rendering the result straight into `out` (appending):
+    /// `{"data":{...},"errors":[...],"warnings":[...]}`, as [`JsonWriter::write_result`] would
+    /// print it after decoding into a [`crate::FieldBuf`], without storing the fields first.
+    /// Steady state allocates nothing.
+    pub fn decode(
+        &mut self,
+        codec: &dyn Codec,
+        uplink: Uplink<'_>,
+        out: &mut Vec<u8>,
+    ) -> JsonOutcome {
+        if self.buf.len() < INITIAL {
+            self.buf.resize(INITIAL, 0);
+        }
+        self.frags.clear();
+        self.levels.clear();
+        self.levels.push(Level::top());
+        self.warnings.clear();
+        if self.keys.len() < KEYS {
+            self.keys.resize(KEYS, CachedKey::default());
+        }
+        let mut sink = JsonSink {
+            buf: &mut self.buf,
+            frags: &mut self.frags,
+            spare: &mut self.spare,
+            pos: 0,
+            levels: &mut self.levels,
+            warnings: &mut self.warnings,
+            keys: &mut self.keys,
+        };
+        let result = codec.decode_json(uplink, &mut sink);
+        let error = result.err();
+        let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
+        let data = if rejected {
+            out.push(b'{');
+            None
+        } else {
+            out.extend_from_slice(b"{\"data\":");
+            let at = out.len();
+            if error.is_some() {
+                sink.abandon_open();
+            }
+            sink.finish(out);
+            Some(at..out.len())
+        };
+        write_tail(out, data.is_some(), error, &self.warnings);
+        JsonOutcome {
+            has_errors: error.is_some(),
+            data,
+        }
+    }
+
+    /// The same for a frame rejected before any codec ran (port 0): `{"errors":[...]}`.
+    pub fn reject(&mut self, error: DecodeError, out: &mut Vec<u8>) -> JsonOutcome {
+        out.push(b'{');
+        write_tail(out, false, Some(error), &[]);
+        JsonOutcome {
+            has_errors: true,
+            data: None,
+        }
+    }
+}
+
+/// Appends `,"errors":[...]` and `,"warnings":[...]` (without the leading comma when nothing
+/// came before) and the closing brace.
+fn write_tail(
+    out: &mut Vec<u8>,
+    comma: bool,
+    error: Option<DecodeError>,
+    warnings: &[DecodeError],
+) {
+    let mut comma = comma;
+    if let Some(error) = error {
+        out.extend_from_slice(if comma {
+            b",\"errors\":["
+        } else {
+            b"\"errors\":["
+        });
+        super::write_error(&error, out);
+        out.push(b']');
+        comma = true;
+    }
+    if !warnings.is_empty() {
+        out.extend_from_slice(if comma {
+            b",\"warnings\":["
+        } else {
+            b"\"warnings\":["
+        });
+        for (i, w) in warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            super::write_error(w, out);
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+impl JsonSink<'_> {
+    /// Makes room for `need` more bytes (plus slack) in the buffer.
+    #[inline(always)]
+    fn reserve(&mut self, need: usize) {
+        let want = self.pos + need + SLACK.max(TAIL);
+        if want > self.buf.len() {
+            self.grow(want);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, want: usize) {
+        let len = want.max(2 * self.buf.len());
+        self.buf.resize(len, 0);
+    }
+
+    #[inline(always)]
+    fn level(&self) -> Level {
+        self.levels.last().copied().unwrap_or(Level::top())
+    }
+
+    /// How many containers are open below the top-level object.
+    #[inline(always)]
+    fn depth(&self) -> usize {
+        self.levels.len().saturating_sub(1)
+    }
+
+    /// Writes `,"<name>_<channel>":` at `start`, from the key cache when it holds the key;
+    /// returns the end and the key's prefix.
+    #[inline(always)]
+    fn put_member_key(
+        &mut self,
+        start: usize,
+        name: &'static str,
+        channel: Option<u8>,
+    ) -> (usize, u64) {
+        let address = name.as_ptr() as usize;
+        let ch = channel.map_or(0x100, u16::from);
+        let slot = ((address >> 3) ^ usize::from(ch).wrapping_mul(0x9e37)) % KEYS;
+        if let Some(key) = self.keys.get(slot)
+            && key.name == address
+            && key.name_len == name.len()
+            && key.channel == ch
+        {
+            let (text, len, prefix) = (key.text, key.len, key.prefix);
+            if let Some(dst) = self.buf.get_mut(start..start + 32) {
+                dst.copy_from_slice(&text);
+            }
+            return (start + usize::from(len), prefix);
+        }
+        let buf: &mut [u8] = &mut self.buf[..];
+        let after_comma = put_byte(buf, start, b',');
+        let end = put_key(buf, after_comma, name, channel);
+        let prefix = key_prefix(name, channel);
+        if let (Some(text), Some(key)) = (
+            buf.get(start..start + 32).filter(|_| end - start <= 32),
+            self.keys.get_mut(slot),
+        ) {
+            key.text.copy_from_slice(text);
+            key.len = (end - start) as u8;
+            key.name = address;
+            key.name_len = name.len();
+            key.channel = ch;
+            key.prefix = prefix;
+        }
+        (end, prefix)
+    }
+
+    /// Records a member of the current object rendered at `start..end`.
+    #[inline(always)]
+    fn record(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        prefix: u64,
+        start: usize,
+        end: usize,
+    ) -> usize {
+        let frag = Frag {
+            prefix,
+            name,
+            channel,
+            start: start as u32,
+            end: end as u32,
+        };
+        if let Some(level) = self.levels.last_mut()
+            && level.ascending
+            && self.frags.len() > level.first
+            && let Some(last) = self.frags.last()
+            && last.cmp_key(&frag) != Ordering::Less
+        {
+            level.ascending = false;
+        }
+        self.frags.push(frag);
+        self.frags.len() - 1
+    }
+
+    /// Closes the container at the top of the stack, rewriting its text in place.
+    fn close_level(&mut self) {
+        let level = self.level();
+        let body = level.body;
+        match level.container {
+            Container::Array => {
+                self.reserve(2);
+                if self.pos == body {
+                    self.pos = put_byte(self.buf, self.pos, b'[');
+                } else if let Some(first) = self.buf.get_mut(body) {
+                    *first = b'[';
+                }
+                self.pos = put_byte(self.buf, self.pos, b']');
+            }
+            Container::Object => {
+                self.reserve(2);
+                let members = self.frags.len() - level.first;
+                if members == 0 {
+                    self.pos = put_byte(self.buf, self.pos, b'{');
+                } else if level.ascending {
+                    if let Some(first) = self.buf.get_mut(body) {
+                        *first = b'{';
+                    }
+                } else {
+                    self.reorder(level);
+                }
+                self.pos = put_byte(self.buf, self.pos, b'}');
+                self.frags.truncate(level.first);
+            }
+        }
+    }
+
+    /// Rewrites an object's members in key order, keeping the last of equal keys.
+    fn reorder(&mut self, level: Level) {
+        let body = level.body;
+        let frags = self.frags.get_mut(level.first..).unwrap_or_default();
+        frags.sort_unstable_by(|a, b| a.cmp_key(b).then(a.start.cmp(&b.start)));
+        self.spare.clear();
+        self.spare
+            .extend_from_slice(self.buf.get(body..self.pos).unwrap_or_default());
+        let mut pos = body;
+        let mut first = true;
+        for (k, f) in frags.iter().enumerate() {
+            if let Some(next) = frags.get(k + 1)
+                && next.cmp_key(f) == Ordering::Equal
+            {
+                continue;
+            }
+            // The fragment without its leading comma.
+            let text = self
+                .spare
+                .get(f.start as usize + 1 - body..f.end as usize - body)
+                .unwrap_or_default();
+            pos = put_byte(self.buf, pos, if first { b'{' } else { b',' });
+            pos = put_bytes(self.buf, pos, text);
+            first = false;
+        }
+        self.pos = pos;
+    }
+
+    /// Removes every container still open, with its text: see
+    /// [`crate::FieldStore::abandon_open`].
+    fn abandon_open(&mut self) {
+        if self.depth() == 0 {
+            return;
+        }
+        let member = self.levels.get(1).and_then(|l| l.member);
+        if let Some(f) = member.and_then(|i| self.frags.get(i)).copied() {
+            self.pos = f.start as usize;
+        }
+        self.frags.truncate(member.unwrap_or(0));
+        self.levels.truncate(1);
+    }
+
+    /// Closes what a codec left open, and writes the top-level object to `out`: its text at
+    /// once if its members came in key order, else member by member in key order.
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        while self.depth() > 0 {
+            let _ = self.close();
+        }
+        let ascending = self.level().ascending;
+        let buf: &[u8] = self.buf;
+        let frags = self.frags.as_mut_slice();
+        if frags.is_empty() {
+            out.extend_from_slice(b"{}");
+            return;
+        }
+        if ascending {
+            out.push(b'{');
+            copy_out(out, buf, 1, self.pos);
+            out.push(b'}');
+            return;
+        }
+        // Sorted as a list of positions (moving bytes, not fragments), for objects of up to 16
+        // members; larger ones sort the fragments themselves.
+        let mut order = [0u8; 16];
+        let (order, repeated) = match order.get_mut(..frags.len()) {
+            Some(order) => {
+                for (i, slot) in order.iter_mut().enumerate() {
+                    *slot = i as u8;
+                }
+                let repeated = sort_positions(order, frags);
+                (&*order, repeated)
+            }
+            None => {
+                frags.sort_unstable_by(|a, b| a.cmp_key(b).then(a.start.cmp(&b.start)));
+                (&[][..], true)
+            }
+        };
+        let nth = |k: usize| match order.is_empty() {
+            true => frags.get(k),
+            false => order.get(k).and_then(|&i| frags.get(usize::from(i))),
+        };
+        // Assembled in the spare buffer at a position kept in a register (each push into `out`
+        // would wait on the `Vec`'s length stored by the one before), then appended at once.
+        let need = self.pos + 2 + TAIL;
+        if self.spare.len() < need {
+            self.spare.resize(need.max(INITIAL), 0);
+        }
+        let spare: &mut [u8] = self.spare;
+        let mut pos = 0;
+        for k in 0..frags.len() {
+            let Some(f) = nth(k) else { break };
+            if repeated
+                && let Some(next) = nth(k + 1)
+                && next.cmp_key(f) == Ordering::Equal
+            {
+                continue;
+            }
+            pos = put_byte(spare, pos, if pos == 0 { b'{' } else { b',' });
+            // The fragment without its leading comma.
+            pos = copy_within(spare, pos, buf, f.start as usize + 1, f.end as usize);
+        }
+        pos = put_byte(spare, pos, b'}');
+        out.extend_from_slice(spare.get(..pos).unwrap_or_default());
+    }
+}
+
+/// Sorts positions into `frags` by the fragments' keys, equal keys in input order (their
+/// starts grow with it). Returns whether some key is repeated.
+///
+/// Up to four members (most objects) go through a branch-free sorting network on the 8-byte
+/// key prefixes: random member order makes a comparison's branch a coin toss. Prefixes that
+/// tie (`temperature_1`, `temperature_2`) fall back to the insertion sort on whole keys.
+#[inline(always)]
+fn sort_positions(order: &mut [u8], frags: &[Frag]) -> bool {
+    let n = order.len();
+    if (2..=4).contains(&n) {
+        let mut v = [u128::MAX; 4];
+        for (i, slot) in v.iter_mut().enumerate().take(n) {
+            let prefix = frags.get(i).map_or(u64::MAX, |f| f.prefix);
+            *slot = (u128::from(prefix) << 64) | i as u128;
+        }
+        let exchange = |v: &mut [u128; 4], i: usize, j: usize| {
+            if let (Some(&a), Some(&b)) = (v.get(i), v.get(j)) {
+                if let Some(x) = v.get_mut(i) {
+                    *x = a.min(b);
+                }
+                if let Some(y) = v.get_mut(j) {
+                    *y = a.max(b);
+                }
+            }
+        };
+        for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
+            exchange(&mut v, i, j);
+        }
+        let tie = v
+            .windows(2)
+            .take(n - 1)
+            .any(|w| matches!(w, [a, b] if a >> 64 == b >> 64));
+        if !tie {
+            for (slot, key) in order.iter_mut().zip(v) {
+                *slot = key as u8;
+            }
+            return false;
+        }
+    }
+    let frag = |i: u8| frags.get(usize::from(i));
+    let mut repeated = false;
+    for i in 1..order.len() {
+        let mut j = i;
+        while j > 0 {
+            let (Some(&a), Some(&b)) = (order.get(j - 1), order.get(j)) else {
+                break;
+            };
+            let (Some(fa), Some(fb)) = (frag(a), frag(b)) else {
+                break;
+            };
+            match fa.cmp_key(fb) {
+                Ordering::Less => break,
+                Ordering::Equal => {
+                    repeated = true;
+                    break;
+                }
+                Ordering::Greater => {}
+            }
+            order.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    repeated
+}
+
+/// Copies `src[start..end]` to `dst` at `pos` (up to 32 bytes with one fixed-size move, reading
+/// into the slack after the text); returns the new position.
+#[inline(always)]
+fn copy_within(dst: &mut [u8], pos: usize, src: &[u8], start: usize, end: usize) -> usize {
+    let n = end.saturating_sub(start);
+    match (
+        src.get(start..start + 32)
+            .and_then(|b| <&[u8; 32]>::try_from(b).ok()),
+        dst.get_mut(pos..pos + 32),
+    ) {
+        (Some(block), Some(to)) if n <= 32 => to.copy_from_slice(block),
+        _ => {
+            if let (Some(from), Some(to)) = (src.get(start..end), dst.get_mut(pos..pos + n)) {
+                to.copy_from_slice(from);
+            }
+        }
+    }
+    pos + n
+}
+
+/// Appends `buf[start..end]`; up to 32 bytes with one fixed-size copy (inlined moves rather than
+/// a call to `memcpy`), reading into the slack that follows the text.
+#[inline(always)]
+fn copy_out(out: &mut Vec<u8>, buf: &[u8], start: usize, end: usize) {
+    let n = end.saturating_sub(start);
+    match buf
+        .get(start..start + 32)
+        .and_then(|b| <&[u8; 32]>::try_from(b).ok())
+    {
+        Some(block) if n <= 32 => {
+            let at = out.len();
+            out.extend_from_slice(block);
+            out.truncate(at + n);
+        }
+        _ => out.extend_from_slice(buf.get(start..end).unwrap_or_default()),
+    }
+}
+
+impl<'a> Sink<'a> for JsonSink<'_> {
+    // Always inlined into codecs' monomorphised loops: called, the field would be passed
+    // through memory and its wide loads would stall on the narrower stores that built it.
+    #[inline(always)]
+    fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
+        let object = self
+            .levels
+            .last()
+            .is_none_or(|l| l.container == Container::Object);
+        self.reserve(8 + 6 * field.name.len() + bound_of(&field.value));
+        let start = self.pos;
+        let (key_end, prefix) = if object {
+            self.put_member_key(start, field.name, field.channel)
+        } else {
+            (put_byte(self.buf, start, b','), 0)
+        };
+        let pos = put_value(self.buf, key_end, &field.value);
+        self.pos = pos;
+        if object {
+            self.record(field.name, field.channel, prefix, start, pos);
+        }
+        Ok(())
+    }
+
+    fn open(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        container: Container,
+    ) -> Result<(), ErrorKind> {
+        if self.depth() >= MAX_DEPTH {
+            return Err(ErrorKind::Nesting);
+        }
+        let object = self.level().container == Container::Object;
+        self.reserve(8 + 6 * name.len());
+        let start = self.pos;
+        let (pos, prefix) = if object {
+            self.put_member_key(start, name, channel)
+        } else {
+            (put_byte(self.buf, start, b','), 0)
+        };
+        self.pos = pos;
+        let member = object.then(|| self.record(name, channel, prefix, start, pos));
+        self.levels.push(Level {
+            container,
+            body: pos,
+            first: self.frags.len(),
+            ascending: true,
+            member,
+        });
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), ErrorKind> {
+        if self.depth() == 0 {
+            return Err(ErrorKind::Nesting);
+        }
+        let member = self.level().member;
+        self.close_level();
+        self.levels.pop();
+        if let Some(f) = member.and_then(|i| self.frags.get_mut(i)) {
+            f.end = self.pos as u32;
+        }
+        Ok(())
+    }
+
+    fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
+        // As many as a FieldBuf keeps, so that both paths print the same.
+        if self.warnings.len() >= MAX_WARNINGS {
+            return Err(ErrorKind::SinkFull);
+        }
+        self.warnings.push(warning);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FieldBuf, Value};
+    use alloc::string::String;
+
+    /// A codec that replays a script of sink calls.
+    struct Script(&'static [Step]);
+
+    #[derive(Clone, Copy)]
+    enum Step {
+        F(&'static str, Option<u8>, i64),
+        Open(&'static str, Option<u8>, Container),
+        Close,
+        Warn(usize),
+        Fail(usize),
+    }
+
+    impl Codec for Script {
+        fn id(&self) -> &'static str {
+            "script"
+        }
+        fn decode<'a>(&self, _: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
+            let e = |k| DecodeError::new(0, k);
+            for step in self.0 {
+                match *step {
+                    Step::F(n, c, v) => sink
+                        .field(Field::new(
+                            n,
+                            c,
+                            Value::Decimal {
+                                digits: v,
+                                scale: 1,
+                            },
+                        ))
+                        .map_err(e)?,
+                    Step::Open(n, c, k) => sink.open(n, c, k).map_err(e)?,
+                    Step::Close => sink.close().map_err(e)?,
+                    Step::Warn(o) => sink
+                        .warning(DecodeError::new(o, ErrorKind::OutOfRange))
+                        .map_err(e)?,
+                    Step::Fail(o) => return Err(DecodeError::new(o, ErrorKind::UnexpectedEof)),
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// The writer's result through the sink, and through a FieldBuf: they must agree.
+    fn both(steps: &'static [Step]) -> String {
+        let codec = Script(steps);
+        let mut w = JsonWriter::new();
+        let mut fast = Vec::new();
+        let outcome = w.decode(&codec, Uplink::new(1, &[]), &mut fast);
+        let mut buf = FieldBuf::<64>::new();
+        let d = buf.decode(&codec, Uplink::new(1, &[]));
+        let mut slow = Vec::new();
+        w.write_result(&d, &mut slow);
+        let fast = String::from_utf8(fast).unwrap();
+        assert_eq!(fast, String::from_utf8(slow).unwrap());
+        // And a rejected frame.
+        let mut tts_like = Vec::new();
+        w.reject(DecodeError::new(0, ErrorKind::PortZero), &mut tts_like);
+        assert!(tts_like.starts_with(b"{\"errors\":[{\"kind\":\"port_zero\""));
+        assert_eq!(outcome.has_errors, d.error.is_some());
+        if let Some(r) = outcome.data {
+            assert!(fast[r].starts_with('{'));
+        }
+        fast
+    }
+
+    use Container::{Array, Object};
+    use Step::*;
+
+    #[test]
+    fn renders_like_the_writer() {
+        assert_eq!(both(&[]), r#"{"data":{}}"#);
+        assert_eq!(
+            both(&[
+                F("t", Some(10), 1),
+                F("t", Some(2), 2),
+                F("a", None, 3),
+                F("t", Some(2), 4)
+            ]),
+            r#"{"data":{"a":0.3,"t_10":0.1,"t_2":0.4}}"#
+        );
+        assert_eq!(
+            both(&[
+                Open("gps", Some(1), Object),
+                F("lon", None, 1),
+                F("lat", None, 2),
+                F("alt", None, 3),
+                Close,
+                F("b", None, 5),
+                Open("list", None, Array),
+                F("", None, 2),
+                Open("", None, Object),
+                F("z", None, 1),
+                F("y", None, 2),
+                Close,
+                Open("", None, Array),
+                Close,
+                Close,
+                Open("empty", None, Object),
+                Close,
+                Open("gps", Some(1), Object),
+                F("x", None, 9),
+                Close,
+            ]),
+            r#"{"data":{"b":0.5,"empty":{},"gps_1":{"x":0.9},"list":[0.2,{"y":0.2,"z":0.1},[]]}}"#
+        );
+    }
+
+    #[test]
+    fn errors_warnings_and_what_is_left_open() {
+        assert_eq!(
+            both(&[
+                Open("o", None, Object),
+                F("b", None, 1),
+                F("a", None, 2),
+                Close,
+                Open("p", None, Object),
+                F("q", None, 1),
+                Warn(3),
+                Fail(7)
+            ]),
+            r#"{"data":{"o":{"a":0.2,"b":0.1}},"errors":[{"kind":"unexpected_eof","message":"unexpected end of payload at byte 7","offset":7}],"warnings":[{"kind":"out_of_range","message":"value out of range at byte 3","offset":3}]}"#
+        );
+        assert_eq!(
+            both(&[Close]),
+            r#"{"data":{},"errors":[{"kind":"nesting","message":"unbalanced or too deeply nested containers at byte 0","offset":0}]}"#
+        );
+    }
+
+    #[test]
+    fn a_failing_codec_leaves_no_half_object() {
+        assert_eq!(
+            both(&[
+                F("kept", None, 1),
+                Open("half", Some(2), Object),
+                F("x", None, 1),
+                Fail(3)
+            ]),
+            r#"{"data":{"kept":0.1},"errors":[{"kind":"unexpected_eof","message":"unexpected end of payload at byte 3","offset":3}]}"#
+        );
+        assert_eq!(
+            both(&[
+                F("z", None, 1),
+                Open("a", None, Array),
+                Open("", None, Object),
+                Fail(3)
+            ]),
+            r#"{"data":{"z":0.1},"errors":[{"kind":"unexpected_eof","message":"unexpected end of payload at byte 3","offset":3}]}"#
+        );
+    }
+
+    #[test]
+    fn large_results_grow_the_buffer() {
+        static MANY: [Step; 3000] = {
+            let mut s = [Step::F("name_of_some_length", None, 0); 3000];
+            let mut i = 0;
+            while i < 3000 {
+                s[i] = Step::F("name_of_some_length", Some((i % 256) as u8), i as i64);
+                i += 1;
+            }
+            s
+        };
+        let codec = Script(&MANY);
+        let mut w = JsonWriter::new();
+        let mut out = Vec::new();
+        w.decode(&codec, Uplink::new(1, &[]), &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["data"].as_object().unwrap().len(), 256);
+        // The last of each repeated key wins: channel 255 last came at i = 2815.
+        assert_eq!(
+            v["data"]["name_of_some_length_255"],
+            serde_json::json!(281.5)
+        );
+    }
+}
