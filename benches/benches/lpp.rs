@@ -67,7 +67,20 @@ fn lpp(c: &mut Criterion) {
             black_box(n)
         })
     });
-    g.bench_function("lorafield (generic into FieldBuf)", |b| {
+    g.bench_function("lorafield (CayenneLpp into FieldBuf, static)", |b| {
+        let mut buf = FieldBuf::<MAX_EVENTS>::new();
+        b.iter(|| {
+            let mut n = 0;
+            for frame in frames {
+                n += buf
+                    .decode(&direct, Uplink::new(1, frame))
+                    .data
+                    .map_or(0, <[_]>::len);
+            }
+            black_box(n)
+        })
+    });
+    g.bench_function("lorafield (CayenneLpp::decode_into a FieldBuf)", |b| {
         let mut buf = FieldBuf::<MAX_EVENTS>::new();
         b.iter(|| {
             let mut n = 0;
@@ -94,6 +107,19 @@ fn lpp(c: &mut Criterion) {
             for frame in frames {
                 out.clear();
                 let outcome = lorafield::decode_json(&*codec, 1, frame, &mut json, &mut out);
+                n += outcome.data.map_or(0, |r| r.len());
+            }
+            black_box(n)
+        })
+    });
+    g.bench_function("lorafield (CayenneLpp + JsonWriter, static)", |b| {
+        let mut json = JsonWriter::new();
+        let mut out = Vec::with_capacity(1024);
+        b.iter(|| {
+            let mut n = 0;
+            for frame in frames {
+                out.clear();
+                let outcome = json.decode(&direct, Uplink::new(1, frame), &mut out);
                 n += outcome.data.map_or(0, |r| r.len());
             }
             black_box(n)

@@ -121,7 +121,15 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
     /// ([`ErrorKind::rejects_frame`]) or the codec keeps no partial results
     /// ([`Codec::keeps_partial`]). Containers a failing codec left open are removed
     /// ([`FieldStore::abandon_open`]); those a succeeding one left open are closed.
-    pub fn decode<'s>(&'s mut self, codec: &dyn Codec, uplink: Uplink<'a>) -> Decoded<'s, 'a> {
+    ///
+    /// Generic over the codec so that a concrete one is called directly (and inlined); a
+    /// `&dyn Codec` works too.
+    #[inline]
+    pub fn decode<'s, C: Codec + ?Sized>(
+        &'s mut self,
+        codec: &C,
+        uplink: Uplink<'a>,
+    ) -> Decoded<'s, 'a> {
         let mut store = self.store();
         store.clear();
         let result = codec.decode_store(uplink, &mut store);

@@ -110,9 +110,13 @@ impl JsonWriter {
     /// `{"data":{...},"errors":[...],"warnings":[...]}`, as [`JsonWriter::write_result`] would
     /// print it after decoding into a [`crate::FieldBuf`], without storing the fields first.
     /// Steady state allocates nothing.
-    pub fn decode(
+    ///
+    /// Generic over the codec so that a concrete one is called directly (and inlined); a
+    /// `&dyn Codec` works too.
+    #[inline]
+    pub fn decode<C: Codec + ?Sized>(
         &mut self,
-        codec: &dyn Codec,
+        codec: &C,
         uplink: Uplink<'_>,
         out: &mut Vec<u8>,
     ) -> JsonOutcome {
@@ -170,7 +174,22 @@ impl JsonWriter {
 
 /// Appends `,"errors":[...]` and `,"warnings":[...]` (without the leading comma when nothing
 /// came before) and the closing brace.
+#[inline]
 fn write_tail(
+    out: &mut Vec<u8>,
+    comma: bool,
+    error: Option<DecodeError>,
+    warnings: &[DecodeError],
+) {
+    if error.is_none() && warnings.is_empty() {
+        out.push(b'}');
+        return;
+    }
+    write_tail_slow(out, comma, error, warnings);
+}
+
+#[inline(never)]
+fn write_tail_slow(
     out: &mut Vec<u8>,
     comma: bool,
     error: Option<DecodeError>,
