@@ -91,6 +91,7 @@ impl Codec for CayenneLpp {
         self.decode_into(uplink.payload, sink)
     }
 
+    #[inline]
     fn decode_store<'a>(
         &self,
         uplink: Uplink<'a>,
@@ -100,6 +101,7 @@ impl Codec for CayenneLpp {
     }
 
     #[cfg(feature = "alloc")]
+    #[inline]
     fn decode_json<'a>(
         &self,
         uplink: Uplink<'a>,

@@ -133,19 +133,33 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
         let mut store = self.store();
         store.clear();
         let result = codec.decode_store(uplink, &mut store);
-        if result.is_err() {
-            store.abandon_open();
-        } else {
-            store.close_all();
-        }
+        let error = match result {
+            Ok(()) => {
+                if store.state.depth > 0 {
+                    store.close_all();
+                }
+                None
+            }
+            Err(e) => {
+                store.abandon_open();
+                Some(e)
+            }
+        };
+        let len = store.len;
         drop(store);
-        let error = result.err();
         let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
-        let events = self.events();
         Decoded {
-            data: if rejected { None } else { Some(events) },
+            data: if rejected {
+                None
+            } else {
+                self.events.get(..len)
+            },
             error,
-            warnings: self.warnings(),
+            warnings: self
+                .state
+                .warnings
+                .get(..self.state.n_warnings)
+                .unwrap_or_default(),
         }
     }
 }

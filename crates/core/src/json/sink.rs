@@ -19,6 +19,10 @@ use crate::{Codec, Container, DecodeError, ErrorKind, Field, Sink, Uplink};
 /// The buffer a writer starts with; it grows (once) for larger results.
 const INITIAL: usize = 4096;
 
+/// What a result starts with. The buffer keeps room for it in front of the top-level members,
+/// so that a whole result is appended to the output in one copy.
+const DATA: &[u8; 8] = b"{\"data\":";
+
 /// Room kept past the text: [`copy_out`] reads 32 bytes at a time.
 const TAIL: usize = 32;
 
@@ -75,7 +79,7 @@ impl Level {
     const fn top() -> Level {
         Level {
             container: Container::Object,
-            body: 0,
+            body: DATA.len(),
             first: 0,
             ascending: true,
             member: None,
@@ -134,7 +138,7 @@ impl JsonWriter {
             buf: &mut self.buf,
             frags: &mut self.frags,
             spare: &mut self.spare,
-            pos: 0,
+            pos: DATA.len(),
             levels: &mut self.levels,
             warnings: &mut self.warnings,
             keys: &mut self.keys,
@@ -142,22 +146,26 @@ impl JsonWriter {
         let result = codec.decode_json(uplink, &mut sink);
         let error = result.err();
         let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
-        let data = if rejected {
+        if rejected {
             out.push(b'{');
-            None
-        } else {
-            out.extend_from_slice(b"{\"data\":");
-            let at = out.len();
-            if error.is_some() {
-                sink.abandon_open();
-            }
-            sink.finish(out);
-            Some(at..out.len())
-        };
-        write_tail(out, data.is_some(), error, &self.warnings);
+            write_tail(out, false, error, &self.warnings);
+            return JsonOutcome {
+                has_errors: true,
+                data: None,
+            };
+        }
+        if error.is_some() {
+            sink.abandon_open();
+        }
+        // Without errors or warnings the result ends with the data: one copy for all of it.
+        let whole = error.is_none() && sink.warnings.is_empty();
+        let data = sink.finish(out, whole);
+        if !whole {
+            write_tail(out, true, error, &self.warnings);
+        }
         JsonOutcome {
             has_errors: error.is_some(),
-            data,
+            data: Some(data),
         }
     }
 
@@ -396,22 +404,32 @@ impl JsonSink<'_> {
 
     /// Closes what a codec left open, and writes the top-level object to `out`: its text at
     /// once if its members came in key order, else member by member in key order.
-    fn finish(&mut self, out: &mut Vec<u8>) {
+    fn finish(&mut self, out: &mut Vec<u8>, whole: bool) -> Range<usize> {
         while self.depth() > 0 {
             let _ = self.close();
         }
         let ascending = self.level().ascending;
-        let buf: &[u8] = self.buf;
+        let at = out.len() + DATA.len();
         let frags = self.frags.as_mut_slice();
-        if frags.is_empty() {
-            out.extend_from_slice(b"{}");
-            return;
-        }
-        if ascending {
-            out.push(b'{');
-            copy_out(out, buf, 1, self.pos);
-            out.push(b'}');
-            return;
+        if frags.is_empty() || ascending {
+            // The members are the text already: `{"data":` before them, braces around.
+            let buf: &mut [u8] = self.buf;
+            let mut pos = self.pos;
+            if frags.is_empty() {
+                pos = put_byte(buf, pos, b'{');
+            } else if let Some(first) = buf.get_mut(DATA.len()) {
+                *first = b'{';
+            }
+            if let Some(head) = buf.get_mut(..DATA.len()) {
+                head.copy_from_slice(DATA);
+            }
+            pos = put_byte(buf, pos, b'}');
+            let end = pos;
+            if whole {
+                pos = put_byte(buf, pos, b'}');
+            }
+            out.extend_from_slice(buf.get(..pos).unwrap_or_default());
+            return at..at + end - DATA.len();
         }
         // Sorted as a list of positions (moving bytes, not fragments), for objects of up to 16
         // members; larger ones sort the fragments themselves.
@@ -435,12 +453,16 @@ impl JsonSink<'_> {
         };
         // Assembled in the spare buffer at a position kept in a register (each push into `out`
         // would wait on the `Vec`'s length stored by the one before), then appended at once.
-        let need = self.pos + 2 + TAIL;
+        let need = self.pos + 3 + TAIL;
         if self.spare.len() < need {
             self.spare.resize(need.max(INITIAL), 0);
         }
+        let buf: &[u8] = self.buf;
         let spare: &mut [u8] = self.spare;
-        let mut pos = 0;
+        if let Some(head) = spare.get_mut(..DATA.len()) {
+            head.copy_from_slice(DATA);
+        }
+        let mut pos = DATA.len();
         for k in 0..frags.len() {
             let Some(f) = nth(k) else { break };
             if repeated
@@ -449,12 +471,17 @@ impl JsonSink<'_> {
             {
                 continue;
             }
-            pos = put_byte(spare, pos, if pos == 0 { b'{' } else { b',' });
+            pos = put_byte(spare, pos, if pos == DATA.len() { b'{' } else { b',' });
             // The fragment without its leading comma.
             pos = copy_within(spare, pos, buf, f.start as usize + 1, f.end as usize);
         }
         pos = put_byte(spare, pos, b'}');
+        let end = pos;
+        if whole {
+            pos = put_byte(spare, pos, b'}');
+        }
         out.extend_from_slice(spare.get(..pos).unwrap_or_default());
+        at..at + end - DATA.len()
     }
 }
 
@@ -541,24 +568,6 @@ fn copy_within(dst: &mut [u8], pos: usize, src: &[u8], start: usize, end: usize)
         }
     }
     pos + n
-}
-
-/// Appends `buf[start..end]`; up to 32 bytes with one fixed-size copy (inlined moves rather than
-/// a call to `memcpy`), reading into the slack that follows the text.
-#[inline(always)]
-fn copy_out(out: &mut Vec<u8>, buf: &[u8], start: usize, end: usize) {
-    let n = end.saturating_sub(start);
-    match buf
-        .get(start..start + 32)
-        .and_then(|b| <&[u8; 32]>::try_from(b).ok())
-    {
-        Some(block) if n <= 32 => {
-            let at = out.len();
-            out.extend_from_slice(block);
-            out.truncate(at + n);
-        }
-        _ => out.extend_from_slice(buf.get(start..end).unwrap_or_default()),
-    }
 }
 
 impl<'a> Sink<'a> for JsonSink<'_> {
