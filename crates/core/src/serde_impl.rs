@@ -23,6 +23,9 @@ impl Serialize for Value<'_> {
             Value::Str(v) => s.serialize_str(v),
             Value::Text(v) => s.serialize_str(v),
             Value::Bytes(b) => s.collect_str(&Hex(b)),
+            Value::DecimalText(v) => s.collect_str(&v),
+            Value::Version { major, minor } => s.collect_str(&format_args!("v{major}.{minor}")),
+            Value::Suffixed { value, suffix } => s.collect_str(&format_args!("{value}{suffix}")),
         }
     }
 }
@@ -184,6 +187,19 @@ mod tests {
         b.field(Field::new("", None, Value::Bytes(&[1, 255])))
             .unwrap();
         b.field(Field::new("", None, Value::Str("on"))).unwrap();
+        b.field(Field::new("", None, Value::DecimalText(357518080211964)))
+            .unwrap();
+        b.field(Field::new("", None, Value::Version { major: 1, minor: 2 }))
+            .unwrap();
+        b.field(Field::new(
+            "",
+            None,
+            Value::Suffixed {
+                value: 9,
+                suffix: "s",
+            },
+        ))
+        .unwrap();
         b.close().unwrap();
         let warnings = [DecodeError::new(1, ErrorKind::UnknownType(9))];
         let d = Decoded {

@@ -30,6 +30,23 @@ pub enum Value<'a> {
     Bytes(&'a [u8]),
     /// Text from the payload.
     Text(&'a str),
+    /// An unsigned integer printed as a JSON string of its decimal digits (an IMEI:
+    /// `"357518080211964"`).
+    DecimalText(u64),
+    /// A version printed as a string, `"v<major>.<minor>"`.
+    Version {
+        /// The part before the point.
+        major: u32,
+        /// The part after the point.
+        minor: u32,
+    },
+    /// An integer and a unit printed together as a string (`"120s"`).
+    Suffixed {
+        /// The number.
+        value: i64,
+        /// What follows it.
+        suffix: &'static str,
+    },
 }
 
 /// Powers of ten exactly representable as `f64`.

@@ -411,6 +411,24 @@ fn put_value(buf: &mut [u8], pos: usize, value: &Value<'_>) -> usize {
         Value::Str(s) => put_str(buf, pos, s),
         Value::Text(s) => put_str(buf, pos, s),
         Value::Bytes(b) => put_hex(buf, pos, b),
+        Value::DecimalText(v) => {
+            let pos = put_byte(buf, pos, b'"');
+            let pos = put_u64(buf, pos, v);
+            put_byte(buf, pos, b'"')
+        }
+        Value::Version { major, minor } => {
+            let pos = put_bytes(buf, pos, b"\"v");
+            let pos = put_u64(buf, pos, major.into());
+            let pos = put_byte(buf, pos, b'.');
+            let pos = put_u64(buf, pos, minor.into());
+            put_byte(buf, pos, b'"')
+        }
+        Value::Suffixed { value, suffix } => {
+            let pos = put_byte(buf, pos, b'"');
+            let pos = put_decimal(buf, pos, value, 0);
+            let pos = put_escaped(buf, pos, suffix);
+            put_byte(buf, pos, b'"')
+        }
     }
 }
 
@@ -490,6 +508,37 @@ mod tests {
         let mut out = Vec::new();
         f(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn formatted_values() {
+        let t = |v: Value<'_>| text(|o| write_value(&v, o));
+        assert_eq!(
+            t(Value::DecimalText(357518080211964)),
+            r#""357518080211964""#
+        );
+        assert_eq!(t(Value::DecimalText(u64::MAX)), r#""18446744073709551615""#);
+        assert_eq!(
+            t(Value::Version {
+                major: 1,
+                minor: 10
+            }),
+            r#""v1.10""#
+        );
+        assert_eq!(
+            t(Value::Suffixed {
+                value: -120,
+                suffix: "s"
+            }),
+            r#""-120s""#
+        );
+        assert_eq!(
+            t(Value::Suffixed {
+                value: 3,
+                suffix: "\""
+            }),
+            r#""3\"""#
+        );
     }
 
     #[test]

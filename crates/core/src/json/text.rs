@@ -25,6 +25,9 @@ pub(super) fn bound_of(value: &Value<'_>) -> usize {
         Value::Decimal { .. } | Value::F64(_) => NUMBER_BOUND,
         Value::Str(s) | Value::Text(s) => 2 + 6 * s.len(),
         Value::Bytes(b) => 2 + 2 * b.len(),
+        Value::DecimalText(_) => 22,
+        Value::Version { .. } => 24,
+        Value::Suffixed { suffix, .. } => 22 + 6 * suffix.len(),
     }
 }
 
