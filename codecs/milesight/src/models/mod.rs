@@ -1,0 +1,53 @@
+//! The models: one table of rules per decoder of the device repository (commit `96abc53c`),
+//! grouped by family. Each table lists its decoder's tests in the decoder's order; where two
+//! tests are the same, only the first can match and the later ones are left out.
+
+use crate::Model;
+
+mod am;
+pub(crate) mod common;
+mod em300;
+mod em310;
+mod em400;
+mod em500;
+mod gs;
+mod uc;
+mod vs;
+mod ws;
+mod wts;
+
+/// The families: each module's models.
+static FAMILIES: &[&[&Model]] = &[
+    am::MODELS,
+    em300::MODELS,
+    em310::MODELS,
+    em400::MODELS,
+    em500::MODELS,
+    gs::MODELS,
+    uc::MODELS,
+    vs::MODELS,
+    ws::MODELS,
+    wts::MODELS,
+];
+
+/// Every model, family by family.
+pub fn models() -> impl Iterator<Item = &'static Model> {
+    FAMILIES.iter().flat_map(|f| f.iter().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate alloc;
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_and_tables_not_empty() {
+        let all: alloc::vec::Vec<_> = models().collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a.id, b.id);
+            }
+            assert!(!a.rules.is_empty(), "{}", a.id);
+        }
+    }
+}
