@@ -1,0 +1,314 @@
+//! The engine's semantics on tables written for these tests: first match wins, wildcards,
+//! gathered containers, where decoding stops, what a short value gives, the items' numbers.
+
+use lorafield_codec_milesight::engine::Int::{F32, I8, I16, U8, U16, U32, U32Js};
+use lorafield_codec_milesight::engine::{
+    self, Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Version, rule,
+};
+use lorafield_core::json::JsonWriter;
+use lorafield_core::{DecodeError, ErrorKind, FieldBuf, Sink};
+
+fn run(rules: &'static [Rule], payload: &[u8]) -> (String, Option<DecodeError>) {
+    let mut buf = FieldBuf::<64>::new();
+    let mut store = buf.store();
+    store.clear();
+    let result = engine::decode(rules, payload, &mut store);
+    drop(store);
+    let mut out = Vec::new();
+    JsonWriter::new().write_object(buf.events(), &mut out);
+    let warnings: Vec<_> = buf.warnings().to_vec();
+    let text = String::from_utf8(out).unwrap();
+    match (result, warnings.first()) {
+        (Err(e), _) => (text, Some(e)),
+        (Ok(()), Some(w)) => (text, Some(*w)),
+        (Ok(()), None) => (text, None),
+    }
+}
+
+const ON_OFF: &[(i64, &str)] = &[(0, "off")];
+
+static RULES: &[Rule] = &[
+    rule(0x01, 0x75, &[Item::Num("battery", U8, ONE)]),
+    // Any type but 0xc8 on channel 3, before the 0xc8 rule: order matters.
+    Rule {
+        channel: Id::Is(0x03),
+        ty: Id::Not(0xc8),
+        read: Read::Items(&[Item::Enum("gpio", U8, ON_OFF, "on")]),
+    },
+    rule(0x03, 0xc8, &[Item::Num("pulse", U32, ONE)]),
+    rule(0x04, 0x01, &[Item::Num("first", U8, ONE)]),
+    // Never matches: the rule above takes 04 01.
+    rule(0x04, 0x01, &[Item::Num("second", U8, ONE)]),
+    Rule {
+        channel: Id::In(&[0x05, 0x08]),
+        ty: Id::Any,
+        read: Read::Items(&[Item::Bool("flag", U8)]),
+    },
+    rule(
+        0x06,
+        0x01,
+        &[
+            Item::Num("t", I16, Div(10)),
+            Item::Skip(1),
+            Item::Num("h", U8, Div(2)),
+        ],
+    ),
+    rule(
+        0x07,
+        0x01,
+        &[
+            Item::Object("empty", &[]),
+            Item::Object("o", &[Item::Num("x", I8, ONE)]),
+        ],
+    ),
+    Rule {
+        channel: Id::Is(0x20),
+        ty: Id::Is(0xce),
+        read: Read::Into(
+            Gather {
+                name: "history",
+                channel: KeyChannel::None,
+                shape: Shape::Array,
+            },
+            &[Item::Num("timestamp", U32, ONE), Item::Num("v", U16, ONE)],
+        ),
+    },
+    Rule {
+        channel: Id::In(&[0x30, 0x33]),
+        ty: Id::Is(0xd2),
+        read: Read::Into(
+            Gather {
+                name: "line",
+                channel: KeyChannel::FromId {
+                    base: 0x30,
+                    step: 3,
+                    first: 1,
+                },
+                shape: Shape::Object,
+            },
+            &[Item::Num("total_in", U32, ONE)],
+        ),
+    },
+    Rule {
+        channel: Id::In(&[0x31, 0x34]),
+        ty: Id::Is(0xd2),
+        read: Read::Into(
+            Gather {
+                name: "line",
+                channel: KeyChannel::FromId {
+                    base: 0x31,
+                    step: 3,
+                    first: 1,
+                },
+                shape: Shape::Object,
+            },
+            &[Item::Num("total_out", U32, ONE)],
+        ),
+    },
+    rule(
+        0x40,
+        0x01,
+        &[Item::Bits(
+            U8,
+            &[
+                Bit {
+                    name: "b0",
+                    shift: 0,
+                    mask: 1,
+                    out: BitOut::Enum(&[(1, "open")], "close"),
+                },
+                Bit {
+                    name: "b1",
+                    shift: 1,
+                    mask: 1,
+                    out: BitOut::Bool,
+                },
+                Bit {
+                    name: "hi",
+                    shift: 4,
+                    mask: 0xf,
+                    out: BitOut::Num,
+                },
+            ],
+        )],
+    ),
+    rule(
+        0x41,
+        0x01,
+        &[Item::Num("js", U32Js, ONE), Item::Num("f", F32, ONE)],
+    ),
+    rule(
+        0xff,
+        0x01,
+        &[Item::Version("ipso_version", Version::Nibbles)],
+    ),
+    rule(
+        0xff,
+        0x09,
+        &[Item::Version("hardware_version", Version::MajorHighNibble)],
+    ),
+    rule(0xff, 0x16, &[Item::Hex("sn", 4)]),
+    rule(
+        0xff,
+        0x0b,
+        &[Item::Const("power", lorafield_core::Value::Str("on"))],
+    ),
+    rule(
+        0xff,
+        0x0c,
+        &[
+            Item::Suffixed("life_remain", U32, "s"),
+            Item::Num("third", U16, Div(3)),
+        ],
+    ),
+];
+
+#[test]
+fn first_match_wins_and_wildcards_match() {
+    assert_eq!(
+        run(RULES, &[3, 0, 0, 3, 0xc8, 1, 0, 0, 0]).0,
+        r#"{"gpio":"off","pulse":1}"#
+    );
+    assert_eq!(run(RULES, &[3, 7, 9]).0, r#"{"gpio":"on"}"#);
+    assert_eq!(run(RULES, &[4, 1, 9]).0, r#"{"first":9}"#);
+    assert_eq!(run(RULES, &[8, 0x99, 2]).0, r#"{"flag":true}"#);
+}
+
+#[test]
+fn items_read_in_sequence_and_skip() {
+    #[rustfmt::skip]
+    let p = [
+        0x06, 0x01,
+        0x34, 0x01, // t: 308 / 10
+        0xaa,       // skipped
+        0x65,       // h: 101 / 2
+    ];
+    assert_eq!(run(RULES, &p).0, r#"{"h":50.5,"t":30.8}"#);
+    assert_eq!(run(RULES, &[7, 1, 0xff]).0, r#"{"empty":{},"o":{"x":-1}}"#);
+}
+
+#[test]
+fn gathered_arrays_and_objects() {
+    #[rustfmt::skip]
+    let p = [
+        0x20, 0xce, 1, 0, 0, 0, 5, 0,    // history[0]
+        0x01, 0x75, 90,                   // battery between the records
+        0x30, 0xd2, 7, 0, 0, 0,           // line_1.total_in
+        0x20, 0xce, 2, 0, 0, 0, 6, 0,    // history[1]
+        0x34, 0xd2, 8, 0, 0, 0,           // line_2.total_out
+        0x31, 0xd2, 9, 0, 0, 0,           // line_1.total_out
+    ];
+    assert_eq!(
+        run(RULES, &p).0,
+        r#"{"battery":90,"history":[{"timestamp":1,"v":5},{"timestamp":2,"v":6}],"line_1":{"total_in":7,"total_out":9},"line_2":{"total_out":8}}"#
+    );
+}
+
+#[test]
+fn bits_versions_hex_constants_and_js_numbers() {
+    assert_eq!(
+        run(RULES, &[0x40, 1, 0x53]).0,
+        r#"{"b0":"open","b1":true,"hi":5}"#
+    );
+    let mut p = vec![0x41, 1, 0xff, 0xff, 0xff, 0xff];
+    p.extend(1.5f32.to_le_bytes());
+    assert_eq!(run(RULES, &p).0, r#"{"f":1.5,"js":-1}"#);
+    // readFloatLE of the decoders: an infinity's bits give 2^128, a finite number.
+    let mut p = vec![0x41, 1, 0, 0, 0, 0];
+    p.extend(f32::INFINITY.to_bits().to_le_bytes());
+    assert_eq!(
+        run(RULES, &p).0,
+        r#"{"f":340282366920938500000000000000000000000,"js":0}"#
+    );
+    assert_eq!(run(RULES, &[0xff, 1, 0x12]).0, r#"{"ipso_version":"v1.2"}"#);
+    assert_eq!(
+        run(RULES, &[0xff, 9, 3, 0x40]).0,
+        r#"{"hardware_version":"v3.4"}"#
+    );
+    assert_eq!(
+        run(RULES, &[0xff, 0x16, 0xde, 0xad, 0x01, 0x02]).0,
+        r#"{"sn":"dead0102"}"#
+    );
+    assert_eq!(run(RULES, &[0xff, 0x0b]).0, r#"{"power":"on"}"#);
+    assert_eq!(
+        run(RULES, &[0xff, 0x0c, 120, 0, 0, 0, 10, 0]).0,
+        r#"{"life_remain":"120s","third":3.3333333333333335}"#
+    );
+}
+
+#[test]
+fn an_unknown_pair_stops_with_a_warning() {
+    let (text, w) = run(RULES, &[1, 0x75, 50, 0x99, 0x01, 1, 0x75, 60]);
+    assert_eq!(text, r#"{"battery":50}"#);
+    assert_eq!(
+        w,
+        Some(DecodeError::new(
+            3,
+            ErrorKind::UnknownPair {
+                channel: 0x99,
+                ty: 1
+            }
+        ))
+    );
+}
+
+#[test]
+fn a_short_value_is_an_error_at_its_pair() {
+    for cut in 0..8 {
+        let p = [1u8, 0x75, 50, 0x20, 0xce, 1, 0, 0, 0, 5, 0];
+        let (_, e) = run(RULES, &p[..3 + cut]);
+        if cut == 0 {
+            assert_eq!(e, None);
+        } else {
+            assert_eq!(
+                e,
+                Some(DecodeError::new(3, ErrorKind::UnexpectedEof)),
+                "cut {cut}"
+            );
+        }
+    }
+    // What decoded before the short pair is kept, gathered containers included.
+    let p = [0x20, 0xce, 1, 0, 0, 0, 5, 0, 0x06, 0x01, 0x34];
+    assert_eq!(
+        run(RULES, &p),
+        (
+            r#"{"history":[{"timestamp":1,"v":5}]}"#.to_string(),
+            Some(DecodeError::new(8, ErrorKind::UnexpectedEof)),
+        )
+    );
+}
+
+/// A routine: a count byte, then that many u8 values as an array.
+fn counted<'a>(value: &'a [u8], _: u8, _: u8, sink: &mut dyn Sink<'a>) -> Result<usize, ErrorKind> {
+    let (&n, rest) = value.split_first().ok_or(ErrorKind::UnexpectedEof)?;
+    let items = rest.get(..usize::from(n)).ok_or(ErrorKind::UnexpectedEof)?;
+    sink.open("values", None, lorafield_core::Container::Array)?;
+    for &v in items {
+        sink.field(lorafield_core::Field::new(
+            "",
+            None,
+            lorafield_core::Value::U64(v.into()),
+        ))?;
+    }
+    sink.close()?;
+    Ok(1 + usize::from(n))
+}
+
+static CUSTOM: &[Rule] = &[
+    Rule {
+        channel: Id::Is(0x50),
+        ty: Id::Any,
+        read: Read::Custom(counted),
+    },
+    rule(0x01, 0x75, &[Item::Num("battery", U8, ONE)]),
+];
+
+#[test]
+fn routines_read_what_tables_cannot() {
+    assert_eq!(
+        run(CUSTOM, &[0x50, 0, 3, 7, 8, 9, 1, 0x75, 1]).0,
+        r#"{"battery":1,"values":[7,8,9]}"#
+    );
+    let (_, e) = run(CUSTOM, &[0x50, 0, 3, 7]);
+    assert_eq!(e, Some(DecodeError::new(0, ErrorKind::UnexpectedEof)));
+}
