@@ -164,6 +164,8 @@ impl Registry {
         let mut r = Registry::empty();
         #[cfg(feature = "cayenne-lpp")]
         r.register(lpp::INFO);
+        #[cfg(feature = "sodaq")]
+        r.register(sodaq::INFO);
         r
     }
 
@@ -240,6 +242,34 @@ mod lpp {
     }
 }
 
+#[cfg(feature = "sodaq")]
+mod sodaq {
+    use super::*;
+    use lorafield_codec_sodaq::{Model, SodaqTracker};
+
+    pub(super) const INFO: CodecInfo = CodecInfo {
+        id: lorafield_codec_sodaq::ID,
+        version: env!("CARGO_PKG_VERSION"),
+        description: "Sodaq ONE / Universal Tracker: GPS report with 0-3 previous fixes (21/31/41/51 bytes, little-endian) or the 19-byte Cayenne LPP mode",
+        options: &[OptionSpec {
+            name: "model",
+            values: &["universal-tracker", "legacy", "nb-iot"],
+            default: "universal-tracker",
+            description: "universal-tracker: Sodaq_Universal_Tracker over LoRaWAN; legacy: SodaqOne-UniversalTracker v1-v3 (previous fixes from byte 20 over time_to_fix, last byte stale); nb-iot: 16-byte UDP header (version, IMEI, token) then the universal layout",
+        }],
+        build,
+    };
+
+    fn build(options: &Options) -> Arc<dyn Codec> {
+        let model = options
+            .model
+            .as_deref()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(Model::UniversalTracker);
+        Arc::new(SodaqTracker::new(model))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,7 +278,12 @@ mod tests {
     fn errors_name_what_is_known() {
         let r = Registry::builtin();
         let e = r.build("lpp", &Options::default()).err().unwrap();
-        assert_eq!(e.to_string(), r#"unknown codec "lpp" (known: cayenne-lpp)"#);
+        let known: Vec<_> = r.codecs().iter().map(|c| c.id).collect();
+        assert_eq!(
+            e.to_string(),
+            format!(r#"unknown codec "lpp" (known: {})"#, known.join(", "))
+        );
+        assert_eq!(known[0], "cayenne-lpp");
         let e = r
             .build("cayenne-lpp", &Options::default().profile("v2"))
             .err()
@@ -264,6 +299,29 @@ mod tests {
         assert_eq!(
             e.to_string(),
             r#"codec cayenne-lpp takes no option "model" (it takes: profile)"#
+        );
+    }
+
+    #[cfg(feature = "sodaq")]
+    #[test]
+    fn sodaq_models_are_the_codec_s_own() {
+        use lorafield_codec_sodaq::Model;
+        let r = Registry::builtin();
+        let info = r.get("sodaq-tracker").unwrap();
+        let names: Vec<_> = Model::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(info.options[0].values, names);
+        assert_eq!(info.options[0].default, Model::default().name());
+        for name in names {
+            r.build("sodaq-tracker", &Options::default().model(name))
+                .unwrap();
+        }
+        let e = r
+            .build("sodaq-tracker", &Options::default().profile("tts"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"codec sodaq-tracker takes no option "profile" (it takes: model)"#
         );
     }
 
