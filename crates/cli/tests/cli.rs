@@ -210,6 +210,27 @@ fn sodaq_models_from_the_command_line() {
 }
 
 #[test]
+fn elsys_warnings_do_not_fail_the_run() {
+    // The spec's example, then an unknown type (0x77): decoding stops with a warning.
+    let o = lorafield(&["decode", "-c", "elsys", "0100e2022904002705067701"], "");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        "{\"data\":{\"humidity\":41,\"light\":39,\"motion\":6,\"temperature\":22.6},\"warnings\":[{\"kind\":\"unknown_type\",\"message\":\"unknown type 0x77 at byte 10\",\"offset\":10,\"type\":119}]}\n"
+    );
+    // A record cut short is an error: exit 1, the data before it kept.
+    let o = lorafield(&["decode", "-c", "elsys", "0100e20400"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with(
+            "{\"data\":{\"temperature\":22.6},\"errors\":[{\"kind\":\"unexpected_eof\""
+        ),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn vectors_report_failures_with_a_diff() {
     let dir = std::env::temp_dir().join(format!("lorafield-vectors-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

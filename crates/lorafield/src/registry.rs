@@ -166,6 +166,8 @@ impl Registry {
         r.register(lpp::INFO);
         #[cfg(feature = "sodaq")]
         r.register(sodaq::INFO);
+        #[cfg(feature = "elsys")]
+        r.register(elsys::INFO);
         r
     }
 
@@ -270,6 +272,24 @@ mod sodaq {
     }
 }
 
+#[cfg(feature = "elsys")]
+mod elsys {
+    use super::*;
+    use lorafield_codec_elsys::Elsys;
+
+    pub(super) const INFO: CodecInfo = CodecInfo {
+        id: lorafield_codec_elsys::ID,
+        version: env!("CARGO_PKG_VERSION"),
+        description: "Elsys ERS/EMS/ELT sensors: [type][value] records, big-endian, with the device repository's camelCase output names",
+        options: &[],
+        build,
+    };
+
+    fn build(_: &Options) -> Arc<dyn Codec> {
+        Arc::new(Elsys)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +342,21 @@ mod tests {
         assert_eq!(
             e.to_string(),
             r#"codec sodaq-tracker takes no option "profile" (it takes: model)"#
+        );
+    }
+
+    #[cfg(feature = "elsys")]
+    #[test]
+    fn elsys_takes_no_option() {
+        let r = Registry::builtin();
+        assert!(r.get("elsys").unwrap().options.is_empty());
+        let e = r
+            .build("elsys", &Options::default().model("ers"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"codec elsys takes no option "model" (it takes none)"#
         );
     }
 
