@@ -545,8 +545,9 @@ fn first_pass<'a, S: Sink<'a>>(
     let n = match rule.read {
         Read::Items(items) => read_items(items, value, sink),
         Read::Custom(f) => f(value, channel, ty, sink),
+        // Gathered only once its value proved whole: a cut record adds no empty container.
         Read::Into(g, _) | Read::IntoCustom(g, _) => {
-            gather(g).and_then(|()| skip(rule.read, value, channel, ty))
+            skip(rule.read, value, channel, ty).and_then(|n| gather(g).map(|()| n))
         }
     }
     .map_err(fail)?;

@@ -267,6 +267,14 @@ fn a_short_value_is_an_error_at_its_pair() {
             );
         }
     }
+    // A cut gathered record adds no empty container.
+    assert_eq!(
+        run(RULES, &[1, 0x75, 50, 0x20, 0xce, 1, 0]),
+        (
+            r#"{"battery":50}"#.to_string(),
+            Some(DecodeError::new(3, ErrorKind::UnexpectedEof))
+        )
+    );
     // What decoded before the short pair is kept, gathered containers included.
     let p = [0x20, 0xce, 1, 0, 0, 0, 5, 0, 0x06, 0x01, 0x34];
     assert_eq!(
