@@ -25,6 +25,12 @@ pub enum Id {
 }
 
 impl Id {
+    /// Whether a type byte that is not there (the payload's lone last byte) passes the test:
+    /// in the decoders `channel_type` is then `undefined`, unequal to everything.
+    fn matches_absent(self) -> bool {
+        matches!(self, Id::Any | Id::Not(_))
+    }
+
     #[inline]
     fn matches(self, b: u8) -> bool {
         match self {
@@ -73,6 +79,9 @@ pub enum Read {
     Custom(Custom),
     /// A routine adding to a container gathered across pairs.
     IntoCustom(Gather, Custom),
+    /// The decoder has no `else`: a pair no earlier test takes is passed over (its two bytes)
+    /// and decoding goes on. Put last, with [`Id::Any`] for both bytes; it warns, like a stop.
+    SkipPair,
 }
 
 /// A container filled by several pairs.
@@ -483,7 +492,7 @@ pub fn decode<'a, S: Sink<'a>>(
         sink.open(key.name, key.channel, container).map_err(at)?;
         let mut pos = 0;
         while pos < end {
-            let Some((rule, channel, ty)) = find(rules, payload, pos) else {
+            let Some((rule, channel, Some(ty))) = find(rules, payload, pos) else {
                 break;
             };
             let value = payload.get(pos + 2..).unwrap_or_default();
@@ -517,15 +526,34 @@ fn first_pass<'a, S: Sink<'a>>(
     gathered: &mut [Option<Gathered>; MAX_GATHERED],
 ) -> Result<Option<usize>, DecodeError> {
     let fail = |k| DecodeError::new(pos, k);
-    let &[channel, ty] = payload
-        .get(pos..)
-        .and_then(<[u8]>::first_chunk)
-        .ok_or(fail(ErrorKind::UnexpectedEof))?;
-    let Some((rule, ..)) = find(rules, payload, pos) else {
-        let warning = DecodeError::new(pos, ErrorKind::UnknownPair { channel, ty });
-        sink.warning(warning).map_err(fail)?;
+    let warn = |sink: &mut S, k| sink.warning(DecodeError::new(pos, k)).map_err(fail);
+    let Some((rule, channel, ty)) = find(rules, payload, pos) else {
+        let kind = match payload.get(pos..) {
+            Some(&[channel, ty, ..]) => ErrorKind::UnknownPair { channel, ty },
+            _ => ErrorKind::UnexpectedEof,
+        };
+        warn(sink, kind)?;
         return Ok(None);
     };
+    let Some(ty) = ty else {
+        // The lone last byte: a channel without a type or value. Labels and flags read from
+        // bytes that are not there come out as the decoders compute them from `undefined`;
+        // anything else stops. Either way, a warning says the payload ended inside a pair.
+        if let Read::Items(items) = rule.read {
+            let _ = read_undefined(items, sink);
+        }
+        warn(sink, ErrorKind::UnexpectedEof)?;
+        return Ok(None);
+    };
+    if let Read::SkipPair = rule.read {
+        // Best effort: a payload of many such pairs must not turn a full warning list into
+        // an error.
+        let _ = sink.warning(DecodeError::new(
+            pos,
+            ErrorKind::UnknownPair { channel, ty },
+        ));
+        return Ok(Some(2));
+    }
     let value = payload.get(pos + 2..).unwrap_or_default();
     let mut gather = |g: Gather| {
         let key = Gathered {
@@ -549,6 +577,7 @@ fn first_pass<'a, S: Sink<'a>>(
         Read::Into(g, _) | Read::IntoCustom(g, _) => {
             skip(rule.read, value, channel, ty).and_then(|n| gather(g).map(|()| n))
         }
+        Read::SkipPair => Ok(0),
     }
     .map_err(fail)?;
     Ok(Some(2 + n))
@@ -574,14 +603,41 @@ fn skip(read: Read, value: &[u8], channel: u8, ty: u8) -> Result<usize, ErrorKin
     match read {
         Read::Items(items) | Read::Into(_, items) => read_items(items, value, &mut Discard),
         Read::Custom(f) | Read::IntoCustom(_, f) => f(value, channel, ty, &mut Discard),
+        Read::SkipPair => Ok(0),
     }
 }
 
-/// The first rule matching the pair at `pos`, with the pair's channel id and type.
-fn find(rules: &'static [Rule], payload: &[u8], pos: usize) -> Option<(&'static Rule, u8, u8)> {
-    let &[channel, ty] = payload.get(pos..)?.first_chunk()?;
-    let rule = rules
-        .iter()
-        .find(|r| r.channel.matches(channel) && r.ty.matches(ty))?;
+/// The first rule matching the pair at `pos`, with the pair's channel id and type (none for
+/// the payload's lone last byte).
+fn find(
+    rules: &'static [Rule],
+    payload: &[u8],
+    pos: usize,
+) -> Option<(&'static Rule, u8, Option<u8>)> {
+    let (channel, ty) = match payload.get(pos..)? {
+        &[channel, ty, ..] => (channel, Some(ty)),
+        &[channel] => (channel, None),
+        [] => return None,
+    };
+    let rule = rules.iter().find(|r| {
+        r.channel.matches(channel) && ty.map_or(r.ty.matches_absent(), |t| r.ty.matches(t))
+    })?;
     Some((rule, channel, ty))
+}
+
+/// Items read from bytes that are not there, as the decoders compute them from `undefined`: no
+/// label equals it (the default), `undefined == 0` is false (`true`); numbers stop it.
+fn read_undefined<'a, S: Sink<'a>>(items: &[Item], sink: &mut S) -> Result<(), ErrorKind> {
+    for item in items {
+        match *item {
+            Item::Enum(name, _, _, default) => {
+                sink.field(Field::new(name, None, Value::Str(default)))?;
+            }
+            Item::Bool(name, _) => sink.field(Field::new(name, None, Value::Bool(true)))?,
+            Item::Const(name, v) => sink.field(Field::new(name, None, v))?,
+            Item::Skip(_) => {}
+            _ => return Err(ErrorKind::UnexpectedEof),
+        }
+    }
+    Ok(())
 }

@@ -320,3 +320,93 @@ fn routines_read_what_tables_cannot() {
     let (_, e) = run(CUSTOM, &[0x50, 0, 3, 7]);
     assert_eq!(e, Some(DecodeError::new(0, ErrorKind::UnexpectedEof)));
 }
+
+static NO_ELSE_RULES: &[Rule] = &[
+    Rule {
+        channel: Id::Is(0x01),
+        ty: Id::Not(0x00),
+        read: Read::Items(&[Item::Enum("din", U8, ON_OFF, "on")]),
+    },
+    rule(0x02, 0x01, &[Item::Num("n", U8, ONE)]),
+    Rule {
+        channel: Id::Any,
+        ty: Id::Any,
+        read: Read::SkipPair,
+    },
+];
+
+#[test]
+fn a_decoder_without_else_passes_over_unknown_pairs() {
+    // 07 07 is passed over (warned), 02 01 05 still decodes.
+    let (text, w) = run(NO_ELSE_RULES, &[7, 7, 2, 1, 5]);
+    assert_eq!(text, r#"{"n":5}"#);
+    assert_eq!(
+        w,
+        Some(DecodeError::new(
+            0,
+            ErrorKind::UnknownPair { channel: 7, ty: 7 }
+        ))
+    );
+    // Many of them: warnings fill up, decoding still goes on, no error.
+    let mut p = [9u8, 9].repeat(20);
+    p.extend([2, 1, 6]);
+    let mut buf = FieldBuf::<64>::new();
+    let d = buf.decode(
+        &lorafield_core_codec(NO_ELSE_RULES),
+        lorafield_core::Uplink::new(85, &p),
+    );
+    assert_eq!(d.error, None);
+    assert_eq!(d.data.map(<[_]>::len), Some(1));
+}
+
+#[test]
+fn the_lone_last_byte_reads_as_the_decoders_read_it() {
+    // `01 00` is passed over; the lone `01` has no type, which `!== 0x00` lets through, and
+    // its missing value equals no label: the default.
+    let (text, w) = run(NO_ELSE_RULES, &[1, 0, 1]);
+    assert_eq!(text, r#"{"din":"on"}"#);
+    assert_eq!(
+        w,
+        Some(DecodeError::new(
+            0,
+            ErrorKind::UnknownPair { channel: 1, ty: 0 }
+        ))
+    );
+    // A lone byte no rule takes, or whose value is a number: a warning, no error.
+    let (text, w) = run(RULES, &[1, 0x75, 7, 0x06]);
+    assert_eq!(
+        (text.as_str(), w),
+        (
+            r#"{"battery":7}"#,
+            Some(DecodeError::new(3, ErrorKind::UnexpectedEof))
+        )
+    );
+    let (text, w) = run(RULES, &[1, 0x75, 7, 0x99]);
+    assert_eq!(
+        (text.as_str(), w),
+        (
+            r#"{"battery":7}"#,
+            Some(DecodeError::new(3, ErrorKind::UnexpectedEof))
+        )
+    );
+}
+
+/// A codec over test rules, to go through `FieldBuf::decode`.
+fn lorafield_core_codec(rules: &'static [Rule]) -> TestCodec {
+    TestCodec(rules)
+}
+
+struct TestCodec(&'static [Rule]);
+
+impl lorafield_core::Codec for TestCodec {
+    fn id(&self) -> &'static str {
+        "test"
+    }
+    fn decode<'a>(
+        &self,
+        uplink: lorafield_core::Uplink<'a>,
+        sink: &mut dyn Sink<'a>,
+    ) -> Result<(), DecodeError> {
+        engine::decode(self.0, uplink.payload, &mut engine::DynSink(sink))
+    }
+}

@@ -1,6 +1,8 @@
 //! AM100 and AM300 ambience monitoring sensors.
 
-use super::common::{ACTIVITY, BATTERY, CO2, HUMIDITY, ILLUMINATION, PRESSURE, TEMPERATURE, TVOC};
+use super::common::{
+    ACTIVITY, BATTERY, CO2, HUMIDITY, ILLUMINATION, NO_ELSE, PRESSURE, TEMPERATURE, TVOC,
+};
 use crate::Model;
 
 /// The models of this family.
@@ -43,7 +45,14 @@ pub(crate) static AM103L: Model = Model {
 pub(crate) static AM104: Model = Model {
     id: "am104",
     aliases: &[],
-    rules: &[BATTERY, TEMPERATURE, HUMIDITY, ACTIVITY, ILLUMINATION],
+    rules: &[
+        BATTERY,
+        TEMPERATURE,
+        HUMIDITY,
+        ACTIVITY,
+        ILLUMINATION,
+        NO_ELSE,
+    ],
 };
 
 /// AM107.

@@ -1,7 +1,7 @@
 //! Rules many models share, under the names their decoders give them.
 
 use crate::engine::Int::{I16, U8, U16};
-use crate::engine::{Div, Item, ONE, Rule, rule};
+use crate::engine::{Div, Id, Item, ONE, Read, Rule, rule};
 
 /// `01 75`: battery level, %.
 pub(crate) const BATTERY: Rule = rule(0x01, 0x75, &[Item::Num("battery", U8, ONE)]);
@@ -27,3 +27,11 @@ pub(crate) const CO2: Rule = rule(0x07, 0x7d, &[Item::Num("co2", U16, ONE)]);
 pub(crate) const TVOC: Rule = rule(0x08, 0x7d, &[Item::Num("tvoc", U16, ONE)]);
 /// `09 73`: barometric pressure, uint16 / 10, hPa.
 pub(crate) const PRESSURE: Rule = rule(0x09, 0x73, &[Item::Num("pressure", U16, Div(10))]);
+
+/// The last rule of a decoder without an `else`: any other pair is passed over and decoding
+/// goes on (with a warning).
+pub(crate) const NO_ELSE: Rule = Rule {
+    channel: Id::Any,
+    ty: Id::Any,
+    read: Read::SkipPair,
+};

@@ -4,7 +4,7 @@
 //! Models of this family: em500-co2, em500-lgt, em500-pp, em500-pt100, em500-smt, em500-smtc,
 //! em500-swl, em500-udl.
 
-use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
+use super::common::{BATTERY, HUMIDITY, NO_ELSE, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32Js};
 use crate::engine::{Div, Item, ONE, rule};
@@ -41,7 +41,11 @@ pub(crate) static EM500_CO2: Model = Model {
 pub(crate) static EM500_LGT: Model = Model {
     id: "em500-lgt",
     aliases: &[],
-    rules: &[BATTERY, rule(0x03, 0x94, &[Item::Num("light", U32Js, ONE)])],
+    rules: &[
+        BATTERY,
+        rule(0x03, 0x94, &[Item::Num("light", U32Js, ONE)]),
+        NO_ELSE,
+    ],
 };
 
 /// EM500-PP: battery and pipe pressure (`03 7b`, signed int16, kPa).

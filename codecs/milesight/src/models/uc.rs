@@ -8,7 +8,7 @@
 
 use lorafield_core::{Container, ErrorKind, Field, Sink, Value};
 
-use super::common::BATTERY;
+use super::common::{BATTERY, NO_ELSE};
 use crate::Model;
 use crate::engine::Int::{F32, I16, U8, U16, U32Js};
 use crate::engine::{Custom, Discard, Div, Id, Item, ONE, Read, Rule, Version, read_items, rule};
@@ -243,6 +243,7 @@ pub(crate) static UC1114: Model = Model {
         not_type(0x02, 0x00, &[on_off("digital_input_2")]),
         any_type(0x09, &[on_off("digital_output_1")]),
         any_type(0x0a, &[on_off("digital_output_2")]),
+        NO_ELSE,
     ],
 };
 
@@ -271,6 +272,7 @@ pub(crate) static UC1122: Model = Model {
         any_type(0x09, &[on_off("digital_output")]),
         any_type(0x11, &[analog_object!("analog_input_1")]),
         any_type(0x12, &[analog_object!("analog_input_2")]),
+        NO_ELSE,
     ],
 };
 
@@ -282,6 +284,7 @@ pub(crate) static UC1152: Model = Model {
         not_type(0x01, 0xc8, &[on_off("digital_input")]),
         any_type(0x09, &[on_off("digital_output")]),
         custom(0xff, 0x0e, uc1152_modbus),
+        NO_ELSE,
     ],
 };
 
@@ -317,6 +320,7 @@ pub(crate) static UC300: Model = Model {
         uc300_analog!(0x0d, "analog_input_adv_1"),
         uc300_analog!(0x0e, "analog_input_adv_2"),
         custom(0xff, 0x19, uc300_modbus),
+        NO_ELSE,
     ],
 };
 
@@ -351,6 +355,7 @@ pub(crate) static UC50X: Model = Model {
         uc50x_analog!(0x05, "analog_input_1"),
         uc50x_analog!(0x06, "analog_input_2"),
         custom(0xff, 0x0e, uc50x_modbus),
+        NO_ELSE,
     ],
 };
 
