@@ -418,6 +418,28 @@ pub fn read_items<'a, S: Sink<'a> + ?Sized>(
     Ok(at)
 }
 
+/// The bytes `items` take.
+pub const fn items_size(items: &[Item]) -> usize {
+    let mut size = 0;
+    let mut rest = items;
+    while let [item, tail @ ..] = rest {
+        size += match *item {
+            Item::Num(_, i, _)
+            | Item::Enum(_, i, _, _)
+            | Item::Bool(_, i)
+            | Item::Bits(i, _)
+            | Item::Suffixed(_, i, _) => i.size(),
+            Item::Version(_, Version::Nibbles) => 1,
+            Item::Version(_, _) => 2,
+            Item::Hex(_, n) | Item::Skip(n) => n as usize,
+            Item::Const(..) => 0,
+            Item::Object(_, inner) => items_size(inner),
+        };
+        rest = tail;
+    }
+    size
+}
+
 /// A sink that keeps nothing: for passes that only need a value's size.
 pub struct Discard;
 
@@ -570,9 +592,15 @@ fn first_pass<'a, S: Sink<'a>>(
         }
         Ok(())
     };
+    // A pair whose value is cut short leaves nothing: its size is checked before it emits.
     let n = match rule.read {
-        Read::Items(items) => read_items(items, value, sink),
-        Read::Custom(f) => f(value, channel, ty, sink),
+        Read::Items(items) => match items_size(items) <= value.len() {
+            true => read_items(items, value, sink),
+            false => Err(ErrorKind::UnexpectedEof),
+        },
+        Read::Custom(f) => {
+            f(value, channel, ty, &mut Discard).and_then(|_| f(value, channel, ty, sink))
+        }
         // Gathered only once its value proved whole: a cut record adds no empty container.
         Read::Into(g, _) | Read::IntoCustom(g, _) => {
             skip(rule.read, value, channel, ty).and_then(|n| gather(g).map(|()| n))

@@ -25,6 +25,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+#[cfg(test)]
+extern crate alloc;
+
 pub mod engine;
 mod models;
 
@@ -53,6 +56,77 @@ pub fn model(name: &str) -> Option<&'static Model> {
         .find(|m| m.id == name)
         .or_else(|| models().find(|m| m.aliases.contains(&name)))
 }
+
+/// The model called `name`, or the first model when there is none (for callers that checked
+/// `name` against [`MODEL_NAMES`] already).
+pub fn model_or_first(name: &str) -> &'static Model {
+    model(name).unwrap_or(models::FIRST)
+}
+
+/// Every name [`model`] resolves: the model ids and the device ids that use them.
+pub static MODEL_NAMES: &[&str] = &[
+    "am103",
+    "am103l",
+    "am104",
+    "am107",
+    "am307",
+    "am307l",
+    "am308",
+    "am308l",
+    "am319",
+    "am319l",
+    "em300-di",
+    "em300-mcs",
+    "em300-mld",
+    "em300-sld",
+    "em300-th",
+    "em300-zld",
+    "em310-tilt",
+    "em310-udl",
+    "em320-th",
+    "em320-tilt",
+    "em400-mud",
+    "em400-tld",
+    "em400-udl",
+    "em500-co2",
+    "em500-lgt",
+    "em500-pp",
+    "em500-pt100",
+    "em500-smt",
+    "em500-smtc",
+    "em500-swl",
+    "em500-udl",
+    "gs101",
+    "gs301",
+    "ts101",
+    "uc100",
+    "uc1114",
+    "uc1122",
+    "uc1152",
+    "uc300",
+    "uc50x",
+    "uc51x",
+    "vs121",
+    "vs133",
+    "vs330",
+    "vs340",
+    "vs341",
+    "ws101",
+    "ws136",
+    "ws156",
+    "ws201",
+    "ws202",
+    "ws203",
+    "ws301",
+    "ws302",
+    "ws303",
+    "ws50x",
+    "ws52x",
+    "ws558",
+    "wts305",
+    "wts505",
+    "wts506",
+];
 
 /// The Milesight codec for one model.
 #[derive(Debug, Clone, Copy)]
@@ -103,5 +177,31 @@ impl Codec for Milesight {
         sink: &mut lorafield_core::json::JsonSink<'_>,
     ) -> Result<(), DecodeError> {
         engine::decode(self.model.rules, uplink.payload, sink)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn model_names_are_every_id_and_alias() {
+        let mut names: Vec<&str> = models().map(|m| m.id).collect();
+        for a in models().flat_map(|m| m.aliases.iter().copied()) {
+            if !names.contains(&a) {
+                names.push(a);
+            }
+        }
+        let mut listed = MODEL_NAMES.to_vec();
+        names.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(names, listed);
+        assert_eq!(MODEL_NAMES.len(), 61);
+        for n in MODEL_NAMES {
+            assert!(model(n).is_some(), "{n}");
+        }
+        assert!(model("am999").is_none());
+        assert_eq!(model_or_first("am999").id, "am103");
     }
 }

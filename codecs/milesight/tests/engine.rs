@@ -267,6 +267,14 @@ fn a_short_value_is_an_error_at_its_pair() {
             );
         }
     }
+    // A cut pair leaves none of its fields.
+    assert_eq!(
+        run(RULES, &[1, 0x75, 50, 0x06, 0x01, 0x34, 0x01, 0xaa]),
+        (
+            r#"{"battery":50}"#.to_string(),
+            Some(DecodeError::new(3, ErrorKind::UnexpectedEof))
+        )
+    );
     // A cut gathered record adds no empty container.
     assert_eq!(
         run(RULES, &[1, 0x75, 50, 0x20, 0xce, 1, 0]),

@@ -10,14 +10,21 @@ pub fn listing(registry: &Registry) -> String {
     for info in registry.codecs() {
         let _ = writeln!(s, "{} {}\n    {}", info.id, info.version, info.description);
         for o in info.options {
-            let _ = writeln!(
-                s,
-                "    --{} {} (default {})\n        {}",
-                o.name,
-                o.values.join("|"),
-                o.default,
-                o.description
-            );
+            let default = o
+                .default
+                .map_or("required".into(), |d| format!("default {d}"));
+            let _ = writeln!(s, "    --{} ({default})\n        {}", o.name, o.description);
+            // The values, wrapped.
+            let mut line = String::from("        values:");
+            for v in o.values {
+                if line.len() + v.len() > 96 {
+                    let _ = writeln!(s, "{line}");
+                    line = String::from("               ");
+                }
+                line.push(' ');
+                line.push_str(v);
+            }
+            let _ = writeln!(s, "{line}");
         }
     }
     s
@@ -54,10 +61,10 @@ mod tests {
         let r = Registry::builtin();
         let text = listing(&r);
         assert!(text.starts_with("cayenne-lpp "), "{text}");
-        assert!(
-            text.contains("--profile tts|extended (default extended)"),
-            "{text}"
-        );
+        assert!(text.contains("--profile (default extended)"), "{text}");
+        assert!(text.contains("values: tts extended"), "{text}");
+        assert!(text.contains("--model (required)"), "{text}");
+        assert!(text.contains(" wts506"), "{text}");
         let json = listing_json(&r);
         assert_eq!(json[0]["id"], "cayenne-lpp");
         assert_eq!(

@@ -160,10 +160,11 @@ fn a_closed_pipe_is_not_an_error() {
 fn codecs_lists_options() {
     let o = lorafield(&["codecs"], "");
     assert!(stdout(&o).contains("cayenne-lpp"));
-    assert!(stdout(&o).contains("--profile tts|extended (default extended)"));
-    assert!(
-        stdout(&o).contains("--model universal-tracker|legacy|nb-iot (default universal-tracker)")
-    );
+    assert!(stdout(&o).contains("--profile (default extended)"));
+    assert!(stdout(&o).contains("em300-th"));
+    assert!(stdout(&o).contains("--model (default universal-tracker)"));
+    assert!(stdout(&o).contains("values: universal-tracker legacy nb-iot"));
+    assert!(stdout(&o).contains("--model (required)"));
     let o = lorafield(&["codecs", "--json"], "");
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v[0]["options"][0]["name"], "profile");

@@ -97,13 +97,34 @@ mod tests {
     fn port_zero_is_refused_for_every_codec() {
         let registry = Registry::builtin();
         for info in registry.codecs() {
-            let codec = registry.build(info.id, &Options::default()).unwrap();
-            let mut out = Vec::new();
-            decode_to_json(&*codec, 0, &[1, 103, 0, 1], &mut out);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                r#"{"errors":[{"kind":"port_zero","message":"port 0 carries MAC commands, not application data","offset":0}]}"#
-            );
+            // Every value of every option, required ones included.
+            let mut all = vec![Options::default()];
+            for o in info.options {
+                for v in o.values {
+                    let mut opts = Options::default();
+                    match o.name {
+                        "model" => opts.model = Some((*v).into()),
+                        _ => opts.profile = Some((*v).into()),
+                    }
+                    all.push(opts);
+                }
+            }
+            for options in all {
+                let Ok(codec) = registry.build(info.id, &options) else {
+                    assert!(
+                        info.options.iter().any(|o| o.default.is_none()),
+                        "{}",
+                        info.id
+                    );
+                    continue;
+                };
+                let mut out = Vec::new();
+                decode_to_json(&*codec, 0, &[1, 103, 0, 1], &mut out);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    r#"{"errors":[{"kind":"port_zero","message":"port 0 carries MAC commands, not application data","offset":0}]}"#
+                );
+            }
         }
     }
 

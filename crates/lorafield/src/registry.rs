@@ -12,8 +12,8 @@ pub struct OptionSpec {
     pub name: &'static str,
     /// The values it takes.
     pub values: &'static [&'static str],
-    /// The value used when none is given.
-    pub default: &'static str,
+    /// The value used when none is given; `None`: the option must be given.
+    pub default: Option<&'static str>,
     /// What it changes.
     pub description: &'static str,
 }
@@ -100,6 +100,15 @@ pub enum RegistryError {
         /// The options it does take.
         supported: Vec<&'static str>,
     },
+    /// The codec needs this option and none was given.
+    MissingOption {
+        /// The codec.
+        codec: &'static str,
+        /// The option.
+        option: &'static str,
+        /// The values it takes.
+        known: &'static [&'static str],
+    },
     /// The option's value is not one the codec knows.
     InvalidValue {
         /// The codec.
@@ -131,6 +140,15 @@ impl fmt::Display for RegistryError {
                     write!(f, " (it takes: {})", supported.join(", "))
                 }
             }
+            RegistryError::MissingOption {
+                codec,
+                option,
+                known,
+            } => write!(
+                f,
+                "codec {codec} needs --{option} (known: {})",
+                known.join(", ")
+            ),
             RegistryError::InvalidValue {
                 codec,
                 option,
@@ -168,6 +186,8 @@ impl Registry {
         r.register(sodaq::INFO);
         #[cfg(feature = "elsys")]
         r.register(elsys::INFO);
+        #[cfg(feature = "milesight")]
+        r.register(milesight::INFO);
         r
     }
 
@@ -212,6 +232,17 @@ impl Registry {
                 });
             }
         }
+        if let Some(spec) = info
+            .options
+            .iter()
+            .find(|o| o.default.is_none() && options.get(o.name).is_none())
+        {
+            return Err(RegistryError::MissingOption {
+                codec: info.id,
+                option: spec.name,
+                known: spec.values,
+            });
+        }
         Ok((info.build)(options))
     }
 }
@@ -228,7 +259,7 @@ mod lpp {
         options: &[OptionSpec {
             name: "profile",
             values: &["tts", "extended"],
-            default: "extended",
+            default: Some("extended"),
             description: "tts: v1 types only, barometer signed, nothing kept on error, as The Things Stack; extended: v1 + extended types, partial results kept",
         }],
         build,
@@ -256,7 +287,7 @@ mod sodaq {
         options: &[OptionSpec {
             name: "model",
             values: &["universal-tracker", "legacy", "nb-iot"],
-            default: "universal-tracker",
+            default: Some("universal-tracker"),
             description: "universal-tracker: Sodaq_Universal_Tracker over LoRaWAN; legacy: SodaqOne-UniversalTracker v1-v3 (previous fixes from byte 20 over time_to_fix, last byte stale); nb-iot: 16-byte UDP header (version, IMEI, token) then the universal layout",
         }],
         build,
@@ -287,6 +318,33 @@ mod elsys {
 
     fn build(_: &Options) -> Arc<dyn Codec> {
         Arc::new(Elsys)
+    }
+}
+
+#[cfg(feature = "milesight")]
+mod milesight {
+    use super::*;
+    use lorafield_codec_milesight::{MODEL_NAMES, Milesight};
+
+    pub(super) const INFO: CodecInfo = CodecInfo {
+        id: lorafield_codec_milesight::ID,
+        version: env!("CARGO_PKG_VERSION"),
+        description: "Milesight IoT sensors (port 85 channel/type pairs): one table per model of The Things Network's device repository",
+        options: &[OptionSpec {
+            name: "model",
+            values: MODEL_NAMES,
+            default: None,
+            description: "the device repository's codec id without -codec (am307, em300-th, ws52x, ...); the device ids using one are accepted too",
+        }],
+        build,
+    };
+
+    fn build(options: &Options) -> Arc<dyn Codec> {
+        // The registry checked the model against MODEL_NAMES, all of which `model` resolves.
+        let name = options.model.as_deref().unwrap_or_default();
+        Arc::new(Milesight::new(lorafield_codec_milesight::model_or_first(
+            name,
+        )))
     }
 }
 
@@ -330,7 +388,7 @@ mod tests {
         let info = r.get("sodaq-tracker").unwrap();
         let names: Vec<_> = Model::ALL.iter().map(|m| m.name()).collect();
         assert_eq!(info.options[0].values, names);
-        assert_eq!(info.options[0].default, Model::default().name());
+        assert_eq!(info.options[0].default, Some(Model::default().name()));
         for name in names {
             r.build("sodaq-tracker", &Options::default().model(name))
                 .unwrap();

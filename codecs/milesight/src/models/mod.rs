@@ -30,6 +30,9 @@ static FAMILIES: &[&[&Model]] = &[
     wts::MODELS,
 ];
 
+/// The first model, for callers that need one whatever the name.
+pub(crate) static FIRST: &Model = &am::AM103;
+
 /// Every model, family by family.
 pub fn models() -> impl Iterator<Item = &'static Model> {
     FAMILIES.iter().flat_map(|f| f.iter().copied())
