@@ -7,9 +7,7 @@
 //! sign-extended by shifts (every value ends at byte 3 or later, except a one-byte value of the
 //! first record, which takes the slow path).
 
-use lorafield_core::{
-    Codec, Container, DecodeError, ErrorKind, Field, FieldStore, Sink, Uplink, Value,
-};
+use lorafield_core::{Container, DecodeError, ErrorKind, Field, GenericCodec, Sink, Uplink, Value};
 
 use crate::types::{Layout, Num, Profile};
 
@@ -82,30 +80,14 @@ impl CayenneLpp {
     }
 }
 
-impl Codec for CayenneLpp {
-    fn id(&self) -> &'static str {
-        crate::ID
-    }
-
-    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
-        self.decode_into(uplink.payload, sink)
-    }
+impl GenericCodec for CayenneLpp {
+    const ID: &'static str = crate::ID;
 
     #[inline]
-    fn decode_store<'a>(
+    fn decode_generic<'a, S: Sink<'a> + ?Sized>(
         &self,
         uplink: Uplink<'a>,
-        store: &mut FieldStore<'a, '_>,
-    ) -> Result<(), DecodeError> {
-        self.decode_into(uplink.payload, store)
-    }
-
-    #[cfg(feature = "alloc")]
-    #[inline]
-    fn decode_json<'a>(
-        &self,
-        uplink: Uplink<'a>,
-        sink: &mut lorafield_core::json::JsonSink<'_>,
+        sink: &mut S,
     ) -> Result<(), DecodeError> {
         self.decode_into(uplink.payload, sink)
     }

@@ -1,8 +1,6 @@
 //! The decoder: one loop over `[type][value]` records, driven by the type table.
 
-use lorafield_core::{
-    Codec, Container, DecodeError, ErrorKind, Field, FieldStore, Sink, Uplink, Value,
-};
+use lorafield_core::{Container, DecodeError, ErrorKind, Field, GenericCodec, Sink, Uplink, Value};
 
 use crate::types::{Layout, Num, Type};
 
@@ -163,30 +161,14 @@ fn grideye<'a, S: Sink<'a> + ?Sized>(value: &[u8], sink: &mut S) -> Result<(), E
     sink.close()
 }
 
-impl Codec for Elsys {
-    fn id(&self) -> &'static str {
-        crate::ID
-    }
-
-    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
-        self.decode_into(uplink.payload, sink)
-    }
+impl GenericCodec for Elsys {
+    const ID: &'static str = crate::ID;
 
     #[inline]
-    fn decode_store<'a>(
+    fn decode_generic<'a, S: Sink<'a> + ?Sized>(
         &self,
         uplink: Uplink<'a>,
-        store: &mut FieldStore<'a, '_>,
-    ) -> Result<(), DecodeError> {
-        self.decode_into(uplink.payload, store)
-    }
-
-    #[cfg(feature = "alloc")]
-    #[inline]
-    fn decode_json<'a>(
-        &self,
-        uplink: Uplink<'a>,
-        sink: &mut lorafield_core::json::JsonSink<'_>,
+        sink: &mut S,
     ) -> Result<(), DecodeError> {
         self.decode_into(uplink.payload, sink)
     }

@@ -449,10 +449,11 @@ impl<'a> Sink<'a> for Discard {
     }
 }
 
-/// A `dyn Sink` made `Sized`, for the engine's generic entry point.
-pub struct DynSink<'s, 'a>(pub &'s mut dyn Sink<'a>);
+/// A sink behind a reference, itself `Sized` (so that it can be passed on as a `dyn Sink` to
+/// routines), whatever the sink is: the engine's entry point for unsized sinks.
+pub struct SinkRef<'s, S: ?Sized>(pub &'s mut S);
 
-impl<'a> Sink<'a> for DynSink<'_, 'a> {
+impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for SinkRef<'_, S> {
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
         self.0.field(field)
     }
@@ -464,9 +465,11 @@ impl<'a> Sink<'a> for DynSink<'_, 'a> {
     ) -> Result<(), ErrorKind> {
         self.0.open(name, channel, c)
     }
+    #[inline(always)]
     fn close(&mut self) -> Result<(), ErrorKind> {
         self.0.close()
     }
+    #[inline(always)]
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
         self.0.warning(warning)
     }

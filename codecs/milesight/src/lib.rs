@@ -31,7 +31,7 @@ extern crate alloc;
 pub mod engine;
 mod models;
 
-use lorafield_core::{Codec, DecodeError, FieldStore, Sink, Uplink};
+use lorafield_core::{DecodeError, GenericCodec, Sink, Uplink};
 
 pub use models::models;
 
@@ -151,32 +151,16 @@ impl Milesight {
     }
 }
 
-impl Codec for Milesight {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
-        engine::decode(self.model.rules, uplink.payload, &mut engine::DynSink(sink))
-    }
+impl GenericCodec for Milesight {
+    const ID: &'static str = crate::ID;
 
     #[inline]
-    fn decode_store<'a>(
+    fn decode_generic<'a, S: Sink<'a> + ?Sized>(
         &self,
         uplink: Uplink<'a>,
-        store: &mut FieldStore<'a, '_>,
+        sink: &mut S,
     ) -> Result<(), DecodeError> {
-        engine::decode(self.model.rules, uplink.payload, store)
-    }
-
-    #[cfg(feature = "alloc")]
-    #[inline]
-    fn decode_json<'a>(
-        &self,
-        uplink: Uplink<'a>,
-        sink: &mut lorafield_core::json::JsonSink<'_>,
-    ) -> Result<(), DecodeError> {
-        engine::decode(self.model.rules, uplink.payload, sink)
+        engine::decode(self.model.rules, uplink.payload, &mut engine::SinkRef(sink))
     }
 }
 

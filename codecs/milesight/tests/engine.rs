@@ -415,6 +415,6 @@ impl lorafield_core::Codec for TestCodec {
         uplink: lorafield_core::Uplink<'a>,
         sink: &mut dyn Sink<'a>,
     ) -> Result<(), DecodeError> {
-        engine::decode(self.0, uplink.payload, &mut engine::DynSink(sink))
+        engine::decode(self.0, uplink.payload, &mut engine::SinkRef(sink))
     }
 }

@@ -1,6 +1,6 @@
 //! The codec: which layout a frame has, by model and length.
 
-use lorafield_core::{Codec, DecodeError, ErrorKind, FieldStore, Sink, Uplink};
+use lorafield_core::{DecodeError, ErrorKind, GenericCodec, Sink, Uplink};
 
 use crate::model::Model;
 use crate::{lpp, report};
@@ -52,30 +52,14 @@ impl SodaqTracker {
     }
 }
 
-impl Codec for SodaqTracker {
-    fn id(&self) -> &'static str {
-        crate::ID
-    }
-
-    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
-        self.decode_into(uplink.payload, sink)
-    }
+impl GenericCodec for SodaqTracker {
+    const ID: &'static str = crate::ID;
 
     #[inline]
-    fn decode_store<'a>(
+    fn decode_generic<'a, S: Sink<'a> + ?Sized>(
         &self,
         uplink: Uplink<'a>,
-        store: &mut FieldStore<'a, '_>,
-    ) -> Result<(), DecodeError> {
-        self.decode_into(uplink.payload, store)
-    }
-
-    #[cfg(feature = "alloc")]
-    #[inline]
-    fn decode_json<'a>(
-        &self,
-        uplink: Uplink<'a>,
-        sink: &mut lorafield_core::json::JsonSink<'_>,
+        sink: &mut S,
     ) -> Result<(), DecodeError> {
         self.decode_into(uplink.payload, sink)
     }

@@ -61,3 +61,84 @@ pub trait Codec: Send + Sync {
         true
     }
 }
+
+/// A codec written once, generic over the sink: [`Codec`] follows from it, with every path (a
+/// `dyn Sink`, the [`FieldStore`] of [`crate::FieldBuf::decode`], the JSON writer's sink)
+/// monomorphised, so that pushing a field is an inlined store rather than a virtual call. The
+/// built-in codecs are written this way; implement [`Codec`] directly only for a decoder that
+/// cannot be generic.
+///
+/// ```
+/// use lorafield_core::{DecodeError, Field, FieldBuf, GenericCodec, Sink, Uplink, Value};
+///
+/// /// Every byte a percentage on its own channel.
+/// struct Percent;
+///
+/// impl GenericCodec for Percent {
+///     const ID: &'static str = "percent";
+///
+///     fn decode_generic<'a, S: Sink<'a> + ?Sized>(
+///         &self,
+///         uplink: Uplink<'a>,
+///         sink: &mut S,
+///     ) -> Result<(), DecodeError> {
+///         for (i, &b) in uplink.payload.iter().enumerate() {
+///             let field = Field::new("percentage", Some(i as u8), Value::U64(b.into()));
+///             sink.field(field).map_err(|kind| DecodeError::new(i, kind))?;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let mut buf = FieldBuf::<4>::new();
+/// assert_eq!(buf.decode(&Percent, Uplink::new(1, &[50])).data.map(<[_]>::len), Some(1));
+/// ```
+pub trait GenericCodec: Send + Sync {
+    /// The codec's id (`cayenne-lpp`).
+    const ID: &'static str;
+
+    /// Decodes `uplink` into any sink (see [`Codec::decode`]).
+    fn decode_generic<'a, S: Sink<'a> + ?Sized>(
+        &self,
+        uplink: Uplink<'a>,
+        sink: &mut S,
+    ) -> Result<(), DecodeError>;
+
+    /// See [`Codec::keeps_partial`].
+    fn keeps_partial(&self) -> bool {
+        true
+    }
+}
+
+impl<T: GenericCodec> Codec for T {
+    fn id(&self) -> &'static str {
+        T::ID
+    }
+
+    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
+        self.decode_generic(uplink, sink)
+    }
+
+    #[inline]
+    fn decode_store<'a>(
+        &self,
+        uplink: Uplink<'a>,
+        store: &mut FieldStore<'a, '_>,
+    ) -> Result<(), DecodeError> {
+        self.decode_generic(uplink, store)
+    }
+
+    #[cfg(feature = "alloc")]
+    #[inline]
+    fn decode_json<'a>(
+        &self,
+        uplink: Uplink<'a>,
+        sink: &mut crate::json::JsonSink<'_>,
+    ) -> Result<(), DecodeError> {
+        self.decode_generic(uplink, sink)
+    }
+
+    fn keeps_partial(&self) -> bool {
+        GenericCodec::keeps_partial(self)
+    }
+}

@@ -26,7 +26,8 @@ mod registry;
 
 pub use lorafield_core::json::{JsonOutcome, JsonWriter};
 pub use lorafield_core::{
-    Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, Sink, Uplink, Value,
+    Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, GenericCodec, Sink,
+    Uplink, Value,
 };
 pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError};
 
