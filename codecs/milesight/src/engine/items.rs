@@ -99,15 +99,15 @@ impl Div {
             Raw::Float(f) => return Value::F64(f / f64::from(self.0)),
             Raw::Int(i) => i,
         };
+        let decimal = |digits, scale| Value::Decimal { digits, scale };
+        // The divisors the decoders use, without a loop; any other power of ten below.
         match self.0 {
-            2 => Value::Decimal {
-                digits: raw * 5,
-                scale: 1,
-            },
-            d if is_power_of_ten(d) => Value::Decimal {
-                digits: raw,
-                scale: d.ilog10() as u8,
-            },
+            1 => decimal(raw, 0),
+            2 => decimal(raw * 5, 1),
+            10 => decimal(raw, 1),
+            100 => decimal(raw, 2),
+            1000 => decimal(raw, 3),
+            d if is_power_of_ten(d) => decimal(raw, d.ilog10() as u8),
             d => Value::F64(raw as f64 / f64::from(d)),
         }
     }
