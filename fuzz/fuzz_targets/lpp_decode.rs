@@ -44,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
                 data.len()
             );
             if data.len() <= MAX_PAYLOAD {
-                assert_ne!(e.kind, ErrorKind::SinkFull, "{profile}: MAX_EVENTS too small");
+                assert_ne!(
+                    e.kind,
+                    ErrorKind::SinkFull,
+                    "{profile}: MAX_EVENTS too small"
+                );
             }
         }
         match profile {
@@ -60,7 +64,10 @@ fuzz_target!(|data: &[u8]| {
     let decoded = lorafield::decode(&CayenneLpp::new(Profile::Extended), 0, data, &mut buf);
     let result = check_json(&decoded);
     assert_eq!(decoded.data, None, "port 0: data");
-    assert_eq!(decoded.error.map(|e| (e.offset, e.kind)), Some((0, ErrorKind::PortZero)));
+    assert_eq!(
+        decoded.error.map(|e| (e.offset, e.kind)),
+        Some((0, ErrorKind::PortZero))
+    );
     assert!(result.get("data").is_none(), "port 0: data member");
 });
 
@@ -73,13 +80,21 @@ fn check_json(decoded: &Decoded<'_, '_>) -> serde_json::Map<String, Value> {
     let Ok(Value::Object(result)) = serde_json::from_slice::<Value>(&json) else {
         panic!("not a JSON object: {text}");
     };
-    assert_eq!(result.get("data").is_some(), decoded.data.is_some(), "{text}");
+    assert_eq!(
+        result.get("data").is_some(),
+        decoded.data.is_some(),
+        "{text}"
+    );
     let offsets: Vec<Option<u64>> = match result.get("errors") {
         None => Vec::new(),
         Some(Value::Array(errors)) => errors.iter().map(|e| e["offset"].as_u64()).collect(),
         Some(_) => panic!("errors is not an array: {text}"),
     };
-    let expected: Vec<Option<u64>> = decoded.error.iter().map(|e| Some(e.offset as u64)).collect();
+    let expected: Vec<Option<u64>> = decoded
+        .error
+        .iter()
+        .map(|e| Some(e.offset as u64))
+        .collect();
     assert_eq!(offsets, expected, "{text}");
     result
 }

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use lorafield_codec_lpp::{CayenneLpp, MAX_EVENTS, Profile, encode_events};
 use lorafield_core::FieldBuf;
 use lorafield_core::json::JsonWriter;
-use lorafield_codec_lpp::{CayenneLpp, MAX_EVENTS, Profile, encode_events};
 
 /// The encoder's output buffer. Kept records re-encode to their own size, so any input no
 /// longer than this fits.

@@ -7,7 +7,9 @@ use lorafield::JsonWriter;
 use lorafield_codec_milesight::{Milesight, models};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, payload)) = data.split_first() else { return };
+    let Some((&pick, payload)) = data.split_first() else {
+        return;
+    };
     let all: Vec<_> = models().collect();
     let model = all[usize::from(pick) % all.len()];
     lorafield_fuzz::check(&Milesight::new(model), 85, payload, &mut JsonWriter::new());

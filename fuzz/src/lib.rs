@@ -18,7 +18,11 @@ pub fn check(codec: &dyn Codec, f_port: u8, data: &[u8], writer: &mut JsonWriter
         panic!("{}: not a JSON object: {text}", codec.id());
     };
     if let Some(d) = result.get("data") {
-        assert!(d.is_object(), "{}: data is not an object: {text}", codec.id());
+        assert!(
+            d.is_object(),
+            "{}: data is not an object: {text}",
+            codec.id()
+        );
     }
     for e in decoded.error.iter().chain(decoded.warnings) {
         assert!(
