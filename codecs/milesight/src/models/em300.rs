@@ -161,19 +161,7 @@ fn di_history<'a>(
 
 #[cfg(test)]
 mod tests {
-    extern crate alloc;
-    use crate::Milesight;
-    use alloc::{string::String, vec::Vec};
-    use lorafield_core::{FieldBuf, Uplink};
-
-    fn json(model: &str, payload: &[u8]) -> String {
-        let codec = Milesight::for_model(model).unwrap();
-        let mut buf = FieldBuf::<64>::new();
-        let mut out = Vec::new();
-        buf.decode(&codec, Uplink::new(85, payload))
-            .write_json(&mut out);
-        String::from_utf8(out).unwrap()
-    }
+    use crate::models::tests::json;
 
     #[rustfmt::skip]
     #[test]

@@ -39,9 +39,21 @@ pub fn models() -> impl Iterator<Item = &'static Model> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     extern crate alloc;
     use super::*;
+    use alloc::{string::String, vec::Vec};
+    use lorafield_core::{FieldBuf, Uplink};
+
+    /// The JSON result of decoding `payload` with `model` (for the family modules' tests).
+    pub(crate) fn json(model: &str, payload: &[u8]) -> String {
+        let codec = crate::Milesight::for_model(model).unwrap();
+        let mut buf = FieldBuf::<64>::new();
+        let mut out = Vec::new();
+        buf.decode(&codec, Uplink::new(85, payload))
+            .write_json(&mut out);
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
     fn ids_are_distinct_and_tables_not_empty() {
