@@ -46,6 +46,9 @@ impl Int {
         }
     }
 
+    // Inlined, like `Div::apply` and `label`: returned through memory, the small enums these
+    // produce are loaded back wider than they were stored, which stalls.
+    #[inline(always)]
     fn read(self, bytes: &[u8]) -> Option<Raw> {
         let raw = match self {
             Int::U8 => i64::from(*bytes.first()?),
@@ -94,6 +97,7 @@ pub const ONE: Div = Div(1);
 impl Div {
     /// `raw / divisor` as the decoder computes it: an exact decimal where the divisor is a power
     /// of ten or 2, else the double quotient.
+    #[inline(always)]
     fn apply(self, raw: Raw) -> Value<'static> {
         let raw = match raw {
             Raw::Float(f) => return Value::F64(f / f64::from(self.0)),
@@ -188,6 +192,7 @@ pub enum Version {
     MajorMinor,
 }
 
+#[inline(always)]
 fn label(table: &[(i64, &'static str)], default: &'static str, v: i64) -> Value<'static> {
     Value::Str(
         table
@@ -291,6 +296,7 @@ pub fn read_items<'a, S: Sink<'a> + ?Sized>(
 }
 
 /// The bytes `items` take.
+#[inline]
 pub const fn items_size(items: &[Item]) -> usize {
     let mut size = 0;
     let mut rest = items;

@@ -188,7 +188,8 @@ pub fn decode<'a, S: Sink<'a>>(
     payload: &'a [u8],
     sink: &mut S,
 ) -> Result<(), DecodeError> {
-    let mut gathered = [None::<Gathered>; MAX_GATHERED];
+    // Set up on the first gathered pair only: most frames have none.
+    let mut gathered: Option<[Option<Gathered>; MAX_GATHERED]> = None;
     let mut pos = 0;
     let mut error = None;
     // First pass: top-level values, the end of what decodes, the gathered containers.
@@ -204,7 +205,7 @@ pub fn decode<'a, S: Sink<'a>>(
     }
     let end = pos;
     // One pass per gathered container, over the pairs that decoded.
-    for key in gathered.iter().flatten() {
+    for key in gathered.iter().flatten().flatten() {
         let container = match key.shape {
             Shape::Array => Container::Array,
             Shape::Object => Container::Object,
@@ -244,7 +245,7 @@ fn first_pass<'a, S: Sink<'a>>(
     payload: &'a [u8],
     pos: usize,
     sink: &mut S,
-    gathered: &mut [Option<Gathered>; MAX_GATHERED],
+    gathered: &mut Option<[Option<Gathered>; MAX_GATHERED]>,
 ) -> Result<Option<usize>, DecodeError> {
     let fail = |k| DecodeError::new(pos, k);
     let warn = |sink: &mut S, k| sink.warning(DecodeError::new(pos, k)).map_err(fail);
@@ -282,6 +283,7 @@ fn first_pass<'a, S: Sink<'a>>(
             channel: g.channel.of(channel),
             shape: g.shape,
         };
+        let gathered = gathered.get_or_insert([None; MAX_GATHERED]);
         if !gathered.iter().flatten().any(|k| *k == key) {
             let slot = gathered
                 .iter_mut()
