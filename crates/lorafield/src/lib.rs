@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod registry;
+mod select;
 
 pub use lorafield_core::json::{JsonOutcome, JsonWriter};
 pub use lorafield_core::{
@@ -30,6 +31,7 @@ pub use lorafield_core::{
     Uplink, Value,
 };
 pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError};
+pub use select::{Choice, Meta, Section, Selection, SelectionError};
 
 /// The core crate, for codec authors.
 pub use lorafield_core as core;
