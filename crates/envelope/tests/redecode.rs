@@ -1,0 +1,454 @@
+//! Re-decoding records of every shape: what changes, what stays byte for byte, what fails.
+
+use std::path::PathBuf;
+
+use lorafield::{Choice, Options, Registry, Selection};
+use lorafield_envelope::batch::{Counts, Settings, process_chunk};
+use lorafield_envelope::{Framer, RecordId, Redecoder, Shape, Status};
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/envelopes")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn lpp() -> Selection {
+    Selection::builtin_default(&Registry::builtin())
+}
+
+fn redecode(selection: &Selection, record: &str) -> (Status, Option<Shape>, String) {
+    let mut r = Redecoder::new(selection);
+    let mut out = Vec::new();
+    let o = r.redecode(record, &mut out);
+    (o.status, o.shape, String::from_utf8(out).unwrap())
+}
+
+/// The record's text with the member `"lorafield":{...}` we add (compact, the last member)
+/// taken out, and the stamp parsed.
+fn strip_stamp(out: &str) -> (String, Value) {
+    let at = out.rfind(",\"lorafield\":").expect("a stamp");
+    let rest = &out[at + ",\"lorafield\":".len()..];
+    let mut de = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+    let stamp = de.next().unwrap().unwrap();
+    let end = at + ",\"lorafield\":".len() + de.byte_offset();
+    (format!("{}{}", &out[..at], &out[end..]), stamp)
+}
+
+/// The envelope of a record: a share's `data`, or the record.
+fn envelope(v: &Value) -> &Value {
+    match v.get("data") {
+        Some(d) if d.is_object() => d,
+        _ => v,
+    }
+}
+
+fn decoded_of(env: &Value) -> Option<&Value> {
+    env.pointer("/uplink_message/decoded_payload")
+        .or_else(|| env.get("payload_fields"))
+        .or_else(|| env.get("object"))
+}
+
+/// What decoding the envelope's payload with cayenne-lpp (extended) prints as data.
+fn expected_data(env: &Value) -> Value {
+    use base64::Engine as _;
+    let (port, payload) = if let Some(u) = env.get("uplink_message") {
+        (&u["f_port"], &u["frm_payload"])
+    } else if env.get("payload_raw").is_some() {
+        (&env["port"], &env["payload_raw"])
+    } else {
+        (&env["fPort"], &env["data"])
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload.as_str().unwrap())
+        .unwrap();
+    let codec = Registry::builtin()
+        .build("cayenne-lpp", &Options::default())
+        .unwrap();
+    let mut out = Vec::new();
+    lorafield::decode_to_json(&*codec, port.as_u64().unwrap() as u8, &bytes, &mut out);
+    let result: Value = serde_json::from_slice(&out).unwrap();
+    result["data"].clone()
+}
+
+#[test]
+fn every_shape_of_the_sample_file_is_read_and_written_back() {
+    use Status::*;
+    let expected = [
+        (Unchanged, Some(Shape::TtsV3)),
+        (Changed, Some(Shape::TtsV3)),
+        (Changed, Some(Shape::TtsV3)),
+        (PassedThrough, None),
+        (PassedThrough, Some(Shape::TtsV3)),
+        (Unchanged, Some(Shape::TtnV2)),
+        (Changed, Some(Shape::TtnV2)),
+        (Changed, Some(Shape::ChirpStackV4)),
+        (Unchanged, Some(Shape::TtnV2)),
+        (Changed, Some(Shape::TtsV3)),
+        (PassedThrough, None),
+        (Failed, Some(Shape::TtsV3)),
+    ];
+    let text = fixture("sample.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), expected.len());
+    let selection = lpp();
+    for (i, (line, (status, shape))) in lines.iter().zip(expected).enumerate() {
+        let (got, got_shape, out) = redecode(&selection, line);
+        assert_eq!((got, got_shape), (status, shape), "line {}", i + 1);
+        let before: Value = serde_json::from_str(line).unwrap();
+        match status {
+            PassedThrough => assert_eq!(&out, line, "line {}", i + 1),
+            Unchanged | Failed => {
+                // Byte for byte the record, plus the stamp.
+                let (rest, stamp) = strip_stamp(&out);
+                assert_eq!(&rest, line, "line {}", i + 1);
+                assert_eq!(stamp["codec"], "cayenne-lpp");
+                assert_eq!(stamp["profile"], "extended");
+                assert_eq!(stamp["version"], env!("CARGO_PKG_VERSION"));
+                assert_eq!(stamp.get("errors").is_some(), status == Failed);
+            }
+            Changed => {
+                let after: Value = serde_json::from_str(&out).unwrap();
+                let (b, a) = (envelope(&before), envelope(&after));
+                assert_eq!(decoded_of(a).unwrap(), &expected_data(b), "line {}", i + 1);
+                assert_ne!(decoded_of(b), decoded_of(a));
+                // Nothing else changed but the decoded payload and the stamp.
+                let mut a = after.clone();
+                let mut b = before.clone();
+                for v in [&mut a, &mut b] {
+                    let env = if v["data"].is_object() {
+                        &mut v["data"]
+                    } else {
+                        v
+                    };
+                    env.as_object_mut().unwrap().remove("lorafield");
+                    env.as_object_mut().unwrap().remove("payload_fields");
+                    env.as_object_mut().unwrap().remove("object");
+                    if let Some(u) = env.get_mut("uplink_message") {
+                        u.as_object_mut().unwrap().remove("decoded_payload");
+                    }
+                }
+                assert_eq!(a, b, "line {}", i + 1);
+            }
+            Page => unreachable!(),
+        }
+    }
+}
+
+#[test]
+fn a_second_run_changes_nothing() {
+    let selection = lpp();
+    for line in fixture("sample.jsonl").lines() {
+        let (first, _, out) = redecode(&selection, line);
+        let (second, _, again) = redecode(&selection, &out);
+        assert_eq!(again, out);
+        let expect = if first == Status::Changed {
+            Status::Unchanged
+        } else {
+            first
+        };
+        assert_eq!(second, expect, "{line}");
+    }
+}
+
+#[test]
+fn a_missing_decoded_payload_goes_right_after_the_raw_one() {
+    let selection = lpp();
+    let line = fixture("sample.jsonl").lines().nth(2).unwrap().to_string();
+    let (_, _, out) = redecode(&selection, &line);
+    assert!(out.contains(
+        r#""frm_payload":"A4gKa0z6NOkAJxA=","decoded_payload":{"gps_3":{"altitude":100,"latitude":68.2828,"longitude":-37.9671}},"rx_metadata":"#
+    ));
+    let (_, _, out) = redecode(&selection, fixture("sample.jsonl").lines().nth(6).unwrap());
+    assert!(
+        out.contains(
+            r#""payload_raw":"AQIBXg==","payload_fields":{"analog_in_1":3.5},"metadata":"#
+        )
+    );
+}
+
+#[test]
+fn both_microshare_encodings_are_shares_with_their_ids() {
+    let selection = lpp();
+    let text = fixture("sample.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut r = Redecoder::new(&selection);
+    let mut out = Vec::new();
+    let o2017 = r.redecode(lines[8], &mut out);
+    assert!(o2017.in_share);
+    assert_eq!(o2017.id, RecordId::Share("5dbffbe746e0fb0024c1a201".into()));
+    let o2020 = r.redecode(lines[9], &mut out);
+    assert!(o2020.in_share);
+    assert_eq!(o2020.id, RecordId::Share("63f0a1c246e0fb0029d4e512".into()));
+    // The stamp sits in the share's data, with the envelope.
+    for line in [lines[8], lines[9]] {
+        let (_, _, out) = redecode(&selection, line);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["data"]["lorafield"]["codec"], "cayenne-lpp");
+        assert!(v.get("lorafield").is_none());
+    }
+    // A share with only an `_id` of the 2017 form.
+    let share = r#"{"_id":{"$oid":"5dbffbe746e0fb0024c1a2aa"},"recType":"x","data":{"app_id":"a","dev_id":"d","port":1,"payload_raw":"AQIBXg=="}}"#;
+    assert_eq!(
+        r.redecode(share, &mut out).id,
+        RecordId::Share("5dbffbe746e0fb0024c1a2aa".into())
+    );
+}
+
+/// Every record of `text` as the batch code sees it, named `source`.
+fn batch(
+    selection: &Selection,
+    text: &str,
+    source: &str,
+    settings: Settings,
+) -> (String, String, Counts) {
+    let mut framer = Framer::new(text.as_bytes());
+    let mut r = Redecoder::new(selection);
+    let (mut out, mut errors, mut counts) = (Vec::new(), Vec::new(), Counts::default());
+    while let Some(chunk) = framer.next_chunk(1000) {
+        let o = process_chunk(&mut r, &chunk, source, &settings);
+        out.extend(o.out);
+        errors.extend(o.errors);
+        counts.read += o.counts.read;
+        counts.decoded += o.counts.decoded;
+        counts.changed += o.counts.changed;
+        counts.unchanged += o.counts.unchanged;
+        counts.failed += o.counts.failed;
+        counts.passed_through += o.counts.passed_through;
+        counts.written += o.counts.written;
+        counts.to_errors += o.counts.to_errors;
+    }
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(errors).unwrap(),
+        counts,
+    )
+}
+
+#[test]
+fn a_pretty_page_gives_one_line_per_share_with_the_line_it_starts_on() {
+    let text = fixture("page-2017.json");
+    // Where each share starts: the lines that open an element of "objs".
+    let starts: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "    {")
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(starts.len(), 2);
+    let settings = Settings {
+        diff: true,
+        errors: false,
+    };
+    let (out, _, counts) = batch(&lpp(), &text, "page.json", settings);
+    // The first share's payload_fields are right; the second's are not.
+    assert_eq!(counts.read, 2);
+    assert_eq!((counts.changed, counts.unchanged), (1, 1));
+    let diff: Value = serde_json::from_str(out.trim_end()).unwrap();
+    assert_eq!(diff["at"], format!("page.json:{}", starts[1]));
+    assert_eq!(diff["id"], "5dbffbe746e0fb0024c1a2ff");
+    let (out, _, _) = batch(&lpp(), &text, "page.json", Settings::default());
+    assert_eq!(out.lines().count(), 2);
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["recType"], "io.example.plant");
+    }
+}
+
+#[test]
+fn the_summary_of_the_sample_file_adds_up() {
+    let (out, errors, c) = batch(&lpp(), &fixture("sample.jsonl"), "s", Settings::default());
+    assert_eq!(
+        c,
+        Counts {
+            read: 12,
+            decoded: 8,
+            changed: 5,
+            unchanged: 3,
+            failed: 1,
+            passed_through: 3,
+            written: 12,
+            to_errors: 0,
+        }
+    );
+    assert!(c.balanced(false));
+    assert_eq!(out.lines().count(), 12);
+    assert!(errors.is_empty());
+    assert_eq!(
+        c.to_string(),
+        "read 12: decoded 8 (changed 5, unchanged 3), failed 1, passed through 3; written 12, to errors 0"
+    );
+}
+
+const TTS: &str = r#"{"end_device_ids":{"device_id":"d1","application_ids":{"application_id":"a"}},"uplink_message":{"f_port":3,"f_cnt":5,"frm_payload":PAYLOAD,"rx_metadata":[]}}"#;
+
+fn tts(payload: &str) -> String {
+    TTS.replace("PAYLOAD", payload)
+}
+
+#[test]
+fn bad_records_are_errors_with_file_and_line_and_the_run_goes_on() {
+    let good = tts("\"A2cA+AQChfw=\"");
+    let lines = [
+        good.clone(),
+        "{\"end_device_ids\":{\"device_id\":\"d1\"},\"uplink_message\":{\"f_port\":3,".into(),
+        tts("\"A2cA*AQChfw=\""),
+        TTS.replace(",\"frm_payload\":PAYLOAD", ""),
+        tts("12"),
+        TTS.replace("\"f_port\":3", "\"f_port\":\"3\"")
+            .replace("PAYLOAD", "\"AQ==\""),
+        TTS.replace("\"f_port\":3", "\"f_port\":300")
+            .replace("PAYLOAD", "\"AQ==\""),
+        "[1,2]".into(),
+        "{\"some\":\"thing else\"}".into(),
+        good.clone(),
+        "{\"end_device_ids\":{\"device_id\":\"d1\"},\"uplink_message\":{\"f_po".into(),
+    ];
+    let reasons = [
+        "",
+        "not a JSON object: EOF while parsing",
+        "uplink_message.frm_payload is not base64: Invalid symbol 42, offset 4.",
+        "no uplink_message.frm_payload in this uplink (f_port 3)",
+        "uplink_message.frm_payload is not a string: 12",
+        "uplink_message.f_port: invalid type: string \"3\", expected u64",
+        "f_port 300 is out of range (1-255)",
+        "not a JSON object: invalid type: sequence, expected a JSON object",
+        "not an uplink envelope",
+        "",
+        "not a JSON object: EOF while parsing",
+    ];
+    let text = lines.join("\n");
+    let settings = Settings {
+        diff: false,
+        errors: true,
+    };
+    let (out, errors, c) = batch(&lpp(), &text, "in.jsonl", settings);
+    assert_eq!(out.lines().count(), 2, "the two good records");
+    assert_eq!((c.read, c.decoded, c.failed, c.to_errors), (11, 2, 9, 9));
+    assert!(c.balanced(false));
+    let errors: Vec<Value> = errors
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut e = errors.iter();
+    for (i, reason) in reasons.iter().enumerate() {
+        if reason.is_empty() {
+            continue;
+        }
+        let err = e.next().unwrap();
+        assert_eq!(err["at"], format!("in.jsonl:{}", i + 1));
+        let got = err["reason"].as_str().unwrap();
+        assert!(got.starts_with(reason), "line {}: {got}", i + 1);
+        // The record itself: as JSON when it is a JSON object, else as text.
+        match serde_json::from_str::<Value>(&lines[i]) {
+            Ok(v) if v.is_object() => assert_eq!(err["record"], v),
+            _ => assert_eq!(err["record"], lines[i].as_str()),
+        }
+    }
+    // Without --errors, failed records go to the output with their errors in the stamp.
+    let (out, _, c) = batch(&lpp(), &text, "in.jsonl", Settings::default());
+    assert_eq!(out.lines().count(), 11);
+    assert_eq!(c.written, 11);
+    for (line, reason) in out.lines().zip(reasons) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if reason.is_empty() {
+            assert!(v["lorafield"].get("errors").is_none());
+            continue;
+        }
+        if reason.starts_with("not an uplink") {
+            assert!(v.get("lorafield").is_none(), "left as it was");
+            continue;
+        }
+        let e = &v["lorafield"]["errors"][0];
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(reason.trim_start_matches("not a JSON object: "))
+                || e["message"].as_str().unwrap().starts_with(reason),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn escaped_payloads_and_objects_that_end_empty_take_the_slow_path() {
+    let selection = lpp();
+    // `\/` in base64 (some encoders escape slashes): a TTS envelope, ChirpStack, and a share.
+    let (s, _, out) = redecode(&selection, &tts(r#""BXH\/nABkA+g=""#));
+    assert_eq!(s, Status::Changed);
+    assert!(out.contains(r#""decoded_payload":{"accelerometer_5":{"x":-0.1,"y":0.1,"z":1}}"#));
+    let cs = r#"{"deviceInfo":{"deviceName":"x"},"fPort":5,"data":"BXH\/nABkA+g=","rxInfo":[]}"#;
+    let (s, _, out) = redecode(&selection, cs);
+    assert_eq!(s, Status::Changed);
+    assert!(out.contains(r#""data":"BXH\/nABkA+g=","object":{"accelerometer_5""#));
+    let share = format!(r#"{{"id":"s1","data":{cs},"recType":"r"}}"#);
+    let (s, _, out) = redecode(&selection, &share);
+    assert_eq!(s, Status::Changed);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["data"]["lorafield"]["codec"], "cayenne-lpp");
+    // A share whose envelope ends with an empty object: the stamp still goes into it.
+    let share = format!(
+        r#"{{"id":"s2","data":{},"recType":"r"}}"#,
+        tts("\"AQIBXg==\"").replace("\"rx_metadata\":[]", "\"locations\":{ }")
+    );
+    let (s, _, out) = redecode(&selection, &share);
+    assert_eq!(s, Status::Changed);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["data"]["uplink_message"]["locations"],
+        serde_json::json!({})
+    );
+    assert_eq!(v["data"]["lorafield"]["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn a_stamp_already_there_is_replaced_and_warnings_follow_the_result() {
+    let registry = Registry::builtin();
+    let milesight = Selection::single(
+        Choice::build(
+            &registry,
+            "milesight",
+            &Options::default().model("em300-th"),
+        )
+        .unwrap(),
+    );
+    // em300-th: temperature (channel 3, type 0x67) then an unknown pair: a warning.
+    let record = r#"{"end_device_ids":{"device_id":"m"},"uplink_message":{"f_port":85,"frm_payload":"A2cQAVV1","decoded_payload":{},"decoded_payload_warnings":["old"],"x":1},"lorafield":{"codec":"old"}}"#;
+    let (s, _, out) = redecode(&milesight, record);
+    assert_eq!(s, Status::Changed);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let warnings = &v["uplink_message"]["decoded_payload_warnings"];
+    assert_eq!(warnings.as_array().unwrap().len(), 1);
+    assert!(warnings[0].as_str().unwrap().contains("0x55"), "{warnings}");
+    assert_eq!(v["lorafield"]["codec"], "milesight");
+    assert_eq!(v["lorafield"]["model"], "em300-th");
+    assert_eq!(v["lorafield"]["warnings"].as_array().unwrap().len(), 1);
+    // Without warnings now, the old list goes, commas and all.
+    let record = record.replace("A2cQAVV1", "A2cQAQ==");
+    let (_, _, out) = redecode(&milesight, &record);
+    assert!(!out.contains("decoded_payload_warnings"));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["uplink_message"]["x"], 1);
+    assert_eq!(
+        v["uplink_message"]["decoded_payload"],
+        serde_json::json!({"temperature": 27.2})
+    );
+}
+
+#[test]
+fn port_zero_and_missing_ports_pass_through() {
+    let selection = lpp();
+    for record in [
+        TTS.replace("\"f_port\":3,", "")
+            .replace("PAYLOAD", "\"AQ==\""),
+        TTS.replace("\"f_port\":3", "\"f_port\":0")
+            .replace("PAYLOAD", "\"AQ==\""),
+        r#"{"app_id":"a","dev_id":"d","payload_raw":"AQ=="}"#.into(),
+    ] {
+        let (s, _, out) = redecode(&selection, &record);
+        assert_eq!(s, Status::PassedThrough, "{record}");
+        assert_eq!(out, record);
+    }
+}
