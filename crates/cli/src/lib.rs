@@ -6,4 +6,5 @@
 pub mod codecs;
 pub mod decode;
 pub mod payload;
+pub mod redecode;
 pub mod vectors;

@@ -1,0 +1,261 @@
+//! `lorafield redecode` end to end: inputs, order, exit codes, the summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/envelopes")
+        .join(name)
+}
+
+fn run_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lorafield"))
+        .current_dir(dir)
+        .arg("redecode")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    // An empty directory: no lorafield.toml is picked up by accident.
+    let dir = tempfile::tempdir().unwrap();
+    run_in(dir.path(), args, stdin)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The summary line's numbers: read, decoded, changed, unchanged, failed, passed through,
+/// written, to errors.
+fn summary(o: &Output) -> [u64; 8] {
+    let err = String::from_utf8(o.stderr.clone()).unwrap();
+    let line = err
+        .lines()
+        .find_map(|l| l.strip_prefix("lorafield redecode: "))
+        .unwrap_or_else(|| panic!("no summary in {err}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    numbers.try_into().unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn the_sample_file_redecodes_with_a_summary_that_adds_up() {
+    let o = run(&[path(&fixture("sample.jsonl"))], b"");
+    assert_eq!(o.status.code(), Some(1), "one record is not Cayenne LPP");
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    assert_eq!(out.lines().count(), 12);
+    let [
+        read,
+        decoded,
+        changed,
+        unchanged,
+        failed,
+        passed,
+        written,
+        errors,
+    ] = summary(&o);
+    assert_eq!(read, 12);
+    assert_eq!(read, decoded + failed + passed);
+    assert_eq!(decoded, changed + unchanged);
+    assert_eq!(read, written + errors);
+    assert_eq!((changed, unchanged, failed, passed), (5, 3, 1, 3));
+}
+
+#[test]
+fn gzip_files_and_gzip_on_stdin_read_as_the_plain_file() {
+    let plain = std::fs::read(fixture("sample.jsonl")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("history.jsonl.gz");
+    std::fs::write(&gz, gzip(&plain)).unwrap();
+    let expected = run(&[path(&fixture("sample.jsonl"))], b"").stdout;
+    assert_eq!(run(&[path(&gz)], b"").stdout, expected);
+    assert_eq!(run(&[], &gzip(&plain)).stdout, expected);
+    assert_eq!(run(&["-"], &plain).stdout, expected);
+}
+
+#[test]
+fn a_truncated_gzip_file_is_an_io_error_and_what_was_read_is_accounted_for() {
+    let plain = std::fs::read(fixture("sample.jsonl")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("cut.jsonl.gz");
+    let whole = gzip(&plain);
+    std::fs::write(&gz, &whole[..whole.len() * 2 / 3]).unwrap();
+    let o = run(&[path(&gz), path(&fixture("sample.jsonl"))], b"");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr.clone()).unwrap();
+    assert!(err.contains("cut.jsonl.gz: read error after line"), "{err}");
+    let [read, decoded, _, _, failed, passed, written, errors] = summary(&o);
+    assert_eq!(read, decoded + failed + passed);
+    assert_eq!(read, written + errors);
+    // The second file was read whole after the first broke off.
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count() as u64, read);
+    assert!(read > 12 && read < 24, "{read}");
+}
+
+#[test]
+fn a_missing_file_is_exit_2_and_the_others_are_still_read() {
+    let o = run(
+        &["no-such-file.jsonl", path(&fixture("page-2017.json"))],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr.clone()).unwrap();
+    assert!(err.contains("no-such-file.jsonl: "), "{err}");
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn order_is_kept_with_two_jobs() {
+    // About 9 MB: many chunks, decoded two at a time.
+    let sample = std::fs::read_to_string(fixture("sample.jsonl")).unwrap();
+    let lines: Vec<&str> = sample.lines().collect();
+    let mut input = String::new();
+    for i in 0..10_000u32 {
+        let line = lines[i as usize % lines.len()];
+        input.push_str(&line.replacen("\"f_cnt\":", &format!("\"seq\":{i},\"f_cnt\":"), 1));
+        input.push('\n');
+    }
+    let one = run(&["--jobs", "1"], input.as_bytes());
+    let two = run(&["--jobs", "2"], input.as_bytes());
+    assert_eq!(one.stdout.len(), two.stdout.len());
+    assert!(
+        one.stdout == two.stdout,
+        "--jobs 2 wrote a different output"
+    );
+    let out = String::from_utf8(two.stdout.clone()).unwrap();
+    assert_eq!(out.lines().count(), 10_000);
+    let mut next = 0;
+    for line in out.lines() {
+        if let Some(at) = line.find("\"seq\":") {
+            let seq: u32 = line[at + 6..].split(',').next().unwrap().parse().unwrap();
+            assert!(seq >= next, "record {seq} after {next}");
+            next = seq + 1;
+        }
+    }
+    assert_eq!(summary(&one), summary(&two));
+}
+
+#[test]
+fn errors_go_to_their_file_and_diff_writes_only_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let errors = dir.path().join("failed.jsonl");
+    let out = dir.path().join("out.jsonl");
+    let o = run(
+        &[
+            "-o",
+            path(&out),
+            "--errors",
+            path(&errors),
+            path(&fixture("sample.jsonl")),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 11);
+    let failed = std::fs::read_to_string(&errors).unwrap();
+    let e: Value = serde_json::from_str(failed.trim_end()).unwrap();
+    assert!(
+        e["at"].as_str().unwrap().ends_with("sample.jsonl:12"),
+        "{e}"
+    );
+    assert!(
+        e["reason"].as_str().unwrap().starts_with("cayenne-lpp: "),
+        "{e}"
+    );
+    assert_eq!(e["record"]["end_device_ids"]["device_id"], "kitchen-th");
+    assert_eq!(summary(&o)[6..], [11, 1]);
+
+    let o = run(&["--diff", path(&fixture("sample.jsonl"))], b"");
+    let diffs: Vec<Value> = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(diffs.len(), 5);
+    for d in &diffs {
+        assert_ne!(d["before"], d["after"]);
+        assert!(d["id"].is_object() || d["id"].is_string());
+    }
+    assert_eq!(summary(&o)[6], 5);
+}
+
+#[test]
+fn the_config_file_chooses_and_the_flags_override() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lorafield.toml"),
+        "[[rule]]\ndevice_id = \"kitchen-*\"\ncodec = \"cayenne-lpp\"\nprofile = \"tts\"\n",
+    )
+    .unwrap();
+    let sample = path(&fixture("sample.jsonl")).to_string();
+    let profiles = |o: &Output| -> Vec<String> {
+        String::from_utf8(o.stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter_map(|v| {
+                let env = if v["data"].is_object() {
+                    &v["data"]
+                } else {
+                    &v
+                };
+                env["lorafield"]["profile"].as_str().map(String::from)
+            })
+            .collect()
+    };
+    // lorafield.toml in the current directory is read by default.
+    let o = run_in(dir.path(), &[&sample], b"");
+    let p = profiles(&o);
+    assert_eq!(p.iter().filter(|p| *p == "tts").count(), 3, "{p:?}");
+    assert_eq!(p.iter().filter(|p| *p == "extended").count(), 6, "{p:?}");
+    // --profile changes it everywhere.
+    let o = run_in(dir.path(), &["--profile", "extended", &sample], b"");
+    assert!(profiles(&o).iter().all(|p| p == "extended"));
+    // --config points elsewhere; a bad file is exit 2 with the reason.
+    std::fs::write(dir.path().join("bad.toml"), "[[rule]]\ncodec = \"nope\"\n").unwrap();
+    let o = run_in(dir.path(), &["--config", "bad.toml", &sample], b"");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("bad.toml") && err.contains("nope"), "{err}");
+    let o = run_in(dir.path(), &["--jobs", "0", &sample], b"");
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn every_uplink_decoded_is_exit_0() {
+    let sample = std::fs::read_to_string(fixture("sample.jsonl")).unwrap();
+    let good: String = sample
+        .lines()
+        .filter(|l| !l.contains("A3cA+A=="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let o = run(&[], good.as_bytes());
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(summary(&o)[4], 0);
+}
