@@ -796,9 +796,12 @@ fn member<'r, T: Deserialize<'r>>(
     match m {
         None => Ok(None),
         Some(m) if m.text(record) == "null" => Ok(None),
-        Some(m) => serde_json::from_str(m.text(record))
-            .map(Some)
-            .map_err(|e| format!("{name}: {e}: {}", clip(m.text(record)))),
+        Some(m) => serde_json::from_str(m.text(record)).map(Some).map_err(|e| {
+            // The position serde_json gives is within the member's own text: noise here.
+            let e = e.to_string();
+            let e = e.split(" at line ").next().unwrap_or_default();
+            format!("{name}: {e}: {}", clip(m.text(record)))
+        }),
     }
 }
 

@@ -87,7 +87,6 @@ fn every_shape_of_the_sample_file_is_read_and_written_back() {
         (Unchanged, Some(Shape::TtnV2)),
         (Changed, Some(Shape::TtsV3)),
         (PassedThrough, None),
-        (Failed, Some(Shape::TtsV3)),
     ];
     let text = fixture("sample.jsonl");
     let lines: Vec<&str> = text.lines().collect();
@@ -262,23 +261,33 @@ fn the_summary_of_the_sample_file_adds_up() {
     assert_eq!(
         c,
         Counts {
-            read: 12,
+            read: 11,
             decoded: 8,
             changed: 5,
             unchanged: 3,
-            failed: 1,
+            failed: 0,
             passed_through: 3,
-            written: 12,
+            written: 11,
             to_errors: 0,
         }
     );
     assert!(c.balanced(false));
-    assert_eq!(out.lines().count(), 12);
+    assert_eq!(out.lines().count(), 11);
     assert!(errors.is_empty());
     assert_eq!(
         c.to_string(),
-        "read 12: decoded 8 (changed 5, unchanged 3), failed 1, passed through 3; written 12, to errors 0"
+        "read 11: decoded 8 (changed 5, unchanged 3), failed 0, passed through 3; written 11, to errors 0"
     );
+    // The broken file: one record decodes, five fail, each written with its reason.
+    let (out, _, c) = batch(&lpp(), &fixture("broken.jsonl"), "b", Settings::default());
+    assert_eq!((c.read, c.decoded, c.failed, c.written), (6, 1, 5, 6));
+    let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first["uplink_message"]["decoded_payload"],
+        serde_json::json!({"temperature_3": 24.8}),
+        "a failed decode leaves the decoded payload as it was"
+    );
+    assert_eq!(first["lorafield"]["errors"][0]["kind"], "unknown_type");
 }
 
 const TTS: &str = r#"{"end_device_ids":{"device_id":"d1","application_ids":{"application_id":"a"}},"uplink_message":{"f_port":3,"f_cnt":5,"frm_payload":PAYLOAD,"rx_metadata":[]}}"#;
@@ -311,7 +320,7 @@ fn bad_records_are_errors_with_file_and_line_and_the_run_goes_on() {
         "uplink_message.frm_payload is not base64: Invalid symbol 42, offset 4.",
         "no uplink_message.frm_payload in this uplink (f_port 3)",
         "uplink_message.frm_payload is not a string: 12",
-        "uplink_message.f_port: invalid type: string \"3\", expected u64",
+        "uplink_message.f_port: invalid type: string \"3\", expected u64: \"3\"",
         "f_port 300 is out of range (1-255)",
         "not a JSON object: invalid type: sequence, expected a JSON object",
         "not an uplink envelope",
