@@ -5,6 +5,7 @@ use std::path::Path;
 
 use lorafield_codec_lpp::{Encoder, Profile, TYPES};
 
+pub mod naive;
 pub mod peer;
 
 /// A frame of the project's own golden fixtures: the codec option `model` (if any) and the
