@@ -10,7 +10,7 @@ use lorafield::{JsonWriter, Meta, Selection, Uplink, Value};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::scan::{Data, Member, Scanned, scan, scan_slow};
+use crate::scan::{Data, Member, Scanned, scan};
 
 /// Standard base64, padding optional (some integrations strip it).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -208,11 +208,7 @@ impl<'s> Redecoder<'s> {
     /// holding the text and the error (see the crate docs). A page appends nothing.
     pub fn redecode<'r>(&mut self, record: &'r str, out: &mut Vec<u8>) -> Outcome<'r> {
         let scanned = match scan(record) {
-            Ok(s) if s.slow => scan_slow(record),
-            other => other,
-        };
-        let top = match scanned {
-            Ok(top) => top,
+            Ok(s) => s,
             Err(e) => {
                 let reason = format!("not a JSON object: {e}");
                 write_unreadable(record, &reason, out);
@@ -222,9 +218,9 @@ impl<'s> Redecoder<'s> {
                 };
             }
         };
-        let (env, share) = match &top.data {
-            Some(Data::Object(env)) => (&**env, Some(&top)),
-            _ => (&top, None),
+        let (env, share) = match &scanned.envelope {
+            Some(env) => (env, Some(&scanned.top)),
+            None => (&scanned.top, None),
         };
         let Some(shape) = shape_of(env) else {
             let status = if share.is_some()
@@ -664,9 +660,28 @@ struct Message<'a> {
     message: Cow<'a, str>,
 }
 
-/// A string member's value.
+/// A string member's value, borrowed when it has no escapes (serde's `Cow<str>` on its own
+/// always copies).
 fn string<'r>(record: &'r str, m: &Member) -> Result<Cow<'r, str>, serde_json::Error> {
-    serde_json::from_str(m.text(record))
+    let text = m.text(record);
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains(['\\', '"']) => Ok(Cow::Borrowed(inner)),
+        _ => serde_json::from_str::<String>(text).map(Cow::Owned),
+    }
+}
+
+/// A string member that must be a string when present (or null): its error names it.
+fn str_member<'r>(
+    record: &'r str,
+    m: Option<&Member>,
+    name: &str,
+) -> Result<Option<Cow<'r, str>>, String> {
+    match m {
+        Some(m) if m.text(record) != "null" => string(record, m)
+            .map(Some)
+            .map_err(|_| format!("{name}: expected a string: {}", clip(m.text(record)))),
+        _ => Ok(None),
+    }
 }
 
 fn clip(s: &str) -> &str {
@@ -750,12 +765,43 @@ struct Fields<'r> {
     model_id: Option<Cow<'r, str>>,
 }
 
+/// A string borrowed from the record when it has no escapes. (serde's `Cow<str>` inside an
+/// `Option` always copies, even with `#[serde(borrow)]`.)
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+fn text(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
+    t.map(|t| t.0)
+}
+
 #[derive(Deserialize)]
 struct EndDeviceIds<'a> {
     #[serde(borrow, default)]
-    device_id: Option<Cow<'a, str>>,
+    device_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    dev_eui: Option<Cow<'a, str>>,
+    dev_eui: Option<Text<'a>>,
     #[serde(borrow, default)]
     application_ids: Option<ApplicationIds<'a>>,
 }
@@ -763,28 +809,28 @@ struct EndDeviceIds<'a> {
 #[derive(Deserialize)]
 struct ApplicationIds<'a> {
     #[serde(borrow, default)]
-    application_id: Option<Cow<'a, str>>,
+    application_id: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 struct VersionIds<'a> {
     #[serde(borrow, default)]
-    brand_id: Option<Cow<'a, str>>,
+    brand_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    model_id: Option<Cow<'a, str>>,
+    model_id: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DeviceInfo<'a> {
     #[serde(borrow, default)]
-    application_id: Option<Cow<'a, str>>,
+    application_id: Option<Text<'a>>,
     #[serde(borrow, default)]
-    application_name: Option<Cow<'a, str>>,
+    application_name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    device_name: Option<Cow<'a, str>>,
+    device_name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    dev_eui: Option<Cow<'a, str>>,
+    dev_eui: Option<Text<'a>>,
 }
 
 /// A member that must be `T` when present: its error names the member.
@@ -818,9 +864,9 @@ impl<'r> Fields<'r> {
                     env.end_device_ids.as_ref(),
                     "end_device_ids",
                 )? {
-                    f.meta_device_id = ids.device_id;
-                    f.dev_eui = ids.dev_eui;
-                    f.application_id = ids.application_ids.and_then(|a| a.application_id);
+                    f.meta_device_id = text(ids.device_id);
+                    f.dev_eui = text(ids.dev_eui);
+                    f.application_id = text(ids.application_ids.and_then(|a| a.application_id));
                 }
                 f.f_port = member(record, u.f_port.as_ref(), "uplink_message.f_port")?.unwrap_or(0);
                 f.f_cnt = member(record, u.f_cnt.as_ref(), "uplink_message.f_cnt")?;
@@ -829,17 +875,17 @@ impl<'r> Fields<'r> {
                     u.version_ids.as_ref(),
                     "uplink_message.version_ids",
                 )? {
-                    f.brand_id = v.brand_id;
-                    f.model_id = v.model_id;
+                    f.brand_id = text(v.brand_id);
+                    f.model_id = text(v.model_id);
                 }
                 f.payload = u.frm_payload.clone();
                 f.decoded = u.decoded_payload.clone();
                 f.warnings = u.decoded_payload_warnings.clone();
             }
             Shape::TtnV2 => {
-                f.application_id = member(record, env.app_id.as_ref(), "app_id")?;
-                f.meta_device_id = member(record, env.dev_id.as_ref(), "dev_id")?;
-                f.dev_eui = member(record, env.hardware_serial.as_ref(), "hardware_serial")?;
+                f.application_id = str_member(record, env.app_id.as_ref(), "app_id")?;
+                f.meta_device_id = str_member(record, env.dev_id.as_ref(), "dev_id")?;
+                f.dev_eui = str_member(record, env.hardware_serial.as_ref(), "hardware_serial")?;
                 f.f_port = member(record, env.port.as_ref(), "port")?.unwrap_or(0);
                 f.f_cnt = member(record, env.counter.as_ref(), "counter")?;
                 f.payload = env.payload_raw.clone();
@@ -849,9 +895,9 @@ impl<'r> Fields<'r> {
                 if let Some(d) =
                     member::<DeviceInfo<'r>>(record, env.device_info.as_ref(), "deviceInfo")?
                 {
-                    f.application_id = d.application_name.or(d.application_id);
-                    f.meta_device_id = d.device_name;
-                    f.dev_eui = d.dev_eui;
+                    f.application_id = text(d.application_name.or(d.application_id));
+                    f.meta_device_id = text(d.device_name);
+                    f.dev_eui = text(d.dev_eui);
                 }
                 f.f_port = member(record, env.f_port.as_ref(), "fPort")?.unwrap_or(0);
                 f.f_cnt = member(record, env.f_cnt.as_ref(), "fCnt")?;

@@ -51,9 +51,22 @@ impl Member {
 /// `data`: a share's envelope, or ChirpStack's base64 payload.
 #[derive(Debug)]
 pub(crate) enum Data {
-    /// An object scanned in place: a share's envelope.
-    Object(Box<Scanned>),
-    /// Any other value (a string, or an object read whole on the slow path).
+    /// An object: a share's envelope, scanned into [`Scan::envelope`].
+    Object,
+    /// Any other value (a string).
+    Raw(Member),
+}
+
+/// A record scanned: its top level and, for a share, the envelope in its `data`.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    pub(crate) top: Scanned,
+    pub(crate) envelope: Option<Scanned>,
+}
+
+/// What the visitor of `data` found.
+enum DataValue {
+    Object(Scanned),
     Raw(Member),
 }
 
@@ -112,24 +125,32 @@ pub(crate) struct Scanned {
     last_end: Option<usize>,
 }
 
-/// Scans `text`, one JSON object, in one pass (`data` scanned in place).
-pub(crate) fn scan(text: &str) -> Result<Scanned, serde_json::Error> {
-    scan_with(text, text, Mode::Fast)
+/// Scans `text`, one JSON object, in one pass (`data` scanned in place), or on the slow path
+/// when the fast one cannot place everything.
+pub(crate) fn scan(text: &str) -> Result<Scan, serde_json::Error> {
+    let (mut top, envelope) = scan_with(text, text, Mode::Fast)?;
+    if top.slow {
+        return scan_slow(text);
+    }
+    top.close = Some(text.trim_end().len() - 1);
+    Ok(Scan { top, envelope })
 }
 
 /// The slow path: `data` read as one raw value, then scanned on its own when it is an object.
-pub(crate) fn scan_slow(text: &str) -> Result<Scanned, serde_json::Error> {
-    let mut top = scan_with(text, text, Mode::DataRaw)?;
+fn scan_slow(text: &str) -> Result<Scan, serde_json::Error> {
+    let (mut top, _) = scan_with(text, text, Mode::DataRaw)?;
+    let mut envelope = None;
     if let Some(Data::Raw(m)) = &top.data {
         let inner = &text[m.span.clone()];
         if inner.starts_with('{') {
-            let mut env = scan_with(text, inner, Mode::Nested)?;
+            let (mut env, _) = scan_with(text, inner, Mode::Nested)?;
             env.close = Some(m.span.end - 1);
-            top.data = Some(Data::Object(Box::new(env)));
+            top.data = Some(Data::Object);
+            envelope = Some(env);
         }
     }
     top.close = Some(text.trim_end().len() - 1);
-    Ok(top)
+    Ok(Scan { top, envelope })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +163,11 @@ enum Mode {
     Nested,
 }
 
-fn scan_with(text: &str, part: &str, mode: Mode) -> Result<Scanned, serde_json::Error> {
+fn scan_with(
+    text: &str,
+    part: &str,
+    mode: Mode,
+) -> Result<(Scanned, Option<Scanned>), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(part);
     let scanned = EnvelopeSeed { text, mode }.deserialize(&mut de)?;
     de.end()?;
@@ -260,23 +285,25 @@ struct EnvelopeSeed<'t> {
 }
 
 impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'de> {
-    type Value = Scanned;
+    type Value = (Scanned, Option<Scanned>);
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Scanned, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
+/// The object and, in the fast mode, the envelope of its `data` when that is an object.
 impl<'de> Visitor<'de> for EnvelopeSeed<'de> {
-    type Value = Scanned;
+    type Value = (Scanned, Option<Scanned>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scanned, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let text = self.text;
         let mut s = Scanned::default();
+        let mut nested = None;
         while let Some(key) = map.next_key::<Key>()? {
             let raw = |map: &mut A| -> Result<Member, A::Error> {
                 let v: &'de RawValue = map.next_value()?;
@@ -293,15 +320,15 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'de> {
                 }
                 Key::Data if self.mode == Mode::Fast => {
                     match map.next_value_seed(DataSeed { text })? {
-                        Some(d) => {
-                            match &d {
-                                Data::Object(env) => {
-                                    s.slow |= env.close.is_none();
-                                    s.last_end = env.close.map(|c| c + 1);
-                                }
-                                Data::Raw(m) => s.last_end = Some(m.span.end),
-                            }
-                            s.data = Some(d);
+                        Some(DataValue::Object(env)) => {
+                            s.slow |= env.close.is_none();
+                            s.last_end = env.close.map(|c| c + 1);
+                            s.data = Some(Data::Object);
+                            nested = Some(env);
+                        }
+                        Some(DataValue::Raw(m)) => {
+                            s.last_end = Some(m.span.end);
+                            s.data = Some(Data::Raw(m));
                         }
                         None => {
                             s.slow = true;
@@ -350,7 +377,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'de> {
             *slot = Some(member);
         }
         s.close = s.last_end.and_then(|e| close_after(text, e));
-        Ok(s)
+        Ok((s, nested))
     }
 }
 
@@ -402,9 +429,9 @@ struct DataSeed<'t> {
 }
 
 impl<'de> DeserializeSeed<'de> for DataSeed<'de> {
-    type Value = Option<Data>;
+    type Value = Option<DataValue>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Data>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<DataValue>, D::Error> {
         d.deserialize_any(self)
     }
 }
@@ -412,54 +439,54 @@ impl<'de> DeserializeSeed<'de> for DataSeed<'de> {
 /// `None`: a value whose span is not known here (a string with escapes, or another type);
 /// the slow path reads it whole.
 impl<'de> Visitor<'de> for DataSeed<'de> {
-    type Value = Option<Data>;
+    type Value = Option<DataValue>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a share's envelope object or a base64 string")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Data>, A::Error> {
-        let env = EnvelopeSeed {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<DataValue>, A::Error> {
+        let (env, _) = EnvelopeSeed {
             text: self.text,
             mode: Mode::Nested,
         }
         .visit_map(map)?;
-        Ok(Some(Data::Object(Box::new(env))))
+        Ok(Some(DataValue::Object(env)))
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Option<Data>, E> {
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Option<DataValue>, E> {
         // Borrowed means no escapes: the quotes sit right around it.
         let start = offset(self.text, v) - 1;
-        Ok(Some(Data::Raw(Member {
+        Ok(Some(DataValue::Raw(Member {
             span: start..start + v.len() + 2,
         })))
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<Data>, E> {
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<DataValue>, E> {
         Ok(None)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<Data>, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<DataValue>, E> {
         Ok(None)
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<Data>, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<DataValue>, E> {
         Ok(None)
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<Data>, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<DataValue>, E> {
         Ok(None)
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<Data>, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<DataValue>, E> {
         Ok(None)
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Option<Data>, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Option<DataValue>, E> {
         Ok(None)
     }
 
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Data>, A::Error> {
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<DataValue>, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
         Ok(None)
     }
