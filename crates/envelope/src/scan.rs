@@ -65,6 +65,8 @@ pub(crate) struct Scan {
 }
 
 /// What the visitor of `data` found.
+// Returned once per record on the stack; boxing the envelope would allocate per share.
+#[allow(clippy::large_enum_variant)]
 enum DataValue {
     Object(Scanned),
     Raw(Member),
