@@ -121,7 +121,10 @@ impl<R: Read> Framer<R> {
             return None;
         }
         let cut = self.items.last().map_or(0, |i| i.range.end);
-        let rest = self.buf.split_off(cut);
+        // The next chunk's buffer: what is left of this one, with room for a whole chunk.
+        let mut rest = Vec::with_capacity((self.buf.len() - cut).max(target) + READ);
+        rest.extend_from_slice(&self.buf[cut..]);
+        self.buf.truncate(cut);
         let bytes = std::mem::replace(&mut self.buf, rest);
         self.pos -= cut;
         if let Some((start, _, _)) = &mut self.scan.open {
@@ -137,26 +140,14 @@ impl<R: Read> Framer<R> {
         if self.eof {
             return;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + READ, 0);
-        loop {
-            match self.reader.read(&mut self.buf[len..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    self.buf.truncate(len);
-                    return;
-                }
-                Ok(n) => {
-                    self.buf.truncate(len + n);
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.error = Some(e);
-                    self.eof = true;
-                    self.buf.truncate(len);
-                    return;
-                }
+        // `read_to_end` on a `Take` reads into the spare capacity without zeroing it first.
+        let mut limited = (&mut self.reader).take(READ as u64);
+        match limited.read_to_end(&mut self.buf) {
+            Ok(0) => self.eof = true,
+            Ok(_) => {}
+            Err(e) => {
+                self.error = Some(e);
+                self.eof = true;
             }
         }
     }
@@ -177,7 +168,7 @@ impl<R: Read> Framer<R> {
         self.line += count_lines(&bytes[..i]);
         self.pos += i;
         let rest = &self.buf[self.pos..];
-        let line_end = rest.iter().position(|&b| b == b'\n');
+        let line_end = memchr::memchr(b'\n', rest);
         if line_end.is_none() && !self.eof {
             // The first line is not whole yet.
             let before = self.buf.len();
@@ -197,7 +188,7 @@ impl<R: Read> Framer<R> {
 
     fn scan_lines(&mut self) {
         let rest = &self.buf[self.pos..];
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+        let Some(nl) = memchr::memchr(b'\n', rest) else {
             if self.eof {
                 self.push_line(self.pos, self.buf.len());
                 self.pos = self.buf.len();
@@ -349,7 +340,7 @@ impl<R: Read> Framer<R> {
 }
 
 fn count_lines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 #[cfg(test)]

@@ -531,6 +531,8 @@ impl<'s> Redecoder<'s> {
     ) -> Option<Range<usize>> {
         let mut at = 0;
         let mut after = None;
+        let one_line = memchr::memchr2(b'\n', b'\r', record.as_bytes()).is_none();
+        let copy = if one_line { copy_line } else { copy };
         for e in &self.edits {
             if e.span.start < at {
                 continue; // overlapping edits cannot happen; never write twice
@@ -556,10 +558,19 @@ impl<'s> Redecoder<'s> {
 /// a string cannot hold a raw line break).
 fn copy(record: &str, range: Range<usize>, out: &mut Vec<u8>) {
     let part = &record.as_bytes()[range];
-    if !part.contains(&b'\n') && !part.contains(&b'\r') {
+    if memchr::memchr2(b'\n', b'\r', part).is_none() {
         out.extend_from_slice(part);
         return;
     }
+    copy_lines(part, out);
+}
+
+/// [`copy`] for text known to be on one line.
+fn copy_line(record: &str, range: Range<usize>, out: &mut Vec<u8>) {
+    out.extend_from_slice(&record.as_bytes()[range]);
+}
+
+fn copy_lines(part: &[u8], out: &mut Vec<u8>) {
     let mut skip_indent = false;
     for &b in part {
         match b {
