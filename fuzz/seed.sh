@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the initial corpora fuzz/corpus/<target>/ from the project's fixtures: every "hex" value
 # of fixtures/<codec>/*.jsonl, written as a binary file named by its SHA-1 (as libFuzzer names its
-# own), into the targets of the case's codec. Milesight inputs start with a byte that picks the
+# own), into the targets of the case's codec; for envelope_redecode, every file of
+# fixtures/envelopes and each of its lines. Milesight inputs start with a byte that picks the
 # model: each payload is written once per model byte (0-60). Extra directories of .jsonl vector
 # files given as arguments (e.g. ../../shared/vectors/cayenne-lpp) are read too, routed by each
 # case's "codec"; the corpus is local and never committed.
@@ -30,7 +31,9 @@ targets = {
 MILESIGHT_MODELS = 61
 inputs = {t: set() for ts in targets.values() for t in ts}
 for d in sys.argv[2:]:
-    files = sorted(pathlib.Path(d).rglob("*.jsonl"))
+    files = sorted(
+        f for f in pathlib.Path(d).rglob("*.jsonl") if "envelopes" not in f.parts
+    )
     n = 0
     for f in files:
         for lineno, line in enumerate(f.read_text().splitlines(), 1):
@@ -49,6 +52,13 @@ for d in sys.argv[2:]:
                     inputs[t].add(payload)
             n += 1
     print(f"{d}: {len(files)} files, {n} cases")
+# envelope_redecode: every file of fixtures/envelopes whole, and each of its lines.
+envelopes = pathlib.Path(sys.argv[2]) / "envelopes"
+inputs["envelope_redecode"] = set()
+for f in sorted(envelopes.iterdir()):
+    text = f.read_bytes()
+    inputs["envelope_redecode"].add(text)
+    inputs["envelope_redecode"].update(l + b"\n" for l in text.splitlines() if l.strip())
 for t, payloads in inputs.items():
     (corpus / t).mkdir(parents=True, exist_ok=True)
     for p in payloads:
