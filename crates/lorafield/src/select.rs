@@ -35,6 +35,8 @@
 //! - `codec` (required in a rule) names a registered codec; `profile` and `model` are its
 //!   options, checked when the file is read. In `[default]`, `codec` may be left out:
 //!   `cayenne-lpp`.
+//! - `forward_to` (optional, in a rule or `[default]`): the Microshare recType `lorafield serve`
+//!   posts these records to, instead of its `--rec-type`.
 //! - `f_port` values are application ports, 1 to 255. An unknown key, a codec or option the
 //!   registry refuses, or an empty list is an error naming the rule and its line.
 //!
@@ -82,6 +84,7 @@ pub struct Choice {
     specs: &'static [OptionSpec],
     options: Options,
     rule: Option<usize>,
+    forward_to: Option<String>,
 }
 
 impl Choice {
@@ -100,6 +103,7 @@ impl Choice {
             specs: info.options,
             options: options.clone(),
             rule: None,
+            forward_to: None,
         })
     }
 
@@ -140,6 +144,18 @@ impl Choice {
     /// The 1-based number of the rule that chose this codec; `None` for the default.
     pub fn rule(&self) -> Option<usize> {
         self.rule
+    }
+
+    /// The Microshare recType `lorafield serve` posts the records of this rule to (the rule's
+    /// `forward_to`); `None`: the bridge's `--rec-type`.
+    pub fn forward_to(&self) -> Option<&str> {
+        self.forward_to.as_deref()
+    }
+
+    /// This choice with records forwarded to `rec_type` (see [`Choice::forward_to`]).
+    pub fn with_forward_to(mut self, rec_type: Option<String>) -> Self {
+        self.forward_to = rec_type;
+        self
     }
 
     /// Whether the codec takes option `name`.
@@ -278,6 +294,7 @@ impl Selection {
             };
             if merged != choice.options {
                 let rule = choice.rule;
+                let forward_to = choice.forward_to.take();
                 *choice = Choice::build(registry, choice.id, &merged).map_err(|error| {
                     SelectionError::Override {
                         section: Some(rule.map_or(Section::Default, Section::Rule)),
@@ -285,6 +302,7 @@ impl Selection {
                     }
                 })?;
                 choice.rule = rule;
+                choice.forward_to = forward_to;
             }
         }
         Ok(self)
@@ -612,6 +630,7 @@ mod config {
         codec: Option<Spanned<String>>,
         profile: Option<Spanned<String>>,
         model: Option<Spanned<String>>,
+        forward_to: Option<String>,
     }
 
     /// A `[[rule]]`.
@@ -628,6 +647,7 @@ mod config {
         codec: Option<Spanned<String>>,
         profile: Option<Spanned<String>>,
         model: Option<Spanned<String>>,
+        forward_to: Option<String>,
     }
 
     pub(super) fn read(text: &str, registry: &Registry) -> Result<Selection, SelectionError> {
@@ -670,6 +690,7 @@ mod config {
                 let lpp = Spanned::new(table.span(), DEFAULT_CODEC.to_owned());
                 let codec = t.codec.as_ref().unwrap_or(&lpp);
                 build(Section::Default, codec, &t.profile, &t.model, table.span())?
+                    .with_forward_to(t.forward_to.clone())
             }
             None => {
                 let built = Choice::build(registry, DEFAULT_CODEC, &Options::default());
@@ -690,7 +711,8 @@ mod config {
                     line: line(table.span()),
                 });
             };
-            let mut choice = build(Section::Rule(n), codec, &t.profile, &t.model, table.span())?;
+            let mut choice = build(Section::Rule(n), codec, &t.profile, &t.model, table.span())?
+                .with_forward_to(t.forward_to.clone());
             choice.rule = Some(n);
             let texts = [
                 (Key::ApplicationId, &t.application_id),
@@ -1153,7 +1175,7 @@ mod tests {
                 e.ends_with(
                     "unknown field `fport`, expected one of `application_id`, `device_id`, \
                      `dev_eui`, `f_port`, `brand_id`, `model_id`, `rec_type`, `codec`, \
-                     `profile`, `model`"
+                     `profile`, `model`, `forward_to`"
                 ),
                 "{e}"
             );
