@@ -133,6 +133,23 @@ pub struct Outcome<'r> {
     pub reason: Option<String>,
     /// Whether it failed because its text is not a JSON object.
     pub unreadable: bool,
+    /// What identifies the uplink (for a record key), when the re-decoder was asked for it
+    /// ([`Redecoder::with_ids`]) and the record is an uplink with a port.
+    pub ids: Option<UplinkIds<'r>>,
+}
+
+/// What identifies an uplink: its DevEUI, frame counter, receive time and raw payload text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UplinkIds<'r> {
+    /// TTS `end_device_ids.dev_eui`, TTN v2 `hardware_serial`, ChirpStack `deviceInfo.devEui`.
+    pub dev_eui: Option<Cow<'r, str>>,
+    /// The frame counter (0 when absent).
+    pub f_cnt: u64,
+    /// TTS `uplink_message.received_at` (else `received_at`), TTN v2 `metadata.time`,
+    /// ChirpStack `time`.
+    pub received_at: Option<Cow<'r, str>>,
+    /// The payload's base64 text as the record has it (empty when absent).
+    pub payload: Cow<'r, str>,
 }
 
 impl<'r> Outcome<'r> {
@@ -146,6 +163,7 @@ impl<'r> Outcome<'r> {
             after: None,
             reason: None,
             unreadable: false,
+            ids: None,
         }
     }
 
@@ -182,6 +200,8 @@ struct Edit {
 #[derive(Debug)]
 pub struct Redecoder<'s> {
     selection: &'s Selection,
+    with_ids: bool,
+    last_choice: Option<&'s lorafield::Choice>,
     json: JsonWriter,
     payload: Vec<u8>,
     result: Vec<u8>,
@@ -194,6 +214,8 @@ impl<'s> Redecoder<'s> {
     pub fn new(selection: &'s Selection) -> Self {
         Redecoder {
             selection,
+            with_ids: false,
+            last_choice: None,
             json: JsonWriter::new(),
             payload: Vec::new(),
             result: Vec::new(),
@@ -202,11 +224,24 @@ impl<'s> Redecoder<'s> {
         }
     }
 
+    /// This re-decoder, filling [`Outcome::ids`] (which reads one more member for TTN v2).
+    pub fn with_ids(mut self, on: bool) -> Self {
+        self.with_ids = on;
+        self
+    }
+
+    /// The selection's choice that decoded (or would have decoded) the last record, when it
+    /// got that far.
+    pub fn last_choice(&self) -> Option<&'s lorafield::Choice> {
+        self.last_choice
+    }
+
     /// Re-decodes one record (an envelope or a share, one JSON object) and appends what is
     /// to be written for it to `out`, without a line end: the record with its decoded payload
     /// and stamp, the record as it was (passed through), or for unreadable text a small object
     /// holding the text and the error (see the crate docs). A page appends nothing.
     pub fn redecode<'r>(&mut self, record: &'r str, out: &mut Vec<u8>) -> Outcome<'r> {
+        self.last_choice = None;
         let scanned = match scan(record) {
             Ok(s) => s,
             Err(e) => {
@@ -283,6 +318,19 @@ impl<'s> Redecoder<'s> {
         };
         let selection = self.selection;
         let choice = selection.select(&meta);
+        self.last_choice = Some(choice);
+        if self.with_ids {
+            outcome.ids = Some(UplinkIds {
+                dev_eui: fields.dev_eui.clone(),
+                f_cnt: fields.f_cnt.unwrap_or(0),
+                received_at: received_at(record, env, shape),
+                payload: fields
+                    .payload
+                    .as_ref()
+                    .and_then(|m| string(record, m).ok())
+                    .unwrap_or_default(),
+            });
+        }
         let Ok(f_port) = u8::try_from(fields.f_port) else {
             let reason = format!("f_port {} is out of range (1-255)", fields.f_port);
             return self.fail(record, env, Some(choice), reason, outcome, out);
@@ -722,6 +770,29 @@ fn member_span(record: &str, value: &Member, key: &str) -> Option<Range<usize>> 
     rest.trim_start()
         .starts_with(',')
         .then(|| key_start..value.span.end + skip + 1)
+}
+
+/// The uplink's receive time (see [`UplinkIds::received_at`]).
+fn received_at<'r>(record: &'r str, env: &Scanned, shape: Shape) -> Option<Cow<'r, str>> {
+    #[derive(Deserialize)]
+    struct Metadata<'a> {
+        #[serde(borrow, default)]
+        time: Option<Text<'a>>,
+    }
+    let m = match shape {
+        Shape::TtsV3 => env
+            .uplink_message
+            .as_ref()
+            .and_then(|u| u.received_at.as_ref())
+            .or(env.received_at.as_ref()),
+        Shape::TtnV2 => {
+            let meta = env.metadata.as_ref()?;
+            let m: Metadata<'r> = serde_json::from_str(meta.text(record)).ok()?;
+            return text(m.time);
+        }
+        Shape::ChirpStackV4 => env.time.as_ref(),
+    };
+    string(record, m?).ok()
 }
 
 fn share_id<'r>(record: &'r str, share: Option<&Scanned>) -> RecordId<'r> {

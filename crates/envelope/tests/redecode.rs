@@ -461,3 +461,73 @@ fn port_zero_and_missing_ports_pass_through() {
         assert_eq!(out, record);
     }
 }
+
+#[test]
+fn ids_name_the_uplink_in_every_shape() {
+    let selection = lpp();
+    let text = fixture("sample.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut r = Redecoder::new(&selection).with_ids(true);
+    let mut out = Vec::new();
+    let ids = |r: &mut Redecoder<'_>, line: &str, out: &mut Vec<u8>| {
+        let o = r.redecode(line, out);
+        let v: Value = serde_json::from_str(line).unwrap();
+        (
+            o.ids.map(|i| {
+                (
+                    i.dev_eui.map(|s| s.into_owned()),
+                    i.f_cnt,
+                    i.received_at.map(|s| s.into_owned()),
+                    i.payload.into_owned(),
+                )
+            }),
+            v,
+        )
+    };
+    // TTS v3: the uplink's own received_at.
+    let (got, v) = ids(&mut r, lines[0], &mut out);
+    let u = &v["uplink_message"];
+    assert_eq!(
+        got,
+        Some((
+            Some("70B3D57ED005A1B2".into()),
+            312,
+            u["received_at"].as_str().map(String::from),
+            "A2cA+AQChfw=".into()
+        ))
+    );
+    assert_ne!(
+        u["received_at"], v["received_at"],
+        "the fixture tells them apart"
+    );
+    // TTN v2: metadata.time; a missing counter is 0.
+    let (got, v) = ids(&mut r, lines[6], &mut out);
+    assert_eq!(
+        got,
+        Some((
+            Some("0004A30B001C4F2E".into()),
+            0,
+            v["metadata"]["time"].as_str().map(String::from),
+            "AQIBXg==".into()
+        ))
+    );
+    // ChirpStack v4: time and devEui.
+    let (got, v) = ids(&mut r, lines[7], &mut out);
+    assert_eq!(
+        got,
+        Some((
+            Some("a84041000181c6b2".into()),
+            77,
+            v["time"].as_str().map(String::from),
+            "BmUBkA==".into()
+        ))
+    );
+    assert_eq!(r.last_choice().map(|c| c.id()), Some("cayenne-lpp"));
+    // Not an uplink: no ids, no choice.
+    let (got, _) = ids(&mut r, lines[3], &mut out);
+    assert_eq!(got, None);
+    assert!(r.last_choice().is_none());
+    // Without with_ids, none.
+    let mut plain = Redecoder::new(&selection);
+    assert!(plain.redecode(lines[0], &mut out).ids.is_none());
+}
