@@ -1,0 +1,975 @@
+//! The Microshare Share API: tokens, `POST /share/{recType}` (with tags) and the paged
+//! `GET /share/{recType}`.
+//!
+//! ```no_run
+//! use lorafield_microshare::Secret;
+//! use lorafield_microshare::client::{Client, ClientConfig, ClientError, Credentials, Endpoints};
+//!
+//! # async fn run() -> Result<(), ClientError> {
+//! let credentials = Credentials::Password {
+//!     username: "me@example.com".into(),
+//!     password: Secret::new("correct horse"),
+//!     api_key: Secret::new("0F1E2D3C"),
+//! };
+//! let client = Client::new(ClientConfig::new(Endpoints::production(), credentials))?;
+//! client.token().await?; // fail early on wrong credentials
+//!
+//! let tags = ["site-1".to_string()];
+//! let posted = client.post_share("io.example.reading", &tags, br#"{"t":21.5}"#).await?;
+//! println!("stored as {:?}", posted.id);
+//!
+//! let mut pages = client.pages("io.example.reading", 100);
+//! while let Some(page) = pages.next().await {
+//!     for share in page?.objs {
+//!         println!("{}", share.get());
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A password token is fetched on first use and kept behind one lock: a request that gets 401
+//! fetches a new token (unless another request already replaced the one that failed) and is sent
+//! once more; a token older than 47 hours (they last 48) is replaced before use. A pipe token is
+//! configuration: a 401 means it was revoked ([`ClientError::Revoked`]). Secrets are
+//! [`Secret`]s, and every text that goes into an error (answer bodies, transport errors) has the
+//! configured secrets and the token in use replaced by `***`; reqwest's errors lose their URL,
+//! which carries the password of a token request.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::Secret;
+use crate::worker::{Deliver, DeliveryError};
+
+/// The per-request timeout of [`ClientConfig::new`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A password token lasts 48 hours; it is replaced once it is this old.
+const TOKEN_REFRESH_AGE: Duration = Duration::from_secs(47 * 3600);
+
+/// Answer bodies in errors are clipped to this many characters.
+const BODY_CLIP: usize = 200;
+
+/// The base URLs of the Share API and of the token endpoint, without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The Share API, `https://api.microshare.io`.
+    pub api: String,
+    /// The token endpoint's host, `https://auth.microshare.io`.
+    pub auth: String,
+}
+
+impl Endpoints {
+    /// Microshare's production hosts.
+    pub fn production() -> Self {
+        Endpoints {
+            api: "https://api.microshare.io".into(),
+            auth: "https://auth.microshare.io".into(),
+        }
+    }
+
+    /// Microshare's development hosts (`dapi`, `dauth`).
+    pub fn dev() -> Self {
+        Endpoints {
+            api: "https://dapi.microshare.io".into(),
+            auth: "https://dauth.microshare.io".into(),
+        }
+    }
+
+    /// One host for both, such as a simulator at `http://127.0.0.1:PORT`.
+    pub fn same(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Endpoints {
+            api: base.into(),
+            auth: base.into(),
+        }
+    }
+}
+
+/// How the client authenticates.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A password token is fetched (`grant_type=password`, scope `ALL:ALL`), kept, fetched again
+    /// on 401 and the request retried once.
+    Password {
+        /// The Microshare user.
+        username: String,
+        /// The user's password.
+        password: Secret,
+        /// The API key, sent as `client_id`.
+        api_key: Secret,
+    },
+    /// A pipe token given as configuration: it can only POST; a 401 means it was revoked.
+    Pipe(Secret),
+}
+
+impl Credentials {
+    fn kind(&self) -> &'static str {
+        match self {
+            Credentials::Password { .. } => "password",
+            Credentials::Pipe(_) => "pipe",
+        }
+    }
+}
+
+/// What [`Client::new`] needs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Where to send requests.
+    pub endpoints: Endpoints,
+    /// How to authenticate.
+    pub credentials: Credentials,
+    /// The timeout of each request, connecting included.
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// A configuration with the [`DEFAULT_TIMEOUT`].
+    pub fn new(endpoints: Endpoints, credentials: Credentials) -> Self {
+        ClientConfig {
+            endpoints,
+            credentials,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Why a request failed. `Display` never shows a token, a password or an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The pipe token was refused (401): it was revoked.
+    Revoked,
+    /// The token endpoint refused the credentials, or the API refused a token fetched just
+    /// before (401 twice in a row).
+    Auth {
+        /// The HTTP status.
+        status: u16,
+        /// What went wrong, with the answer's body clipped.
+        message: String,
+    },
+    /// An answer other than success (and other than a 401 handled as above).
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The server's `Retry-After`.
+        retry_after: Option<Duration>,
+        /// The answer's body, clipped to about 200 characters.
+        body: String,
+    },
+    /// No answer: could not connect, connection reset, timed out, or the answer could not be
+    /// read or decoded; the text says which.
+    Transport(String),
+    /// A configuration that cannot work (an endpoint that is not an http(s) URL, an empty
+    /// recType, listing with a pipe token).
+    Config(String),
+}
+
+impl ClientError {
+    /// Whether the status is worth retrying later: 408, 425, 429 and 5xx.
+    fn retryable(status: u16) -> bool {
+        matches!(status, 408 | 425 | 429 | 500..=599)
+    }
+
+    /// How the delivery worker should treat this error.
+    fn into_delivery(self) -> DeliveryError {
+        let reason = self.to_string();
+        match self {
+            ClientError::Status {
+                status,
+                retry_after,
+                ..
+            } if ClientError::retryable(status) => DeliveryError::Retry {
+                reason,
+                after: retry_after,
+            },
+            ClientError::Status { .. } => DeliveryError::Reject { reason },
+            ClientError::Transport(_) => DeliveryError::Retry {
+                reason,
+                after: None,
+            },
+            ClientError::Auth { .. } => DeliveryError::Stop {
+                reason: format!(
+                    "{reason}; retrying will not help: check the username, password and API key"
+                ),
+            },
+            ClientError::Revoked | ClientError::Config(_) => DeliveryError::Stop { reason },
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Revoked => {
+                f.write_str("Microshare refused the pipe token (401): it was revoked")
+            }
+            ClientError::Auth { status, message } => {
+                write!(
+                    f,
+                    "Microshare refused the credentials (HTTP {status}): {message}"
+                )
+            }
+            ClientError::Status {
+                status,
+                retry_after,
+                body,
+            } => {
+                write!(f, "Microshare answered HTTP {status}")?;
+                if let Some(after) = retry_after {
+                    write!(f, " (retry after {} s)", after.as_secs())?;
+                }
+                if !body.is_empty() {
+                    write!(f, ": {body}")?;
+                }
+                Ok(())
+            }
+            ClientError::Transport(what) => write!(f, "transport: {what}"),
+            ClientError::Config(what) => write!(f, "configuration: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A share that was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedShare {
+    /// Its id (`objs[0].id` of the answer), if the answer said.
+    pub id: Option<String>,
+}
+
+/// One page of `GET /share/{recType}`.
+#[derive(Debug)]
+pub struct Page {
+    /// `meta.currentPage`.
+    pub current_page: u64,
+    /// `meta.totalPages`.
+    pub total_pages: u64,
+    /// The shares as they came, both date encodings verbatim.
+    pub objs: Vec<Box<RawValue>>,
+}
+
+/// A client of the Share API; cheap to clone (the clones share the connection pool and token).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    credentials: Credentials,
+    timeout: Duration,
+    /// The configured secrets, raw and URL-encoded, longest first: scrubbed from error texts.
+    secrets: Vec<String>,
+    token: Mutex<TokenSlot>,
+}
+
+#[derive(Default)]
+struct TokenSlot {
+    current: Option<Token>,
+    /// How many tokens were fetched; names the current one.
+    generation: u64,
+}
+
+struct Token {
+    value: Secret,
+    refresh_at: Instant,
+    generation: u64,
+}
+
+impl Token {
+    fn is_fresh(&self, now: Instant) -> bool {
+        now < self.refresh_at
+    }
+}
+
+/// The token a request is sent with, and which one it is (0: a pipe token).
+struct Bearer {
+    value: Secret,
+    generation: u64,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoints", &self.inner.endpoints)
+            .field("credentials", &self.inner.credentials.kind())
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for `config`; fails if an endpoint is not an http(s) URL or the timeout is zero.
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        let ClientConfig {
+            endpoints,
+            credentials,
+            timeout,
+        } = config;
+        let endpoints = Endpoints {
+            api: base_url(&endpoints.api)?,
+            auth: base_url(&endpoints.auth)?,
+        };
+        if timeout.is_zero() {
+            return Err(ClientError::Config("the timeout is zero".into()));
+        }
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientError::Config(format!("HTTP client: {}", e.without_url())))?;
+        let mut secrets = Vec::new();
+        let configured = match &credentials {
+            Credentials::Password {
+                password, api_key, ..
+            } => vec![password, api_key],
+            Credentials::Pipe(token) => vec![token],
+        };
+        for secret in configured {
+            let raw = secret.expose();
+            if !raw.is_empty() {
+                secrets.push(raw.to_string());
+                let mut encoded = String::new();
+                encode_into(raw, &mut encoded);
+                secrets.push(encoded);
+            }
+        }
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                endpoints,
+                credentials,
+                timeout,
+                secrets,
+                token: Mutex::new(TokenSlot::default()),
+            }),
+        })
+    }
+
+    /// Stores `body` (JSON, sent as it is) as a share of `rec_type`:
+    /// `POST {api}/share/{recType}`, or `{api}/share/{recType}/tags/{t1}/{t2}...` with each tag
+    /// URL-encoded as a path segment. Tags that cannot be a path segment (empty, `.`, `..`) are
+    /// left out.
+    pub async fn post_share(
+        &self,
+        rec_type: &str,
+        tags: &[String],
+        body: &[u8],
+    ) -> Result<PostedShare, ClientError> {
+        let mut url = self.share_url(rec_type)?;
+        let mut first = true;
+        for tag in tags {
+            if matches!(tag.as_str(), "" | "." | "..") {
+                tracing::warn!(
+                    rec_type,
+                    tag = tag.as_str(),
+                    "tag left out: not a path segment"
+                );
+                continue;
+            }
+            if first {
+                url.push_str("/tags");
+                first = false;
+            }
+            url.push('/');
+            encode_into(tag, &mut url);
+        }
+        let answer = self.call(Method::POST, &url, Some(body)).await?;
+        let id = match answer.bytes().await {
+            Ok(bytes) => posted_id(&bytes),
+            Err(e) => {
+                // The status said stored: sending again would store it twice.
+                tracing::warn!(rec_type, error = %e.without_url(), "stored, but the answer was cut");
+                None
+            }
+        };
+        Ok(PostedShare { id })
+    }
+
+    /// The shares of `rec_type`, page by page (`GET {api}/share/{recType}?details=true&page=N&perPage=M`
+    /// from page 1 until `objs` is empty or `currentPage >= totalPages`). A `per_page` of 0 asks
+    /// for Microshare's default, 999. Needs password credentials.
+    pub fn pages(&self, rec_type: &str, per_page: u32) -> Pages {
+        Pages {
+            client: self.clone(),
+            rec_type: rec_type.to_string(),
+            per_page: if per_page == 0 { 999 } else { per_page },
+            next_page: 1,
+            done: false,
+        }
+    }
+
+    /// Fetches a password token now, to fail early on wrong credentials. With a pipe token
+    /// there is nothing to fetch (and nothing to check without posting).
+    pub async fn token(&self) -> Result<(), ClientError> {
+        if let Credentials::Password { .. } = self.inner.credentials {
+            let mut slot = self.inner.token.lock().await;
+            self.fetch_into(&mut slot).await?;
+        }
+        Ok(())
+    }
+
+    /// `{api}/share/{recType}`, the recType checked and encoded.
+    fn share_url(&self, rec_type: &str) -> Result<String, ClientError> {
+        if matches!(rec_type, "" | "." | "..") {
+            return Err(ClientError::Config(format!(
+                "recType {rec_type:?} is not a name"
+            )));
+        }
+        let mut url = format!("{}/share/", self.inner.endpoints.api);
+        encode_into(rec_type, &mut url);
+        Ok(url)
+    }
+
+    /// One page of `rec_type`.
+    async fn page(&self, rec_type: &str, page: u64, per_page: u32) -> Result<Page, ClientError> {
+        if let Credentials::Pipe(_) = self.inner.credentials {
+            return Err(ClientError::Config(
+                "a pipe token can only post: listing shares needs password credentials".into(),
+            ));
+        }
+        let mut url = self.share_url(rec_type)?;
+        url.push_str(&format!("?details=true&page={page}&perPage={per_page}"));
+        let answer = self.call(Method::GET, &url, None).await?;
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|e| self.transport(&format!("GET {url}"), e, None))?;
+        let page: PageAnswer = serde_json::from_slice(&bytes).map_err(|e| {
+            ClientError::Transport(format!("GET {url}: could not decode the page: {e}"))
+        })?;
+        Ok(Page {
+            current_page: page.meta.current_page,
+            total_pages: page.meta.total_pages,
+            objs: page.objs,
+        })
+    }
+
+    /// Sends a request to the API with a token, and once more with a new password token if the
+    /// first one got 401. Answers other than success become errors.
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, ClientError> {
+        let bearer = self.bearer().await?;
+        let answer = self.send(&method, url, body, &bearer).await?;
+        if answer.status() != StatusCode::UNAUTHORIZED {
+            return self.success(answer, &bearer).await;
+        }
+        if let Credentials::Pipe(_) = self.inner.credentials {
+            tracing::warn!(%method, url, "the pipe token was refused (401)");
+            return Err(ClientError::Revoked);
+        }
+        tracing::info!(%method, url, "token refused (401): fetching a new one");
+        drop(answer);
+        let bearer = self.replace(bearer.generation).await?;
+        let answer = self.send(&method, url, body, &bearer).await?;
+        if answer.status() == StatusCode::UNAUTHORIZED {
+            return Err(ClientError::Auth {
+                status: 401,
+                message: "the API refused a token fetched just before".into(),
+            });
+        }
+        self.success(answer, &bearer).await
+    }
+
+    async fn send(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&[u8]>,
+        bearer: &Bearer,
+    ) -> Result<Response, ClientError> {
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(bearer.value.expose());
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.to_vec());
+        }
+        let answer = request
+            .send()
+            .await
+            .map_err(|e| self.transport(&format!("{method} {url}"), e, Some(&bearer.value)))?;
+        tracing::debug!(%method, url, status = answer.status().as_u16(), "Microshare answered");
+        Ok(answer)
+    }
+
+    /// `answer` if it is a success, else a [`ClientError::Status`].
+    async fn success(&self, answer: Response, bearer: &Bearer) -> Result<Response, ClientError> {
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(answer);
+        }
+        let retry_after = retry_after(answer.headers());
+        let body = answer.bytes().await.unwrap_or_default();
+        Err(ClientError::Status {
+            status: status.as_u16(),
+            retry_after,
+            body: self.scrub(&String::from_utf8_lossy(&body), Some(&bearer.value)),
+        })
+    }
+
+    /// The token to send: the pipe token, or the kept password token (fetched if there is none
+    /// or it is 47 hours old).
+    async fn bearer(&self) -> Result<Bearer, ClientError> {
+        if let Credentials::Pipe(token) = &self.inner.credentials {
+            return Ok(Bearer {
+                value: token.clone(),
+                generation: 0,
+            });
+        }
+        let mut slot = self.inner.token.lock().await;
+        if let Some(token) = slot.current.as_ref().filter(|t| t.is_fresh(Instant::now())) {
+            return Ok(token.bearer());
+        }
+        self.fetch_into(&mut slot).await
+    }
+
+    /// A token to replace the one of `generation` that got 401: a newer one if another request
+    /// fetched it meanwhile, else a new one.
+    async fn replace(&self, generation: u64) -> Result<Bearer, ClientError> {
+        let mut slot = self.inner.token.lock().await;
+        let newer = slot
+            .current
+            .as_ref()
+            .filter(|t| t.generation != generation && t.is_fresh(Instant::now()));
+        if let Some(token) = newer {
+            return Ok(token.bearer());
+        }
+        self.fetch_into(&mut slot).await
+    }
+
+    /// Fetches a password token into `slot` (whose lock is held, so that requests wait for it
+    /// rather than fetch their own).
+    async fn fetch_into(&self, slot: &mut TokenSlot) -> Result<Bearer, ClientError> {
+        let value = self.fetch_token().await?;
+        slot.generation += 1;
+        let token = Token {
+            value,
+            refresh_at: Instant::now() + TOKEN_REFRESH_AGE,
+            generation: slot.generation,
+        };
+        let bearer = token.bearer();
+        slot.current = Some(token);
+        tracing::debug!(generation = slot.generation, "fetched a password token");
+        Ok(bearer)
+    }
+
+    /// `POST {auth}/oauth2/token?username=U&password=P&client_id=APIKEY&grant_type=password&scope=ALL:ALL`.
+    async fn fetch_token(&self) -> Result<Secret, ClientError> {
+        let Credentials::Password {
+            username,
+            password,
+            api_key,
+        } = &self.inner.credentials
+        else {
+            return Err(ClientError::Config("a pipe token is not fetched".into()));
+        };
+        let endpoint = format!("{}/oauth2/token", self.inner.endpoints.auth);
+        let mut url = format!("{endpoint}?username=");
+        encode_into(username, &mut url);
+        url.push_str("&password=");
+        encode_into(password.expose(), &mut url);
+        url.push_str("&client_id=");
+        encode_into(api_key.expose(), &mut url);
+        url.push_str("&grant_type=password&scope=ALL%3AALL");
+        let what = format!("token request to {endpoint}");
+        let answer = self
+            .inner
+            .http
+            .post(url)
+            .body(Vec::new())
+            .send()
+            .await
+            .map_err(|e| self.transport(&what, e, None))?;
+        let status = answer.status().as_u16();
+        let retry_after = retry_after(answer.headers());
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| self.transport(&what, e, None))?;
+        if !(200..300).contains(&status) {
+            let body = self.scrub(&String::from_utf8_lossy(&body), None);
+            return Err(if ClientError::retryable(status) {
+                ClientError::Status {
+                    status,
+                    retry_after,
+                    body,
+                }
+            } else {
+                ClientError::Auth {
+                    status,
+                    message: if body.is_empty() {
+                        "(no message)".into()
+                    } else {
+                        body
+                    },
+                }
+            });
+        }
+        #[derive(Deserialize)]
+        struct TokenAnswer {
+            access_token: String,
+        }
+        match serde_json::from_slice::<TokenAnswer>(&body) {
+            Ok(answer) if !answer.access_token.is_empty() => Ok(Secret::new(answer.access_token)),
+            // The body is not shown: it may hold a token under another name.
+            _ => Err(ClientError::Auth {
+                status,
+                message: "the token endpoint's answer has no access_token".into(),
+            }),
+        }
+    }
+
+    /// A [`ClientError::Transport`] for `error`, saying which kind, without its URL.
+    fn transport(&self, what: &str, error: reqwest::Error, token: Option<&Secret>) -> ClientError {
+        let error = error.without_url();
+        let kind = if error.is_timeout() {
+            format!("timed out after {:?}", self.inner.timeout)
+        } else if error.is_connect() {
+            "could not connect".into()
+        } else if error.is_decode() {
+            "could not decode the answer".into()
+        } else if error.is_body() {
+            "the answer's body was cut".into()
+        } else if error.is_request() {
+            "the request failed".into()
+        } else {
+            error.to_string()
+        };
+        let mut text = format!("{what}: {kind}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        ClientError::Transport(self.scrub(&text, token))
+    }
+
+    /// `text` without the configured secrets and `token`, clipped to [`BODY_CLIP`] characters.
+    fn scrub(&self, text: &str, token: Option<&Secret>) -> String {
+        let mut text = text.trim().to_string();
+        let token = token.map(Secret::expose).filter(|t| !t.is_empty());
+        for secret in token
+            .into_iter()
+            .chain(self.inner.secrets.iter().map(String::as_str))
+        {
+            if text.contains(secret) {
+                text = text.replace(secret, "***");
+            }
+        }
+        clip(text)
+    }
+}
+
+impl Token {
+    fn bearer(&self) -> Bearer {
+        Bearer {
+            value: self.value.clone(),
+            generation: self.generation,
+        }
+    }
+}
+
+impl Deliver for Client {
+    /// [`Client::post_share`]; its errors become retry, reject or stop (see [`DeliveryError`]).
+    async fn deliver(
+        &self,
+        rec_type: &str,
+        tags: &[String],
+        body: &[u8],
+    ) -> Result<(), DeliveryError> {
+        match self.post_share(rec_type, tags, body).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.into_delivery()),
+        }
+    }
+}
+
+/// The shares of a recType, page by page: see [`Client::pages`].
+pub struct Pages {
+    client: Client,
+    rec_type: String,
+    per_page: u32,
+    next_page: u64,
+    done: bool,
+}
+
+impl fmt::Debug for Pages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pages")
+            .field("rec_type", &self.rec_type)
+            .field("per_page", &self.per_page)
+            .field("next_page", &self.next_page)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Pages {
+    /// The next page, or `None` after the last one. After a [`ClientError::Status`] or
+    /// [`ClientError::Transport`] error, calling `next` again asks for the same page; after any
+    /// other error the listing is over.
+    pub async fn next(&mut self) -> Option<Result<Page, ClientError>> {
+        if self.done {
+            return None;
+        }
+        let result = self
+            .client
+            .page(&self.rec_type, self.next_page, self.per_page)
+            .await;
+        match result {
+            Ok(page) if page.objs.is_empty() => {
+                self.done = true;
+                None
+            }
+            Ok(page) => {
+                self.done = page.current_page >= page.total_pages;
+                self.next_page += 1;
+                Some(Ok(page))
+            }
+            Err(e) => {
+                self.done = !matches!(e, ClientError::Status { .. } | ClientError::Transport(_));
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PageAnswer {
+    #[serde(default)]
+    meta: PageMeta,
+    #[serde(default)]
+    objs: Vec<Box<RawValue>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PageMeta {
+    #[serde(default)]
+    current_page: u64,
+    #[serde(default)]
+    total_pages: u64,
+}
+
+/// `objs[0].id` of a POST's answer.
+fn posted_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        objs: Vec<Stored>,
+    }
+    #[derive(Deserialize)]
+    struct Stored {
+        id: Option<String>,
+    }
+    let answer: Answer = serde_json::from_slice(body).ok()?;
+    answer.objs.into_iter().next()?.id
+}
+
+/// `url` checked to be an http(s) base URL, without its trailing slashes.
+fn base_url(url: &str) -> Result<String, ClientError> {
+    let trimmed = url.trim_end_matches('/');
+    let parsed = reqwest::Url::parse(trimmed)
+        .map_err(|e| ClientError::Config(format!("endpoint {url:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(ClientError::Config(format!(
+            "endpoint {url:?} is not an http(s) base URL"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Percent-encodes `s` onto `out`: everything but RFC 3986's unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`), so it fits a path segment or a query value.
+fn encode_into(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xF)]));
+        }
+    }
+}
+
+/// `text` cut to [`BODY_CLIP`] characters, `…` marking a cut.
+fn clip(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(BODY_CLIP) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
+/// The `Retry-After` header: seconds, or an IMF-fixdate (as a delay from now, 0 if past).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = http_date(value)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Seconds since 1970 of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the date form
+/// RFC 9110 has senders use; the obsolete forms give `None`.
+fn http_date(s: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let b = s.as_bytes();
+    let separators = [
+        (3, b','),
+        (4, b' '),
+        (7, b' '),
+        (11, b' '),
+        (16, b' '),
+        (19, b':'),
+        (22, b':'),
+    ];
+    if b.len() != 29
+        || !s.ends_with(" GMT")
+        || separators.iter().any(|&(i, c)| b.get(i) != Some(&c))
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = s.get(range)?;
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let day = number(5..7)?;
+    let month = MONTHS.iter().position(|&m| Some(m) == s.get(8..11))? as i64 + 1;
+    let year = number(12..16)?;
+    let (hour, minute, second) = (number(17..19)?, number(20..22)?, number(23..25)?);
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), with March as the first month.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_components() {
+        let mut out = String::new();
+        encode_into("a b/c", &mut out);
+        assert_eq!(out, "a%20b%2Fc");
+        out.clear();
+        encode_into("uk.reading-ttn_x~y:é+%", &mut out);
+        assert_eq!(out, "uk.reading-ttn_x~y%3A%C3%A9%2B%25");
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 2 "));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn parses_http_dates() {
+        assert_eq!(
+            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http_date("Tue, 29 Feb 2028 23:59:59 GMT"),
+            Some(1_835_481_599)
+        );
+        assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(http_date("Sun Nov  6 08:49:37 1994"), None);
+        assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(http_date("Sun, 06 Nov 1994 28:49:37 GMT"), None);
+        assert_eq!(http_date("Sun, 06 Nov 1994 08:49:+7 GMT"), None);
+    }
+
+    #[test]
+    fn clips_on_characters() {
+        assert_eq!(clip("short".into()), "short");
+        let long = "é".repeat(BODY_CLIP + 5);
+        let clipped = clip(long);
+        assert_eq!(clipped.chars().count(), BODY_CLIP + 1);
+        assert!(clipped.ends_with('…'));
+    }
+
+    #[test]
+    fn token_is_replaced_at_47_hours() {
+        let now = Instant::now();
+        let token = Token {
+            value: Secret::new("t"),
+            refresh_at: now + TOKEN_REFRESH_AGE,
+            generation: 1,
+        };
+        assert!(token.is_fresh(now));
+        assert!(token.is_fresh(now + Duration::from_secs(47 * 3600 - 1)));
+        assert!(!token.is_fresh(now + Duration::from_secs(47 * 3600)));
+    }
+
+    #[test]
+    fn checks_base_urls() {
+        assert_eq!(
+            base_url("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(matches!(base_url("ftp://x"), Err(ClientError::Config(_))));
+        assert!(matches!(
+            base_url("api.microshare.io"),
+            Err(ClientError::Config(_))
+        ));
+        assert!(matches!(
+            base_url("https://x/?a=1"),
+            Err(ClientError::Config(_))
+        ));
+    }
+}
