@@ -7,4 +7,5 @@ pub mod codecs;
 pub mod decode;
 pub mod payload;
 pub mod redecode;
+pub mod serve;
 pub mod vectors;

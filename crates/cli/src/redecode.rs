@@ -112,3 +112,147 @@ pub fn total_size(files: &[PathBuf]) -> Option<u64> {
         Some(sum + std::fs::metadata(f).ok()?.len())
     })
 }
+
+/// An input reading the shares of `rec_type` from Microshare, page by page (999 a page), as
+/// JSON Lines: one share per line, in the order the API gives them.
+pub fn microshare_input(client: lorafield_microshare::client::Client, rec_type: &str) -> Input {
+    let name = format!("microshare:{rec_type}");
+    let rec_type = rec_type.to_string();
+    Input {
+        name,
+        open: Box::new(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let pages = client.pages(&rec_type, 999);
+            Ok(Box::new(PagesReader {
+                runtime,
+                pages,
+                buf: Vec::new(),
+                pos: 0,
+                done: false,
+            }) as Box<dyn Read + Send>)
+        }),
+    }
+}
+
+struct PagesReader {
+    runtime: tokio::runtime::Runtime,
+    pages: lorafield_microshare::client::Pages,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Read for PagesReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.buf.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.buf.clear();
+            self.pos = 0;
+            match self.runtime.block_on(self.pages.next()) {
+                None => self.done = true,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(io::Error::other(e.to_string()));
+                }
+                Some(Ok(page)) => {
+                    for share in &page.objs {
+                        self.buf.extend_from_slice(share.get().as_bytes());
+                        self.buf.push(b'\n');
+                    }
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The output of `redecode --to-microshare`: every line written is a record put into the
+/// outbox (a share's `data`, or the envelope itself), keyed like `serve` keys uplinks; the
+/// lines of one write share a commit.
+pub struct OutboxWriter {
+    outbox: lorafield_microshare::outbox::Outbox,
+    rec_type: String,
+    selection: Selection,
+    partial: Vec<u8>,
+    /// Records put into the outbox.
+    pub enqueued: u64,
+}
+
+impl OutboxWriter {
+    /// Records go to `rec_type` through `outbox`.
+    pub fn new(outbox: lorafield_microshare::outbox::Outbox, rec_type: &str) -> Self {
+        OutboxWriter {
+            outbox,
+            rec_type: rec_type.to_string(),
+            selection: Selection::builtin_default(&Registry::builtin()),
+            partial: Vec::new(),
+            enqueued: 0,
+        }
+    }
+
+    fn record(&self, line: &[u8]) -> io::Result<lorafield_microshare::outbox::NewRecord> {
+        use lorafield_microshare::outbox::{NewRecord, record_key};
+        #[derive(serde::Deserialize)]
+        struct Share<'a> {
+            #[serde(borrow)]
+            data: Option<&'a serde_json::value::RawValue>,
+        }
+        let text = std::str::from_utf8(line).map_err(io::Error::other)?;
+        let body = match serde_json::from_str::<Share<'_>>(text) {
+            Ok(Share { data: Some(d) }) if d.get().starts_with('{') => d.get(),
+            _ => text,
+        };
+        // The envelope's ids, as `serve` reads them (a re-decode of a decoded record is a no-op).
+        let mut r = lorafield_envelope::Redecoder::new(&self.selection).with_ids(true);
+        let mut scratch = Vec::new();
+        let key = match r.redecode(body, &mut scratch).ids {
+            Some(ids) => record_key(
+                ids.dev_eui.as_deref().unwrap_or_default(),
+                ids.f_cnt,
+                ids.received_at.as_deref().unwrap_or_default(),
+                &ids.payload,
+            ),
+            None => record_key("", 0, "", body),
+        };
+        Ok(NewRecord {
+            key,
+            rec_type: self.rec_type.clone(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+}
+
+impl io::Write for OutboxWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        let Some(last) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return Ok(buf.len());
+        };
+        let whole: Vec<u8> = self.partial.drain(..=last).collect();
+        let records = whole
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| self.record(l))
+            .collect::<io::Result<Vec<_>>>()?;
+        self.enqueued += records.len() as u64;
+        self.outbox
+            .enqueue_many_blocking(records)
+            .map_err(io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.partial.is_empty() {
+            self.partial.push(b'\n');
+            self.write(&[])?;
+        }
+        Ok(())
+    }
+}

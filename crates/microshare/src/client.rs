@@ -704,6 +704,15 @@ impl Deliver for Client {
     ) -> Result<(), DeliveryError> {
         match self.post_share(rec_type, tags, body).await {
             Ok(_) => Ok(()),
+            // Password credentials that got a token before are not wrong: a refused refresh
+            // (or a 401 right after one) is taken as passing trouble and retried with backoff.
+            // Credentials that never got a token stop delivery.
+            Err(e @ ClientError::Auth { .. }) if self.inner.token.lock().await.generation > 0 => {
+                Err(DeliveryError::Retry {
+                    reason: format!("{e} (these credentials got a token before: retrying)"),
+                    after: None,
+                })
+            }
             Err(e) => Err(e.into_delivery()),
         }
     }

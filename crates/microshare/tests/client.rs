@@ -385,12 +385,19 @@ async fn a_second_401_is_an_auth_error() {
     );
     assert_eq!(server.token_requests(), 2);
     assert_eq!(server.api_requests().len(), 2);
+    // The credentials got tokens: the worker retries (with backoff) rather than stopping
+    // every delivery; a record that keeps failing ends in the dead-letter table.
     match client
         .deliver("io.example.test", &[], b"{}")
         .await
         .unwrap_err()
     {
-        DeliveryError::Stop { reason } => assert!(reason.contains("will not help"), "{reason}"),
+        DeliveryError::Retry {
+            reason,
+            after: None,
+        } => {
+            assert!(reason.contains("got a token before"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -414,6 +421,14 @@ async fn refused_credentials_are_an_auth_error() {
         other => panic!("{other:?}"),
     }
     assert!(server.api_requests().is_empty());
+    // Credentials that never got a token stop delivery: retrying will not help.
+    let fresh = server.client(password());
+    match fresh.deliver("io.example.test", &[], b"{}").await {
+        Err(DeliveryError::Stop { reason }) => {
+            assert!(reason.contains("will not help"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,19 @@
+//! Forwarding decoded uplinks to Microshare, at least once.
+//!
+//! - [`client`]: the Share API (tokens, `POST /share/{recType}` with tags, paged `GET`).
+//! - [`outbox`]: the durable outbox (SQLite, WAL): a record is committed before its webhook is
+//!   answered; concurrent records share a commit.
+//! - [`worker`]: the delivery worker: bounded concurrency, exponential backoff with full jitter,
+//!   `Retry-After`, a dead-letter table.
+//! - [`sim`]: a local Microshare simulator with fault injection, for tests and for trying the
+//!   bridge without an account.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod outbox;
+mod secret;
+pub mod sim;
+pub mod worker;
+
+pub use secret::Secret;

@@ -1,0 +1,706 @@
+//! The durable outbox: SQLite in WAL mode, one writer thread, group commits.
+//!
+//! A record is in the outbox once [`Outbox::enqueue`] returns: its transaction is committed
+//! and, with `synchronous=FULL`, the WAL is on disk. Requests that arrive while a commit is
+//! under way queue up and share the next one, so concurrent webhooks share an fsync.
+//!
+//! Three tables: `pending` (waiting or in flight: a claimed record carries a lease; a record
+//! whose lease ran out, after a crash for instance, is claimed again), `delivered` (what was
+//! sent, without the body), `dead` (what will not be sent without `retry-dead`, with the
+//! reason). Times are wall-clock milliseconds since the Unix epoch.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, oneshot};
+
+/// The database file in the outbox directory.
+pub const FILE: &str = "outbox.sqlite3";
+
+/// The most operations one commit takes.
+const MAX_BATCH: usize = 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    rec_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL,
+    lease_ms INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS pending_due ON pending (next_ms, id);
+CREATE TABLE IF NOT EXISTS delivered (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    rec_type TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    delivered_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    rec_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    died_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+";
+
+/// The record key: the first 8 bytes of SHA-256 over the DevEUI (upper-cased), the frame
+/// counter, the receive time and the raw payload text, each followed by a NUL, as
+/// `lfk-<16 hex digits>`. The same uplink always gets the same key, so duplicates made by
+/// retries can be found among the shares by their tag.
+pub fn record_key(dev_eui: &str, f_cnt: u64, received_at: &str, payload: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(dev_eui.to_ascii_uppercase().as_bytes());
+    h.update([0]);
+    h.update(f_cnt.to_string().as_bytes());
+    h.update([0]);
+    h.update(received_at.as_bytes());
+    h.update([0]);
+    h.update(payload.as_bytes());
+    h.update([0]);
+    format!("lfk-{}", hex::encode(&h.finalize()[..8]))
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// What went wrong with the outbox.
+#[derive(Debug)]
+pub enum OutboxError {
+    /// SQLite said no.
+    Sqlite(rusqlite::Error),
+    /// The directory could not be created or read.
+    Io(std::io::Error),
+    /// The transaction holding the operation could not be committed.
+    Commit(String),
+    /// The writer thread is gone (the outbox was closed).
+    Closed,
+}
+
+impl fmt::Display for OutboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutboxError::Sqlite(e) => write!(f, "outbox database: {e}"),
+            OutboxError::Io(e) => write!(f, "outbox directory: {e}"),
+            OutboxError::Commit(e) => write!(f, "outbox commit failed: {e}"),
+            OutboxError::Closed => f.write_str("the outbox is closed"),
+        }
+    }
+}
+
+impl std::error::Error for OutboxError {}
+
+impl From<rusqlite::Error> for OutboxError {
+    fn from(e: rusqlite::Error) -> Self {
+        OutboxError::Sqlite(e)
+    }
+}
+
+/// A record to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    /// Its key (`lfk-...`, see [`record_key`]), sent as a tag.
+    pub key: String,
+    /// The Microshare recType to post it to.
+    pub rec_type: String,
+    /// The JSON to post.
+    pub body: Vec<u8>,
+}
+
+/// A record claimed for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// Its row id.
+    pub id: i64,
+    /// Its key.
+    pub key: String,
+    /// Its recType.
+    pub rec_type: String,
+    /// The JSON to post.
+    pub body: Vec<u8>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// When it was enqueued (ms).
+    pub created_ms: i64,
+}
+
+/// How an attempt ended, for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// Sent: move it to `delivered`.
+    Delivered,
+    /// Try again at `next_ms`, after this error.
+    Retry {
+        /// Not before (ms).
+        next_ms: i64,
+        /// Why it failed.
+        error: String,
+        /// Whether the attempt counts (a stop hands the record back without counting).
+        counted: bool,
+    },
+    /// Give up: move it to `dead` with the reason.
+    Dead {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Counts of the outbox, as `lorafield outbox status` prints them.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Status {
+    /// Records waiting to be sent (not in flight).
+    pub pending: u64,
+    /// Records claimed by a worker whose lease has not run out.
+    pub in_flight: u64,
+    /// Records delivered (until purged).
+    pub delivered: u64,
+    /// Records in the dead-letter table.
+    pub dead: u64,
+    /// How long the oldest record not yet delivered has waited, in seconds.
+    pub oldest_pending_age_s: Option<f64>,
+}
+
+enum Op {
+    Enqueue(NewRecord, oneshot::Sender<Result<i64, OutboxError>>),
+    Claim {
+        limit: usize,
+        lease: Duration,
+        reply: oneshot::Sender<Result<Vec<Claimed>, OutboxError>>,
+    },
+    Settle(i64, Settle, oneshot::Sender<Result<(), OutboxError>>),
+}
+
+/// The outbox of one directory. Cheap to clone; the writer thread ends when the last clone
+/// is dropped.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Op>,
+    path: Arc<PathBuf>,
+    notify: Arc<Notify>,
+}
+
+impl fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outbox").field("path", &self.path).finish()
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, OutboxError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+impl Outbox {
+    /// Opens (creating if need be) the outbox in `dir` and starts its writer thread.
+    pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
+        std::fs::create_dir_all(dir).map_err(OutboxError::Io)?;
+        let path = dir.join(FILE);
+        let conn = open_connection(&path)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("outbox-writer".into())
+            .spawn(move || writer(conn, &rx))
+            .map_err(OutboxError::Io)?;
+        Ok(Outbox {
+            tx,
+            path: Arc::new(path),
+            notify: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Woken after every commit that added records (the delivery worker waits on it).
+    pub fn notify(&self) -> &Arc<Notify> {
+        &self.notify
+    }
+
+    /// Adds a record; returns its row id once it is committed to disk.
+    pub async fn enqueue(&self, record: NewRecord) -> Result<i64, OutboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Enqueue(record, reply))
+            .map_err(|_| OutboxError::Closed)?;
+        let id = rx.await.map_err(|_| OutboxError::Closed)??;
+        self.notify.notify_one();
+        Ok(id)
+    }
+
+    /// [`Outbox::enqueue`] for code outside an async runtime.
+    pub fn enqueue_blocking(&self, record: NewRecord) -> Result<i64, OutboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Enqueue(record, reply))
+            .map_err(|_| OutboxError::Closed)?;
+        let id = rx.blocking_recv().map_err(|_| OutboxError::Closed)??;
+        self.notify.notify_one();
+        Ok(id)
+    }
+
+    /// Adds records, sharing commits; returns their row ids once all are committed. For code
+    /// outside an async runtime.
+    pub fn enqueue_many_blocking(&self, records: Vec<NewRecord>) -> Result<Vec<i64>, OutboxError> {
+        let mut waiting = Vec::with_capacity(records.len());
+        for record in records {
+            let (reply, rx) = oneshot::channel();
+            self.tx
+                .send(Op::Enqueue(record, reply))
+                .map_err(|_| OutboxError::Closed)?;
+            waiting.push(rx);
+        }
+        let ids = waiting
+            .into_iter()
+            .map(|rx| rx.blocking_recv().map_err(|_| OutboxError::Closed)?)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.notify.notify_one();
+        Ok(ids)
+    }
+
+    /// Claims up to `limit` records that are due and not in flight, leasing them for `lease`.
+    pub async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Claim {
+                limit,
+                lease,
+                reply,
+            })
+            .map_err(|_| OutboxError::Closed)?;
+        rx.await.map_err(|_| OutboxError::Closed)?
+    }
+
+    /// Records how the attempt on record `id` ended.
+    pub async fn settle(&self, id: i64, settle: Settle) -> Result<(), OutboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Settle(id, settle, reply))
+            .map_err(|_| OutboxError::Closed)?;
+        rx.await.map_err(|_| OutboxError::Closed)?
+    }
+
+    /// When the next pending record is due (ms), if there is one.
+    pub fn next_due_ms(&self) -> Result<Option<i64>, OutboxError> {
+        let conn = Connection::open(self.path.as_path())?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(conn
+            .query_row("SELECT MIN(MAX(next_ms, lease_ms)) FROM pending", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// The outbox's counts.
+    pub fn status(&self) -> Result<Status, OutboxError> {
+        status(self.path.parent().unwrap_or(Path::new(".")))
+    }
+}
+
+/// The counts of the outbox in `dir` (another process may be using it).
+pub fn status(dir: &Path) -> Result<Status, OutboxError> {
+    let conn = open_existing(dir)?;
+    let now = now_ms();
+    let count = |sql: &str| -> Result<u64, OutboxError> {
+        Ok(conn.query_row(sql, params![now], |r| r.get::<_, i64>(0))? as u64)
+    };
+    let pending = count("SELECT COUNT(*) FROM pending WHERE lease_ms <= ?1")?;
+    let in_flight = count("SELECT COUNT(*) FROM pending WHERE lease_ms > ?1")?;
+    let delivered = count("SELECT COUNT(*) FROM delivered WHERE ?1 = ?1")?;
+    let dead = count("SELECT COUNT(*) FROM dead WHERE ?1 = ?1")?;
+    let oldest: Option<i64> =
+        conn.query_row("SELECT MIN(created_ms) FROM pending", [], |r| r.get(0))?;
+    Ok(Status {
+        pending,
+        in_flight,
+        delivered,
+        dead,
+        oldest_pending_age_s: oldest.map(|c| (now - c).max(0) as f64 / 1000.0),
+    })
+}
+
+/// Moves every dead record back to `pending`, due now, with its attempts and age reset;
+/// returns how many.
+pub fn retry_dead(dir: &Path) -> Result<u64, OutboxError> {
+    let mut conn = open_existing(dir)?;
+    let tx = conn.transaction()?;
+    let n = tx.execute(
+        "INSERT INTO pending (key, rec_type, body, created_ms, attempts, next_ms, lease_ms, last_error)
+         SELECT key, rec_type, body, ?1, 0, ?1, 0, reason FROM dead ORDER BY id",
+        params![now_ms()],
+    )?;
+    tx.execute("DELETE FROM dead", [])?;
+    tx.commit()?;
+    Ok(n as u64)
+}
+
+/// Forgets the delivered records; returns how many.
+pub fn purge_delivered(dir: &Path) -> Result<u64, OutboxError> {
+    let conn = open_existing(dir)?;
+    Ok(conn.execute("DELETE FROM delivered", [])? as u64)
+}
+
+fn open_existing(dir: &Path) -> Result<Connection, OutboxError> {
+    let path = dir.join(FILE);
+    if !path.is_file() {
+        return Err(OutboxError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no outbox at {} (no {FILE})", dir.display()),
+        )));
+    }
+    open_connection(&path)
+}
+
+/// The writer thread: every operation queued while a commit runs goes into the next one.
+fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let now = now_ms();
+        let tx = match conn.transaction() {
+            Ok(tx) => tx,
+            Err(e) => {
+                let msg = e.to_string();
+                for op in batch.drain(..) {
+                    fail(op, &msg);
+                }
+                continue;
+            }
+        };
+        let results: Vec<Reply> = batch.drain(..).map(|op| apply(&tx, op, now)).collect();
+        match tx.commit() {
+            Ok(()) => results.into_iter().for_each(Reply::send),
+            Err(e) => {
+                let msg = e.to_string();
+                results.into_iter().for_each(|r| r.fail(&msg));
+            }
+        }
+    }
+}
+
+/// An operation's result, held until its commit.
+enum Reply {
+    Enqueue(
+        oneshot::Sender<Result<i64, OutboxError>>,
+        Result<i64, OutboxError>,
+    ),
+    Claim(
+        oneshot::Sender<Result<Vec<Claimed>, OutboxError>>,
+        Result<Vec<Claimed>, OutboxError>,
+    ),
+    Settle(
+        oneshot::Sender<Result<(), OutboxError>>,
+        Result<(), OutboxError>,
+    ),
+}
+
+impl Reply {
+    fn send(self) {
+        // A requester that went away (a dropped webhook) does not matter: the commit stands.
+        match self {
+            Reply::Enqueue(s, r) => drop(s.send(r)),
+            Reply::Claim(s, r) => drop(s.send(r)),
+            Reply::Settle(s, r) => drop(s.send(r)),
+        }
+    }
+
+    fn fail(self, msg: &str) {
+        let e = || OutboxError::Commit(msg.to_string());
+        match self {
+            Reply::Enqueue(s, _) => drop(s.send(Err(e()))),
+            Reply::Claim(s, _) => drop(s.send(Err(e()))),
+            Reply::Settle(s, _) => drop(s.send(Err(e()))),
+        }
+    }
+}
+
+fn fail(op: Op, msg: &str) {
+    let e = || OutboxError::Commit(msg.to_string());
+    match op {
+        Op::Enqueue(_, s) => drop(s.send(Err(e()))),
+        Op::Claim { reply, .. } => drop(reply.send(Err(e()))),
+        Op::Settle(_, _, s) => drop(s.send(Err(e()))),
+    }
+}
+
+fn apply(tx: &Transaction<'_>, op: Op, now: i64) -> Reply {
+    match op {
+        Op::Enqueue(r, reply) => {
+            let res = tx
+                .prepare_cached(
+                    "INSERT INTO pending (key, rec_type, body, created_ms, next_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                )
+                .and_then(|mut st| st.execute(params![r.key, r.rec_type, r.body, now]))
+                .map(|_| tx.last_insert_rowid())
+                .map_err(OutboxError::from);
+            Reply::Enqueue(reply, res)
+        }
+        Op::Claim {
+            limit,
+            lease,
+            reply,
+        } => {
+            let lease_ms = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+            let res = claim(tx, now, limit, lease_ms);
+            Reply::Claim(reply, res)
+        }
+        Op::Settle(id, settle, reply) => {
+            let res = settle_one(tx, id, &settle, now);
+            Reply::Settle(reply, res)
+        }
+    }
+}
+
+fn claim(
+    tx: &Transaction<'_>,
+    now: i64,
+    limit: usize,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>, OutboxError> {
+    let mut st = tx.prepare_cached(
+        "SELECT id, key, rec_type, body, attempts, created_ms FROM pending
+         WHERE next_ms <= ?1 AND lease_ms <= ?1 ORDER BY next_ms, id LIMIT ?2",
+    )?;
+    let rows: Vec<Claimed> = st
+        .query_map(params![now, limit as i64], |r| {
+            Ok(Claimed {
+                id: r.get(0)?,
+                key: r.get(1)?,
+                rec_type: r.get(2)?,
+                body: r.get(3)?,
+                attempts: r.get::<_, i64>(4)? as u32,
+                created_ms: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut lease = tx.prepare_cached("UPDATE pending SET lease_ms = ?1 WHERE id = ?2")?;
+    for r in &rows {
+        lease.execute(params![lease_ms, r.id])?;
+    }
+    Ok(rows)
+}
+
+fn settle_one(tx: &Transaction<'_>, id: i64, settle: &Settle, now: i64) -> Result<(), OutboxError> {
+    match settle {
+        Settle::Delivered => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO delivered (id, key, rec_type, created_ms, delivered_ms, attempts)
+                 SELECT id, key, rec_type, created_ms, ?2, attempts + 1 FROM pending WHERE id = ?1",
+            )?
+            .execute(params![id, now])?;
+            tx.prepare_cached("DELETE FROM pending WHERE id = ?1")?
+                .execute(params![id])?;
+        }
+        Settle::Retry {
+            next_ms,
+            error,
+            counted,
+        } => {
+            tx.prepare_cached(
+                "UPDATE pending SET attempts = attempts + ?4, next_ms = ?2, lease_ms = 0, last_error = ?3
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, next_ms, error, i64::from(*counted)])?;
+        }
+        Settle::Dead { reason } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO dead (id, key, rec_type, body, created_ms, died_ms, attempts, reason)
+                 SELECT id, key, rec_type, body, created_ms, ?2, attempts + 1, ?3 FROM pending WHERE id = ?1",
+            )?
+            .execute(params![id, now, reason])?;
+            tx.prepare_cached("DELETE FROM pending WHERE id = ?1")?
+                .execute(params![id])?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: u32) -> NewRecord {
+        NewRecord {
+            key: format!("lfk-{i:016x}"),
+            rec_type: "io.example.decoded".into(),
+            body: format!("{{\"n\":{i}}}").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn the_key_is_stable_and_tells_uplinks_apart() {
+        let k = record_key(
+            "70b3d57ed005a1b2",
+            312,
+            "2026-03-02T08:15:12.447Z",
+            "A2cA+AQChfw=",
+        );
+        assert_eq!(
+            k,
+            record_key(
+                "70B3D57ED005A1B2",
+                312,
+                "2026-03-02T08:15:12.447Z",
+                "A2cA+AQChfw="
+            )
+        );
+        assert!(k.starts_with("lfk-") && k.len() == 20, "{k}");
+        assert!(k[4..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(
+            k,
+            record_key(
+                "70B3D57ED005A1B2",
+                313,
+                "2026-03-02T08:15:12.447Z",
+                "A2cA+AQChfw="
+            )
+        );
+        // Fields do not run into each other.
+        assert_ne!(record_key("A", 1, "2", "x"), record_key("A", 12, "", "x"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_go_pending_then_delivered_retried_or_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        // Concurrent enqueues share commits and all land.
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let o = outbox.clone();
+            tasks.push(tokio::spawn(
+                async move { o.enqueue(rec(i)).await.unwrap() },
+            ));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 50);
+        let s = outbox.status().unwrap();
+        assert_eq!((s.pending, s.in_flight, s.delivered, s.dead), (50, 0, 0, 0));
+        assert!(s.oldest_pending_age_s.is_some());
+
+        let claimed = outbox.claim(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(claimed.len(), 10);
+        assert_eq!(claimed[0].id, ids[0], "the oldest first");
+        let s = outbox.status().unwrap();
+        assert_eq!((s.pending, s.in_flight), (40, 10));
+        // Claimed records are not claimed twice while leased.
+        let more = outbox.claim(100, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(more.len(), 40);
+        assert!(more.iter().all(|m| claimed.iter().all(|c| c.id != m.id)));
+
+        outbox
+            .settle(claimed[0].id, Settle::Delivered)
+            .await
+            .unwrap();
+        outbox
+            .settle(
+                claimed[1].id,
+                Settle::Retry {
+                    next_ms: now_ms() + 60_000,
+                    error: "503".into(),
+                    counted: true,
+                },
+            )
+            .await
+            .unwrap();
+        outbox
+            .settle(
+                claimed[2].id,
+                Settle::Dead {
+                    reason: "400 bad".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let s = outbox.status().unwrap();
+        assert_eq!((s.pending, s.in_flight, s.delivered, s.dead), (1, 47, 1, 1));
+        assert_eq!(
+            outbox
+                .claim(10, Duration::from_secs(1))
+                .await
+                .unwrap()
+                .len(),
+            0,
+            "not due"
+        );
+
+        assert_eq!(retry_dead(dir.path()).unwrap(), 1);
+        let again = outbox.claim(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].key, claimed[2].key);
+        assert_eq!(again[0].attempts, 0);
+        assert_eq!(purge_delivered(dir.path()).unwrap(), 1);
+        assert_eq!(status(dir.path()).unwrap().delivered, 0);
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_runs_out_makes_the_record_due_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        outbox.enqueue(rec(1)).await.unwrap();
+        assert_eq!(
+            outbox
+                .claim(5, Duration::from_millis(1))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            outbox
+                .claim(5, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        drop(outbox);
+        // Reopened (as after a crash): still there, still leased.
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let s = outbox.status().unwrap();
+        assert_eq!((s.pending, s.in_flight), (0, 1));
+    }
+
+    #[test]
+    fn status_of_a_missing_outbox_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = status(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(e.contains("no outbox at"), "{e}");
+    }
+}
