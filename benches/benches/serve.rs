@@ -1,0 +1,190 @@
+//! `lorafield serve` on loopback against the Microshare simulator: uplinks accepted per second
+//! (each durably committed before its 202), the time to acknowledge one (p50, p99) with 8
+//! concurrent senders, and uplinks delivered per second.
+//!
+//! - `serve/accept`: criterion times 2,000 webhook posts by 8 concurrent senders (keep-alive
+//!   connections), the bridge delivering to the simulator at the same time.
+//! - Then one longer run of 20,000 posts is timed request by request and printed: accepted/s,
+//!   p50/p99/max acknowledgement time, and delivered/s (until the simulator holds every key).
+//!
+//! Bridge, simulator, delivery worker and senders share the machine's cores.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use lorafield::{Registry, Selection};
+use lorafield_cli::serve::{ServeOptions, serve};
+use lorafield_envelope::generate::{GenOptions, Shape, write_shares};
+use lorafield_microshare::Secret;
+use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
+use lorafield_microshare::sim::{SimConfig, Simulator};
+use lorafield_microshare::worker::WorkerConfig;
+
+const SENDERS: usize = 8;
+
+/// TTS v3 webhook bodies: the `data` of generated shares.
+fn bodies(count: usize, seed: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let options = GenOptions {
+        count,
+        seed,
+        shape: Shape::TtsV3,
+        ..GenOptions::default()
+    };
+    write_shares(&options, &mut out).unwrap();
+    #[derive(serde::Deserialize)]
+    struct Share<'a> {
+        #[serde(borrow)]
+        data: &'a serde_json::value::RawValue,
+    }
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Share<'_>>(l)
+                .unwrap()
+                .data
+                .get()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Posts every body with `SENDERS` senders; returns each request's acknowledgement time.
+async fn post_all(url: &str, bodies: Arc<Vec<String>>, http: &reqwest::Client) -> Vec<Duration> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..SENDERS {
+        let (next, bodies, http, url) = (
+            next.clone(),
+            bodies.clone(),
+            http.clone(),
+            format!("{url}/uplink"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let start = Instant::now();
+                let r = http.post(&url).body(body.clone()).send().await.unwrap();
+                assert_eq!(r.status(), 202);
+                times.push(start.elapsed());
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.unwrap());
+    }
+    times
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, url) = runtime.block_on(async {
+        let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), SimConfig::default())
+            .await
+            .unwrap();
+        let user = &SimConfig::default().users[0];
+        let client = Client::new(ClientConfig::new(
+            Endpoints::same(&sim.base_url()),
+            Credentials::Password {
+                username: user.username.clone(),
+                password: Secret::new(user.password.clone()),
+                api_key: Secret::new(user.api_key.clone()),
+            },
+        ))
+        .unwrap();
+        let options = ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            rec_type: "io.example.bench".into(),
+            secret: None,
+            body_limit: 256 * 1024,
+            outbox: dir.path().to_path_buf(),
+            worker: WorkerConfig::default(),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let selection = Selection::builtin_default(&Registry::builtin());
+        tokio::spawn(serve(
+            options,
+            selection,
+            Arc::new(client),
+            std::future::pending(),
+            move |addr| {
+                let _ = tx.send(addr);
+            },
+        ));
+        let addr = rx.await.unwrap();
+        (sim, format!("http://{addr}"))
+    });
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(SENDERS)
+        .build()
+        .unwrap();
+
+    let batch = Arc::new(bodies(2000, 3));
+    let mut g = c.benchmark_group("serve");
+    g.throughput(Throughput::Elements(batch.len() as u64));
+    g.sample_size(10);
+    g.bench_function("accept (8 senders)", |b| {
+        b.iter(|| runtime.block_on(post_all(&url, batch.clone(), &http)))
+    });
+    g.finish();
+
+    // One long run, timed request by request.
+    // Other uplinks than the criterion runs posted (again and again): the duplicates counted
+    // below are the bridge's own.
+    let long = Arc::new(bodies(20_000, 4));
+    runtime.block_on(async {
+        let stored_before = wait_quiet(&sim).await;
+        let start = Instant::now();
+        let mut times = post_all(&url, long.clone(), &http).await;
+        let accepted = start.elapsed();
+        let want = stored_before + long.len() as u64;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while sim.stats().stored < want && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let delivered = start.elapsed();
+        let stats = sim.stats();
+        let before = stored_before;
+        times.sort_unstable();
+        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+        eprintln!(
+            "serve: {} uplinks, {SENDERS} senders: accepted in {:.2} s = {:.0}/s; ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; delivered in {:.2} s = {:.0}/s (stored {} in this run)",
+            long.len(),
+            accepted.as_secs_f64(),
+            long.len() as f64 / accepted.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+            times.last().unwrap().as_secs_f64() * 1e3,
+            delivered.as_secs_f64(),
+            long.len() as f64 / delivered.as_secs_f64(),
+            stats.stored - before,
+        );
+    });
+}
+
+/// Waits until the simulator's store stops growing (earlier deliveries done); returns it.
+async fn wait_quiet(sim: &Simulator) -> u64 {
+    let mut last = sim.stats().stored;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = sim.stats().stored;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
