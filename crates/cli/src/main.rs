@@ -562,6 +562,14 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             ..WorkerConfig::default()
         },
     };
+    tracing::info!(
+        "forwarding to {} as recType {} ({} rules), outbox {}, {:?}",
+        args.microshare.microshare_url,
+        options.rec_type,
+        selection.rules(),
+        options.outbox.display(),
+        client
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
