@@ -35,6 +35,9 @@ use base64::engine::general_purpose::STANDARD;
 use fastrand::Rng;
 use lorafield::JsonWriter;
 use lorafield_codec_lpp::{CayenneLpp, Encoder, Layout, Profile};
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 
 /// How Microshare encodes a share's id and dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -1253,51 +1256,29 @@ fn hex(out: &mut [u8], bytes: &[u8], upper: bool) {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
+/// `YYYY-MM-DDTHH:MM:SS.fffZ`: milliseconds.
+const ISO_MS: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: microseconds.
+const ISO_US: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+/// `YYYY-MM-DDTHH:MM:SS.fffffffffZ`: nanoseconds.
+const ISO_NS: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
 
-/// Appends `ns` since the epoch as `YYYY-MM-DDTHH:MM:SS.fffZ` with `digits` fraction digits.
+/// Appends `ns` since the epoch as `YYYY-MM-DDTHH:MM:SS.fffZ` with `digits` (3, 6 or 9; anything
+/// else is taken as 9) fraction digits, truncated.
 fn iso8601(out: &mut Vec<u8>, ns: i64, digits: u32) {
-    let secs = ns.div_euclid(1_000_000_000);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let parts = [
-        (year, 4, b'-'),
-        (month.into(), 2, b'-'),
-        (day.into(), 2, b'T'),
-        (sod / 3600, 2, b':'),
-        (sod / 60 % 60, 2, b':'),
-        (sod % 60, 2, b'.'),
-    ];
-    for (v, width, sep) in parts {
-        push_padded(out, v as u64, width);
-        out.push(sep);
-    }
-    if digits == 0 {
-        out.pop();
-    } else {
-        let fraction = ns.rem_euclid(1_000_000_000) as u64 / 10u64.pow(9 - digits);
-        push_padded(out, fraction, digits as usize);
-    }
-    out.push(b'Z');
-}
-
-fn push_padded(out: &mut Vec<u8>, v: u64, width: usize) {
-    let start = out.len();
-    push_u64(out, v);
-    let pad = width.saturating_sub(out.len() - start);
-    out.splice(start..start, std::iter::repeat_n(b'0', pad));
+    let format = match digits {
+        3 => ISO_MS,
+        6 => ISO_US,
+        _ => ISO_NS,
+    };
+    // i64 nanoseconds reach only years 1677 to 2262, well inside what `time` can write.
+    let at = OffsetDateTime::from_unix_timestamp_nanos(ns.into())
+        .expect("i64 nanoseconds are within time's range");
+    let written = at.format_into(out, format);
+    debug_assert!(written.is_ok());
 }
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

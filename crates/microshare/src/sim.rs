@@ -68,6 +68,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -1377,44 +1380,31 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
+/// [`iso_time`]'s format.
+const ISO_MS: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+/// [`us_time`]'s format.
+const US_MS: &[BorrowedFormatItem<'_>] = format_description!(
+    "[month]/[day]/[year] [hour repr:12]:[minute]:[second]:[subsecond digits:3] [period]"
+);
 
-/// Splits epoch milliseconds into a date and hours, minutes, seconds, milliseconds.
-fn split_ms(ms: u64) -> ((i64, u32, u32), u64, u64, u64, u64) {
-    let (secs, milli) = (ms / 1000, ms % 1000);
-    let date = civil_from_days((secs / 86_400) as i64);
-    let sod = secs % 86_400;
-    (date, sod / 3600, sod / 60 % 60, sod % 60, milli)
+/// Epoch milliseconds (the logical clock: [`SIM_EPOCH_MS`] plus 1 ms per stored share) written
+/// with `format`.
+fn format_ms(ms: u64, format: &[BorrowedFormatItem<'_>]) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .expect("the logical clock stays before the year 10000")
+        .format(format)
+        .expect("a UTC date-time has every component")
 }
 
 /// `2025-06-15T15:06:40.001Z`.
 fn iso_time(ms: u64) -> String {
-    let ((y, mo, d), h, mi, s, milli) = split_ms(ms);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    format_ms(ms, ISO_MS)
 }
 
 /// The 2017 POST answer's `tstamp`: `06/15/2025 03:06:40:001 PM`.
 fn us_time(ms: u64) -> String {
-    let ((y, mo, d), h, mi, s, milli) = split_ms(ms);
-    let (h12, half) = match h {
-        0 => (12, "AM"),
-        1..=11 => (h, "AM"),
-        12 => (12, "PM"),
-        _ => (h - 12, "PM"),
-    };
-    format!("{mo:02}/{d:02}/{y:04} {h12:02}:{mi:02}:{s:02}:{milli:03} {half}")
+    format_ms(ms, US_MS)
 }
 
 #[cfg(test)]
