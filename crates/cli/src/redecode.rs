@@ -198,7 +198,7 @@ impl OutboxWriter {
     }
 
     fn record(&self, line: &[u8]) -> io::Result<lorafield_microshare::outbox::NewRecord> {
-        use lorafield_microshare::outbox::{NewRecord, record_key};
+        use lorafield_microshare::outbox::{NewRecord, uplink_key};
         #[derive(serde::Deserialize)]
         struct Share<'a> {
             #[serde(borrow)]
@@ -212,15 +212,7 @@ impl OutboxWriter {
         // The envelope's ids, as `serve` reads them (a re-decode of a decoded record is a no-op).
         let mut r = lorafield_envelope::Redecoder::new(&self.selection).with_ids(true);
         let mut scratch = Vec::new();
-        let key = match r.redecode(body, &mut scratch).ids {
-            Some(ids) => record_key(
-                ids.dev_eui.as_deref().unwrap_or_default(),
-                ids.f_cnt,
-                ids.received_at.as_deref().unwrap_or_default(),
-                &ids.payload,
-            ),
-            None => record_key("", 0, "", body),
-        };
+        let key = uplink_key(r.redecode(body, &mut scratch).ids.as_ref(), body);
         Ok(NewRecord {
             key,
             rec_type: self.rec_type.clone(),

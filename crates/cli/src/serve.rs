@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use lorafield::Selection;
 use lorafield_envelope::{Redecoder, Status};
 use lorafield_microshare::Secret;
-use lorafield_microshare::outbox::{NewRecord, Outbox, record_key};
+use lorafield_microshare::outbox::{NewRecord, Outbox, uplink_key};
 use lorafield_microshare::worker::{self, Deliver, WorkerConfig, WorkerStats};
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
@@ -196,15 +196,7 @@ async fn uplink(
     } else {
         m.decode_failures.fetch_add(1, Ordering::Relaxed);
     }
-    let key = match &outcome.ids {
-        Some(ids) => record_key(
-            ids.dev_eui.as_deref().unwrap_or_default(),
-            ids.f_cnt,
-            ids.received_at.as_deref().unwrap_or_default(),
-            &ids.payload,
-        ),
-        None => record_key("", 0, "", text),
-    };
+    let key = uplink_key(outcome.ids.as_ref(), text);
     let rec_type = redecoder
         .last_choice()
         .and_then(|c| c.forward_to())

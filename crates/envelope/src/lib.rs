@@ -82,4 +82,6 @@ mod redecode;
 mod scan;
 
 pub use frame::{Chunk, Framer, Item};
-pub use redecode::{Outcome, RecordId, Redecoder, Shape, Status, page_objects, write_compact};
+pub use redecode::{
+    Outcome, RecordId, Redecoder, Shape, Status, UplinkIds, page_objects, write_compact,
+};

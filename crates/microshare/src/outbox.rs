@@ -76,6 +76,20 @@ pub fn record_key(dev_eui: &str, f_cnt: u64, received_at: &str, payload: &str) -
     format!("lfk-{}", hex::encode(&h.finalize()[..8]))
 }
 
+/// The record key of an uplink from what identifies it ([`record_key`]), or, for a record
+/// without them, of its whole text.
+pub fn uplink_key(ids: Option<&lorafield_envelope::UplinkIds<'_>>, text: &str) -> String {
+    match ids {
+        Some(ids) => record_key(
+            ids.dev_eui.as_deref().unwrap_or_default(),
+            ids.f_cnt,
+            ids.received_at.as_deref().unwrap_or_default(),
+            &ids.payload,
+        ),
+        None => record_key("", 0, "", text),
+    }
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()
