@@ -850,50 +850,11 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(at.saturating_sub(now)))
 }
 
-/// Seconds since 1970 of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the date form
-/// RFC 9110 has senders use; the obsolete forms give `None`.
+/// Seconds since 1970 of an HTTP date: the IMF-fixdate senders use
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) and the two obsolete forms RFC 9110 has recipients accept.
 fn http_date(s: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let b = s.as_bytes();
-    let separators = [
-        (3, b','),
-        (4, b' '),
-        (7, b' '),
-        (11, b' '),
-        (16, b' '),
-        (19, b':'),
-        (22, b':'),
-    ];
-    if b.len() != 29
-        || !s.ends_with(" GMT")
-        || separators.iter().any(|&(i, c)| b.get(i) != Some(&c))
-    {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = s.get(range)?;
-        digits
-            .bytes()
-            .all(|d| d.is_ascii_digit())
-            .then(|| digits.parse().ok())?
-    };
-    let day = number(5..7)?;
-    let month = MONTHS.iter().position(|&m| Some(m) == s.get(8..11))? as i64 + 1;
-    let year = number(12..16)?;
-    let (hour, minute, second) = (number(17..19)?, number(20..22)?, number(23..25)?);
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm), with March as the first month.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+    let at = httpdate::parse_http_date(s).ok()?;
+    Some(at.duration_since(UNIX_EPOCH).ok()?.as_secs())
 }
 
 #[cfg(test)]
@@ -936,8 +897,12 @@ mod tests {
             http_date("Tue, 29 Feb 2028 23:59:59 GMT"),
             Some(1_835_481_599)
         );
-        assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
-        assert_eq!(http_date("Sun Nov  6 08:49:37 1994"), None);
+        // The obsolete forms recipients must accept (RFC 9110, 5.6.7).
+        assert_eq!(
+            http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(http_date("Sun Nov  6 08:49:37 1994"), Some(784_111_777));
         assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(http_date("Sun, 06 Nov 1994 28:49:37 GMT"), None);
         assert_eq!(http_date("Sun, 06 Nov 1994 08:49:+7 GMT"), None);
