@@ -156,10 +156,19 @@ fn bench(c: &mut Criterion) {
         let delivered = start.elapsed();
         let stats = sim.stats();
         let before = stored_before;
+        let metrics = http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+        let counter = |name: &str| -> f64 {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        let per_commit = counter("lorafield_uplinks_enqueued_total ")
+            / counter("lorafield_outbox_enqueue_commits_total ").max(1.0);
         times.sort_unstable();
         let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
         eprintln!(
-            "serve: {} uplinks, {SENDERS} senders: accepted in {:.2} s = {:.0}/s; ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; delivered in {:.2} s = {:.0}/s (stored {} in this run)",
+            "serve: {} uplinks, {SENDERS} senders: accepted in {:.2} s = {:.0}/s; ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; delivered in {:.2} s = {:.0}/s (stored {} in this run); {:.1} uplinks per commit that added some, over the whole bench",
             long.len(),
             accepted.as_secs_f64(),
             long.len() as f64 / accepted.as_secs_f64(),
@@ -169,6 +178,7 @@ fn bench(c: &mut Criterion) {
             delivered.as_secs_f64(),
             long.len() as f64 / delivered.as_secs_f64(),
             stats.stored - before,
+            per_commit,
         );
     });
 }

@@ -294,6 +294,11 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         "Records moved to the dead-letter table.",
         load(&w.dead),
     );
+    counter(
+        "lorafield_outbox_enqueue_commits_total",
+        "Outbox commits that added uplinks (concurrent uplinks share one, and its fsync).",
+        app.outbox.commits(),
+    );
     let mut gauge = |name: &str, help: &str, value: f64| {
         let _ = writeln!(
             text,
