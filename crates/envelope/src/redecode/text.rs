@@ -1,0 +1,126 @@
+//! Writing records out: copying spans (onto one line), comparing JSON texts.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use lorafield::core::json::write_str;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Appends `record[range]`; a record spread over several lines (a pretty-printed page) is
+/// put on one: line breaks and the indentation after them are dropped (JSON whitespace only:
+/// a string cannot hold a raw line break).
+pub(super) fn copy(record: &str, range: Range<usize>, out: &mut Vec<u8>) {
+    let part = &record.as_bytes()[range];
+    if memchr::memchr2(b'\n', b'\r', part).is_none() {
+        out.extend_from_slice(part);
+        return;
+    }
+    copy_lines(part, out);
+}
+
+/// [`copy`] for text known to be on one line.
+pub(super) fn copy_line(record: &str, range: Range<usize>, out: &mut Vec<u8>) {
+    out.extend_from_slice(&record.as_bytes()[range]);
+}
+
+pub(super) fn copy_lines(part: &[u8], out: &mut Vec<u8>) {
+    let mut skip_indent = false;
+    for &b in part {
+        match b {
+            b'\n' | b'\r' => skip_indent = true,
+            b' ' | b'\t' if skip_indent => {}
+            _ => {
+                skip_indent = false;
+                out.push(b);
+            }
+        }
+    }
+}
+
+pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Appends `record`, put on one line as [`Redecoder::redecode`] does.
+pub fn write_compact(record: &str, out: &mut Vec<u8>) {
+    copy(record, 0..record.len(), out);
+}
+
+/// What is to be written for text that is not a JSON object.
+pub(crate) fn write_unreadable(record: &str, reason: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"lorafield\":{\"errors\":[{\"kind\":\"unreadable\",\"message\":");
+    write_str(reason, out);
+    out.extend_from_slice(b"}]},\"unreadable\":");
+    write_str(record, out);
+    out.push(b'}');
+}
+
+/// Whether two JSON texts say the same: equal bytes, or equal values (whitespace and member
+/// order aside).
+pub(super) fn same_json(a: &[u8], b: &[u8]) -> bool {
+    a == b
+        || matches!(
+            (
+                serde_json::from_slice::<serde_json::Value>(a),
+                serde_json::from_slice::<serde_json::Value>(b),
+            ),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// The `errors` and `warnings` arrays of a TS013 result, as ranges of it.
+#[derive(Debug, Default)]
+pub(super) struct Tail {
+    pub(super) errors: Option<Range<usize>>,
+    pub(super) warnings: Option<Range<usize>>,
+}
+
+impl Tail {
+    pub(super) fn read(result: &[u8], errors: bool, warnings: bool) -> Tail {
+        if !errors && !warnings {
+            return Tail::default();
+        }
+        #[derive(Deserialize)]
+        struct Result<'a> {
+            #[serde(borrow)]
+            errors: Option<&'a RawValue>,
+            #[serde(borrow)]
+            warnings: Option<&'a RawValue>,
+        }
+        let Ok(text) = std::str::from_utf8(result) else {
+            return Tail::default();
+        };
+        let Ok(r) = serde_json::from_str::<Result<'_>>(text) else {
+            return Tail::default();
+        };
+        let range = |v: &RawValue| {
+            let s = v.get();
+            let start = s.as_ptr().addr() - text.as_ptr().addr();
+            start..start + s.len()
+        };
+        Tail {
+            errors: r.errors.map(range),
+            warnings: r.warnings.map(range),
+        }
+    }
+
+    pub(super) fn first_error_message(&self, result: &[u8]) -> String {
+        let Some(e) = &self.errors else {
+            return "decode failed".into();
+        };
+        serde_json::from_slice::<Vec<Message<'_>>>(&result[e.clone()])
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .map_or_else(|| "decode failed".into(), |m| m.message.into_owned())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Message<'a> {
+    #[serde(borrow)]
+    pub(super) message: Cow<'a, str>,
+}
