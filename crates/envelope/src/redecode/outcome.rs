@@ -60,7 +60,7 @@ pub enum Status {
     /// share holding something else): written as it was.
     PassedThrough,
     /// A Microshare page (`{"meta":..,"objs":[..]}`): nothing was written; its shares are
-    /// records of their own ([`page_objects`]).
+    /// records of their own ([`page_objects`](super::page_objects)).
     Page,
 }
 
@@ -102,7 +102,7 @@ impl RecordId<'_> {
     }
 }
 
-/// What [`Redecoder::redecode`] did with one record.
+/// What [`Redecoder::redecode`](super::Redecoder::redecode) did with one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome<'r> {
     /// What became of it.
@@ -122,7 +122,7 @@ pub struct Outcome<'r> {
     /// Whether it failed because its text is not a JSON object.
     pub unreadable: bool,
     /// What identifies the uplink (for a record key), when the re-decoder was asked for it
-    /// ([`Redecoder::with_ids`]) and the record is an uplink with a port.
+    /// ([`Redecoder::with_ids`](super::Redecoder::with_ids)) and the record is an uplink with a port.
     pub ids: Option<UplinkIds<'r>>,
 }
 

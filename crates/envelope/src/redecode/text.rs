@@ -45,7 +45,7 @@ pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Appends `record`, put on one line as [`Redecoder::redecode`] does.
+/// Appends `record`, put on one line as [`Redecoder::redecode`](super::Redecoder::redecode) does.
 pub fn write_compact(record: &str, out: &mut Vec<u8>) {
     copy(record, 0..record.len(), out);
 }
