@@ -36,28 +36,26 @@
 //! configured secrets and the token in use replaced by `***`; reqwest's errors lose their URL,
 //! which carries the password of a token request.
 
+mod pages;
+mod token;
+
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 use crate::Secret;
 use crate::worker::{Deliver, DeliveryError};
+use token::{Bearer, TokenSlot, retry_after};
+
+pub use pages::{Page, Pages};
 
 /// The per-request timeout of [`ClientConfig::new`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A password token lasts 48 hours; it is replaced once it is this old.
-const TOKEN_REFRESH_AGE: Duration = Duration::from_secs(47 * 3600);
-
-/// Answer bodies in errors are clipped to this many characters.
-const BODY_CLIP: usize = 200;
 
 /// The base URLs of the Share API and of the token endpoint, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,17 +246,6 @@ pub struct PostedShare {
     pub id: Option<String>,
 }
 
-/// One page of `GET /share/{recType}`.
-#[derive(Debug)]
-pub struct Page {
-    /// `meta.currentPage`.
-    pub current_page: u64,
-    /// `meta.totalPages`.
-    pub total_pages: u64,
-    /// The shares as they came, both date encodings verbatim.
-    pub objs: Vec<Box<RawValue>>,
-}
-
 /// A client of the Share API; cheap to clone (the clones share the connection pool and token).
 #[derive(Clone)]
 pub struct Client {
@@ -273,31 +260,6 @@ struct Inner {
     /// The configured secrets, raw and URL-encoded, longest first: scrubbed from error texts.
     secrets: Vec<String>,
     token: Mutex<TokenSlot>,
-}
-
-#[derive(Default)]
-struct TokenSlot {
-    current: Option<Token>,
-    /// How many tokens were fetched; names the current one.
-    generation: u64,
-}
-
-struct Token {
-    value: Secret,
-    refresh_at: Instant,
-    generation: u64,
-}
-
-impl Token {
-    fn is_fresh(&self, now: Instant) -> bool {
-        now < self.refresh_at
-    }
-}
-
-/// The token a request is sent with, and which one it is (0: a pipe token).
-struct Bearer {
-    value: Secret,
-    generation: u64,
 }
 
 impl fmt::Debug for Client {
@@ -437,30 +399,6 @@ impl Client {
         Ok(url)
     }
 
-    /// One page of `rec_type`.
-    async fn page(&self, rec_type: &str, page: u64, per_page: u32) -> Result<Page, ClientError> {
-        if let Credentials::Pipe(_) = self.inner.credentials {
-            return Err(ClientError::Config(
-                "a pipe token can only post: listing shares needs password credentials".into(),
-            ));
-        }
-        let mut url = self.share_url(rec_type)?;
-        url.push_str(&format!("?details=true&page={page}&perPage={per_page}"));
-        let answer = self.call(Method::GET, &url, None).await?;
-        let bytes = answer
-            .bytes()
-            .await
-            .map_err(|e| self.transport(&format!("GET {url}"), e, None))?;
-        let page: PageAnswer = serde_json::from_slice(&bytes).map_err(|e| {
-            ClientError::Transport(format!("GET {url}: could not decode the page: {e}"))
-        })?;
-        Ok(Page {
-            current_page: page.meta.current_page,
-            total_pages: page.meta.total_pages,
-            objs: page.objs,
-        })
-    }
-
     /// Sends a request to the API with a token, and once more with a new password token if the
     /// first one got 401. Answers other than success become errors.
     async fn call(
@@ -530,168 +468,6 @@ impl Client {
             body: self.scrub(&String::from_utf8_lossy(&body), Some(&bearer.value)),
         })
     }
-
-    /// The token to send: the pipe token, or the kept password token (fetched if there is none
-    /// or it is 47 hours old).
-    async fn bearer(&self) -> Result<Bearer, ClientError> {
-        if let Credentials::Pipe(token) = &self.inner.credentials {
-            return Ok(Bearer {
-                value: token.clone(),
-                generation: 0,
-            });
-        }
-        let mut slot = self.inner.token.lock().await;
-        if let Some(token) = slot.current.as_ref().filter(|t| t.is_fresh(Instant::now())) {
-            return Ok(token.bearer());
-        }
-        self.fetch_into(&mut slot).await
-    }
-
-    /// A token to replace the one of `generation` that got 401: a newer one if another request
-    /// fetched it meanwhile, else a new one.
-    async fn replace(&self, generation: u64) -> Result<Bearer, ClientError> {
-        let mut slot = self.inner.token.lock().await;
-        let newer = slot
-            .current
-            .as_ref()
-            .filter(|t| t.generation != generation && t.is_fresh(Instant::now()));
-        if let Some(token) = newer {
-            return Ok(token.bearer());
-        }
-        self.fetch_into(&mut slot).await
-    }
-
-    /// Fetches a password token into `slot` (whose lock is held, so that requests wait for it
-    /// rather than fetch their own).
-    async fn fetch_into(&self, slot: &mut TokenSlot) -> Result<Bearer, ClientError> {
-        let value = self.fetch_token().await?;
-        slot.generation += 1;
-        let token = Token {
-            value,
-            refresh_at: Instant::now() + TOKEN_REFRESH_AGE,
-            generation: slot.generation,
-        };
-        let bearer = token.bearer();
-        slot.current = Some(token);
-        tracing::debug!(generation = slot.generation, "fetched a password token");
-        Ok(bearer)
-    }
-
-    /// `POST {auth}/oauth2/token?username=U&password=P&client_id=APIKEY&grant_type=password&scope=ALL:ALL`.
-    async fn fetch_token(&self) -> Result<Secret, ClientError> {
-        let Credentials::Password {
-            username,
-            password,
-            api_key,
-        } = &self.inner.credentials
-        else {
-            return Err(ClientError::Config("a pipe token is not fetched".into()));
-        };
-        let endpoint = format!("{}/oauth2/token", self.inner.endpoints.auth);
-        let mut url = format!("{endpoint}?username=");
-        encode_into(username, &mut url);
-        url.push_str("&password=");
-        encode_into(password.expose(), &mut url);
-        url.push_str("&client_id=");
-        encode_into(api_key.expose(), &mut url);
-        url.push_str("&grant_type=password&scope=ALL%3AALL");
-        let what = format!("token request to {endpoint}");
-        let answer = self
-            .inner
-            .http
-            .post(url)
-            .body(Vec::new())
-            .send()
-            .await
-            .map_err(|e| self.transport(&what, e, None))?;
-        let status = answer.status().as_u16();
-        let retry_after = retry_after(answer.headers());
-        let body = answer
-            .bytes()
-            .await
-            .map_err(|e| self.transport(&what, e, None))?;
-        if !(200..300).contains(&status) {
-            let body = self.scrub(&String::from_utf8_lossy(&body), None);
-            return Err(if ClientError::retryable(status) {
-                ClientError::Status {
-                    status,
-                    retry_after,
-                    body,
-                }
-            } else {
-                ClientError::Auth {
-                    status,
-                    message: if body.is_empty() {
-                        "(no message)".into()
-                    } else {
-                        body
-                    },
-                }
-            });
-        }
-        #[derive(Deserialize)]
-        struct TokenAnswer {
-            access_token: String,
-        }
-        match serde_json::from_slice::<TokenAnswer>(&body) {
-            Ok(answer) if !answer.access_token.is_empty() => Ok(Secret::new(answer.access_token)),
-            // The body is not shown: it may hold a token under another name.
-            _ => Err(ClientError::Auth {
-                status,
-                message: "the token endpoint's answer has no access_token".into(),
-            }),
-        }
-    }
-
-    /// A [`ClientError::Transport`] for `error`, saying which kind, without its URL.
-    fn transport(&self, what: &str, error: reqwest::Error, token: Option<&Secret>) -> ClientError {
-        let error = error.without_url();
-        let kind = if error.is_timeout() {
-            format!("timed out after {:?}", self.inner.timeout)
-        } else if error.is_connect() {
-            "could not connect".into()
-        } else if error.is_decode() {
-            "could not decode the answer".into()
-        } else if error.is_body() {
-            "the answer's body was cut".into()
-        } else if error.is_request() {
-            "the request failed".into()
-        } else {
-            error.to_string()
-        };
-        let mut text = format!("{what}: {kind}");
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        ClientError::Transport(self.scrub(&text, token))
-    }
-
-    /// `text` without the configured secrets and `token`, clipped to [`BODY_CLIP`] characters.
-    fn scrub(&self, text: &str, token: Option<&Secret>) -> String {
-        let mut text = text.trim().to_string();
-        let token = token.map(Secret::expose).filter(|t| !t.is_empty());
-        for secret in token
-            .into_iter()
-            .chain(self.inner.secrets.iter().map(String::as_str))
-        {
-            if text.contains(secret) {
-                text = text.replace(secret, "***");
-            }
-        }
-        clip(text)
-    }
-}
-
-impl Token {
-    fn bearer(&self) -> Bearer {
-        Bearer {
-            value: self.value.clone(),
-            generation: self.generation,
-        }
-    }
 }
 
 impl Deliver for Client {
@@ -716,73 +492,6 @@ impl Deliver for Client {
             Err(e) => Err(e.into_delivery()),
         }
     }
-}
-
-/// The shares of a recType, page by page: see [`Client::pages`].
-pub struct Pages {
-    client: Client,
-    rec_type: String,
-    per_page: u32,
-    next_page: u64,
-    done: bool,
-}
-
-impl fmt::Debug for Pages {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pages")
-            .field("rec_type", &self.rec_type)
-            .field("per_page", &self.per_page)
-            .field("next_page", &self.next_page)
-            .field("done", &self.done)
-            .finish()
-    }
-}
-
-impl Pages {
-    /// The next page, or `None` after the last one. After a [`ClientError::Status`] or
-    /// [`ClientError::Transport`] error, calling `next` again asks for the same page; after any
-    /// other error the listing is over.
-    pub async fn next(&mut self) -> Option<Result<Page, ClientError>> {
-        if self.done {
-            return None;
-        }
-        let result = self
-            .client
-            .page(&self.rec_type, self.next_page, self.per_page)
-            .await;
-        match result {
-            Ok(page) if page.objs.is_empty() => {
-                self.done = true;
-                None
-            }
-            Ok(page) => {
-                self.done = page.current_page >= page.total_pages;
-                self.next_page += 1;
-                Some(Ok(page))
-            }
-            Err(e) => {
-                self.done = !matches!(e, ClientError::Status { .. } | ClientError::Transport(_));
-                Some(Err(e))
-            }
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct PageAnswer {
-    #[serde(default)]
-    meta: PageMeta,
-    #[serde(default)]
-    objs: Vec<Box<RawValue>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct PageMeta {
-    #[serde(default)]
-    current_page: u64,
-    #[serde(default)]
-    total_pages: u64,
 }
 
 /// `objs[0].id` of a POST's answer.
@@ -830,33 +539,6 @@ fn encode_into(s: &str, out: &mut String) {
     }
 }
 
-/// `text` cut to [`BODY_CLIP`] characters, `…` marking a cut.
-fn clip(mut text: String) -> String {
-    if let Some((at, _)) = text.char_indices().nth(BODY_CLIP) {
-        text.truncate(at);
-        text.push('…');
-    }
-    text
-}
-
-/// The `Retry-After` header: seconds, or an IMF-fixdate (as a delay from now, 0 if past).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = http_date(value)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// Seconds since 1970 of an HTTP date: the IMF-fixdate senders use
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`) and the two obsolete forms RFC 9110 has recipients accept.
-fn http_date(s: &str) -> Option<u64> {
-    let at = httpdate::parse_http_date(s).ok()?;
-    Some(at.duration_since(UNIX_EPOCH).ok()?.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -869,65 +551,6 @@ mod tests {
         out.clear();
         encode_into("uk.reading-ttn_x~y:é+%", &mut out);
         assert_eq!(out, "uk.reading-ttn_x~y%3A%C3%A9%2B%25");
-    }
-
-    #[test]
-    fn parses_retry_after() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 2 "));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
-        );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
-    }
-
-    #[test]
-    fn parses_http_dates() {
-        assert_eq!(
-            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(
-            http_date("Tue, 29 Feb 2028 23:59:59 GMT"),
-            Some(1_835_481_599)
-        );
-        // The obsolete forms recipients must accept (RFC 9110, 5.6.7).
-        assert_eq!(
-            http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(http_date("Sun Nov  6 08:49:37 1994"), Some(784_111_777));
-        assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
-        assert_eq!(http_date("Sun, 06 Nov 1994 28:49:37 GMT"), None);
-        assert_eq!(http_date("Sun, 06 Nov 1994 08:49:+7 GMT"), None);
-    }
-
-    #[test]
-    fn clips_on_characters() {
-        assert_eq!(clip("short".into()), "short");
-        let long = "é".repeat(BODY_CLIP + 5);
-        let clipped = clip(long);
-        assert_eq!(clipped.chars().count(), BODY_CLIP + 1);
-        assert!(clipped.ends_with('…'));
-    }
-
-    #[test]
-    fn token_is_replaced_at_47_hours() {
-        let now = Instant::now();
-        let token = Token {
-            value: Secret::new("t"),
-            refresh_at: now + TOKEN_REFRESH_AGE,
-            generation: 1,
-        };
-        assert!(token.is_fresh(now));
-        assert!(token.is_fresh(now + Duration::from_secs(47 * 3600 - 1)));
-        assert!(!token.is_fresh(now + Duration::from_secs(47 * 3600)));
     }
 
     #[test]
