@@ -244,92 +244,94 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let m = &app.metrics;
-    let w = &app.worker;
+    let (m, w) = (&app.metrics, &app.worker);
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let counters = [
+        (
+            "lorafield_uplinks_received_total",
+            "Requests to /uplink.",
+            load(&m.received),
+        ),
+        (
+            "lorafield_uplinks_rejected_total",
+            "Requests to /uplink answered 4xx or 5xx (nothing enqueued).",
+            load(&m.rejected),
+        ),
+        (
+            "lorafield_uplinks_decoded_total",
+            "Uplinks decoded without errors.",
+            load(&m.decoded),
+        ),
+        (
+            "lorafield_decode_failures_total",
+            "Uplinks whose payload could not be decoded (forwarded with the errors in the stamp).",
+            load(&m.decode_failures),
+        ),
+        (
+            "lorafield_uplinks_enqueued_total",
+            "Uplinks committed to the outbox (and answered 202).",
+            load(&m.enqueued),
+        ),
+        (
+            "lorafield_deliveries_total",
+            "Records delivered to Microshare.",
+            load(&w.delivered),
+        ),
+        (
+            "lorafield_delivery_retries_total",
+            "Delivery attempts that failed and were rescheduled.",
+            load(&w.retried),
+        ),
+        (
+            "lorafield_dead_letters_total",
+            "Records moved to the dead-letter table.",
+            load(&w.dead),
+        ),
+        (
+            "lorafield_outbox_enqueue_commits_total",
+            "Outbox commits that added uplinks (concurrent uplinks share one, and its fsync).",
+            app.outbox.commits(),
+        ),
+    ];
+    let mut gauges = Vec::with_capacity(4);
+    match app.outbox.status() {
+        Ok(s) => gauges.extend([
+            (
+                "lorafield_outbox_depth",
+                "Records in the outbox not yet delivered (pending and in flight).",
+                (s.pending + s.in_flight) as f64,
+            ),
+            (
+                "lorafield_outbox_dead",
+                "Records in the dead-letter table.",
+                s.dead as f64,
+            ),
+            (
+                "lorafield_outbox_oldest_age_seconds",
+                "How long the oldest record not yet delivered has waited.",
+                s.oldest_pending_age_s.unwrap_or(0.0),
+            ),
+        ]),
+        Err(e) => tracing::warn!("outbox status: {e}"),
+    }
+    gauges.push((
+        "lorafield_delivery_stopped",
+        "1 when delivery stopped (a revoked pipe token): see /healthz.",
+        if w.stopped().is_some() { 1.0 } else { 0.0 },
+    ));
     let mut text = String::new();
-    let mut counter = |name: &str, help: &str, value: u64| {
+    for (name, help, value) in counters {
         let _ = writeln!(
             text,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
-    };
-    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    counter(
-        "lorafield_uplinks_received_total",
-        "Requests to /uplink.",
-        load(&m.received),
-    );
-    counter(
-        "lorafield_uplinks_rejected_total",
-        "Requests to /uplink answered 4xx or 5xx (nothing enqueued).",
-        load(&m.rejected),
-    );
-    counter(
-        "lorafield_uplinks_decoded_total",
-        "Uplinks decoded without errors.",
-        load(&m.decoded),
-    );
-    counter(
-        "lorafield_decode_failures_total",
-        "Uplinks whose payload could not be decoded (forwarded with the errors in the stamp).",
-        load(&m.decode_failures),
-    );
-    counter(
-        "lorafield_uplinks_enqueued_total",
-        "Uplinks committed to the outbox (and answered 202).",
-        load(&m.enqueued),
-    );
-    counter(
-        "lorafield_deliveries_total",
-        "Records delivered to Microshare.",
-        load(&w.delivered),
-    );
-    counter(
-        "lorafield_delivery_retries_total",
-        "Delivery attempts that failed and were rescheduled.",
-        load(&w.retried),
-    );
-    counter(
-        "lorafield_dead_letters_total",
-        "Records moved to the dead-letter table.",
-        load(&w.dead),
-    );
-    counter(
-        "lorafield_outbox_enqueue_commits_total",
-        "Outbox commits that added uplinks (concurrent uplinks share one, and its fsync).",
-        app.outbox.commits(),
-    );
-    let mut gauge = |name: &str, help: &str, value: f64| {
+    }
+    for (name, help, value) in gauges {
         let _ = writeln!(
             text,
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
         );
-    };
-    match app.outbox.status() {
-        Ok(s) => {
-            gauge(
-                "lorafield_outbox_depth",
-                "Records in the outbox not yet delivered (pending and in flight).",
-                (s.pending + s.in_flight) as f64,
-            );
-            gauge(
-                "lorafield_outbox_dead",
-                "Records in the dead-letter table.",
-                s.dead as f64,
-            );
-            gauge(
-                "lorafield_outbox_oldest_age_seconds",
-                "How long the oldest record not yet delivered has waited.",
-                s.oldest_pending_age_s.unwrap_or(0.0),
-            );
-        }
-        Err(e) => tracing::warn!("outbox status: {e}"),
     }
-    gauge(
-        "lorafield_delivery_stopped",
-        "1 when delivery stopped (a revoked pipe token): see /healthz.",
-        if w.stopped().is_some() { 1.0 } else { 0.0 },
-    );
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -52,12 +52,22 @@ async fn token(
     ConnectInfo(conn): ConnInfo,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let fault = match sim.begin(&conn) {
+    faulted(&sim, &conn, || sim.grant(&q)).await
+}
+
+/// Draws the request's fault, does `work` unless the fault refuses it first, and answers
+/// through the fault (a drop, a delay) as [`Shared::finish`] does.
+async fn faulted<E: IntoResponse>(
+    sim: &Shared,
+    conn: &Conn,
+    work: impl FnOnce() -> Result<Response, E>,
+) -> Response {
+    let fault = match sim.begin(conn) {
         Ok(fault) => fault,
         Err(refusal) => return refusal.into_response(),
     };
-    let response = sim.grant(&q).unwrap_or_else(IntoResponse::into_response);
-    sim.finish(fault, &conn, response).await
+    let response = work().unwrap_or_else(IntoResponse::into_response);
+    sim.finish(fault, conn, response).await
 }
 
 async fn create(
@@ -136,14 +146,7 @@ async fn list(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let fault = match sim.begin(&conn) {
-        Ok(fault) => fault,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let response = sim
-        .page(&rec_type, &q, &headers)
-        .unwrap_or_else(IntoResponse::into_response);
-    sim.finish(fault, &conn, response).await
+    faulted(&sim, &conn, || sim.page(&rec_type, &q, &headers)).await
 }
 
 async fn get_one(
@@ -152,14 +155,7 @@ async fn get_one(
     Path((rec_type, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let fault = match sim.begin(&conn) {
-        Ok(fault) => fault,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let response = sim
-        .read(&rec_type, &id, &headers)
-        .unwrap_or_else(IntoResponse::into_response);
-    sim.finish(fault, &conn, response).await
+    faulted(&sim, &conn, || sim.read(&rec_type, &id, &headers)).await
 }
 
 async fn delete_one(
@@ -168,14 +164,7 @@ async fn delete_one(
     Path((rec_type, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let fault = match sim.begin(&conn) {
-        Ok(fault) => fault,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let response = sim
-        .delete(&rec_type, &id, &headers)
-        .unwrap_or_else(IntoResponse::into_response);
-    sim.finish(fault, &conn, response).await
+    faulted(&sim, &conn, || sim.delete(&rec_type, &id, &headers)).await
 }
 
 async fn stats(State(sim): Sim) -> Json<SimStats> {
