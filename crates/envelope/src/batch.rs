@@ -42,7 +42,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, o: &Counts) {
+    /// Adds another part's counts to these.
+    pub fn add(&mut self, o: &Counts) {
         self.read += o.read;
         self.decoded += o.decoded;
         self.changed += o.changed;

@@ -209,14 +209,7 @@ fn batch(
         let o = process_chunk(&mut r, &chunk, source, &settings);
         out.extend(o.out);
         errors.extend(o.errors);
-        counts.read += o.counts.read;
-        counts.decoded += o.counts.decoded;
-        counts.changed += o.counts.changed;
-        counts.unchanged += o.counts.unchanged;
-        counts.failed += o.counts.failed;
-        counts.passed_through += o.counts.passed_through;
-        counts.written += o.counts.written;
-        counts.to_errors += o.counts.to_errors;
+        counts.add(&o.counts);
     }
     (
         String::from_utf8(out).unwrap(),

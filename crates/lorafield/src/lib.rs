@@ -151,10 +151,13 @@ mod tests {
             for port in [0, 1] {
                 for frame in frames {
                     let mut fast = Vec::new();
-                    decode_json(&*codec, port, frame, &mut json, &mut fast);
+                    let outcome = decode_json(&*codec, port, frame, &mut json, &mut fast);
                     let mut buf = FieldBuf::<MAX_EVENTS>::new();
                     let mut slow = Vec::new();
-                    decode(&*codec, port, frame, &mut buf).write_json(&mut slow);
+                    let decoded = decode(&*codec, port, frame, &mut buf);
+                    assert_eq!(outcome.has_errors, decoded.has_errors());
+                    assert_eq!(outcome.has_warnings, !decoded.warnings.is_empty());
+                    decoded.write_json(&mut slow);
                     assert_eq!(
                         String::from_utf8(fast).unwrap(),
                         String::from_utf8(slow).unwrap()

@@ -92,6 +92,8 @@ impl Level {
 pub struct JsonOutcome {
     /// Whether the result has errors (warnings do not count).
     pub has_errors: bool,
+    /// Whether the result has warnings.
+    pub has_warnings: bool,
     /// Where the `data` object's text is in the output; `None` when the frame was rejected.
     pub data: Option<Range<usize>>,
 }
@@ -151,6 +153,7 @@ impl JsonWriter {
             write_tail(out, false, error, &self.warnings);
             return JsonOutcome {
                 has_errors: true,
+                has_warnings: !self.warnings.is_empty(),
                 data: None,
             };
         }
@@ -165,6 +168,7 @@ impl JsonWriter {
         }
         JsonOutcome {
             has_errors: error.is_some(),
+            has_warnings: !self.warnings.is_empty(),
             data: Some(data),
         }
     }
@@ -175,6 +179,7 @@ impl JsonWriter {
         write_tail(out, false, Some(error), &[]);
         JsonOutcome {
             has_errors: true,
+            has_warnings: false,
             data: None,
         }
     }

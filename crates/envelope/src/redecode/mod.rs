@@ -21,7 +21,7 @@ use fields::{
 pub use outcome::{Outcome, RecordId, Shape, Status, UplinkIds};
 pub use text::write_compact;
 pub(crate) use text::write_unreadable;
-use text::{Message, Tail, copy, copy_line, find, same_json};
+use text::{Message, Tail, copy, copy_line, same_json};
 
 /// Standard base64, padding optional (some integrations strip it).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -47,6 +47,8 @@ struct Edit {
     span: Range<usize>,
     /// The replacement, a range of `Redecoder::repl`.
     with: Range<usize>,
+    /// Where the decoded payload sits in the replacement, for the edit that writes it.
+    data: Option<Range<usize>>,
 }
 
 /// Re-decodes records, reusing its buffers: steady state allocates only for output growth
@@ -223,9 +225,7 @@ impl<'s> Redecoder<'s> {
             &mut self.result,
         );
         let data = done.data.clone();
-        let after_data = data.as_ref().map_or(0, |d| d.end);
-        let has_warnings = find(&self.result[after_data..], b"\"warnings\":[").is_some();
-        let tail = Tail::read(&self.result, done.has_errors, has_warnings);
+        let tail = Tail::read(&self.result, done.has_errors, done.has_warnings);
 
         // Edits, in record order.
         self.edits.clear();
@@ -248,6 +248,7 @@ impl<'s> Redecoder<'s> {
                         let with = start..self.repl.len();
                         self.edits.push(Edit {
                             span: old.span.clone(),
+                            data: Some(0..with.len()),
                             with,
                         });
                     }
@@ -257,10 +258,13 @@ impl<'s> Redecoder<'s> {
                         self.repl.extend_from_slice(b",\"");
                         self.repl.extend_from_slice(shape.decoded_key().as_bytes());
                         self.repl.extend_from_slice(b"\":");
+                        let data_at = self.repl.len() - start;
                         self.repl.extend_from_slice(&self.result[d.clone()]);
+                        let with = start..self.repl.len();
                         self.edits.push(Edit {
                             span: at..at,
-                            with: start..self.repl.len(),
+                            data: Some(data_at..with.len()),
+                            with,
                         });
                     }
                 }
@@ -271,7 +275,7 @@ impl<'s> Redecoder<'s> {
         }
         self.stamp_edit(record, env, Some(choice), &tail, None);
         self.edits.sort_by_key(|e| e.span.start);
-        let after = self.apply(record, data.as_ref(), out);
+        let after = self.apply(record, out);
 
         outcome.after = after;
         outcome.status = if done.has_errors {
@@ -302,7 +306,7 @@ impl<'s> Redecoder<'s> {
         self.edits.clear();
         self.repl.clear();
         self.stamp_edit(record, env, choice, &Tail::default(), Some(&reason));
-        self.apply(record, None, out);
+        self.apply(record, out);
         outcome.status = Status::Failed;
         outcome.reason = Some(reason);
         outcome
@@ -315,7 +319,11 @@ impl<'s> Redecoder<'s> {
             (None, None) => {}
             (None, Some(old)) => {
                 if let Some(span) = member_span(record, old, "decoded_payload_warnings") {
-                    self.edits.push(Edit { span, with: 0..0 });
+                    self.edits.push(Edit {
+                        span,
+                        with: 0..0,
+                        data: None,
+                    });
                 }
             }
             (Some(w), _) => {
@@ -346,7 +354,11 @@ impl<'s> Redecoder<'s> {
                         at..at
                     }
                 };
-                self.edits.push(Edit { span, with });
+                self.edits.push(Edit {
+                    span,
+                    with,
+                    data: None,
+                });
             }
         }
     }
@@ -421,16 +433,15 @@ impl<'s> Redecoder<'s> {
         }
         r.push(b'}');
         let with = start..self.repl.len();
-        self.edits.push(Edit { span, with });
+        self.edits.push(Edit {
+            span,
+            with,
+            data: None,
+        });
     }
 
     /// Writes the record with the edits applied; returns where the decoded data landed.
-    fn apply(
-        &mut self,
-        record: &str,
-        data: Option<&Range<usize>>,
-        out: &mut Vec<u8>,
-    ) -> Option<Range<usize>> {
+    fn apply(&mut self, record: &str, out: &mut Vec<u8>) -> Option<Range<usize>> {
         let mut at = 0;
         let mut after = None;
         let one_line = memchr::memchr2(b'\n', b'\r', record.as_bytes()).is_none();
@@ -440,14 +451,10 @@ impl<'s> Redecoder<'s> {
                 continue; // overlapping edits cannot happen; never write twice
             }
             copy(record, at..e.span.start, out);
-            let with = &self.repl[e.with.clone()];
-            if let Some(d) = data {
-                let d = &self.result[d.clone()];
-                if let Some(i) = find(with, d).filter(|_| after.is_none()) {
-                    after = Some(out.len() + i..out.len() + i + d.len());
-                }
+            if let Some(d) = &e.data {
+                after = Some(out.len() + d.start..out.len() + d.end);
             }
-            out.extend_from_slice(with);
+            out.extend_from_slice(&self.repl[e.with.clone()]);
             at = e.span.end;
         }
         copy(record, at..record.len(), out);

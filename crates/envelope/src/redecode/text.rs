@@ -38,13 +38,6 @@ pub(super) fn copy_lines(part: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Appends `record`, put on one line as [`Redecoder::redecode`](super::Redecoder::redecode) does.
 pub fn write_compact(record: &str, out: &mut Vec<u8>) {
     copy(record, 0..record.len(), out);
