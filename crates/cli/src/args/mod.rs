@@ -1,0 +1,3 @@
+//! Option groups shared by several commands.
+
+pub(crate) mod microshare;

@@ -1,0 +1,89 @@
+//! `lorafield microshare-sim`: a local Microshare to try the bridge against.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::logs::init_logs;
+
+/// A local Microshare simulator, to try `lorafield serve` and `redecode --to-microshare`
+/// without an account (and for lorafield's own tests). It serves the API and the auth host on
+/// one base URL, printed when it starts; Ctrl-C or SIGTERM stops it and prints its stats.
+///
+/// Endpoints: POST /oauth2/token (password and pipe grants for the --user), POST
+/// /share/{recType}[/tags/...], GET /share/{recType}?details=true&page=N&perPage=M (real
+/// paging), GET and DELETE /share/{recType}/{id}, and GET /_sim/stats: {"stored", the shares
+/// stored; "distinct_keys", the distinct lfk-<16 hex> record-key tags among them; "duplicates";
+/// "requests"; "faults", per kind; "by_rec_type"}.
+///
+/// --faults gives the fraction of token and share requests that get each fault:
+/// status500, status503, status429 (with Retry-After: 1), status401 (an expired token),
+/// drop-before (the connection closes before anything is stored), drop-after (the share is
+/// stored, then the connection closes unanswered: the case that makes duplicates), slow (the
+/// answer comes after --slow seconds, past a client's timeout). Fractions add up to 1 at most.
+#[derive(Args)]
+#[command(
+    after_help = "Example:\n  lorafield microshare-sim --listen 127.0.0.1:9000 --faults status500=0.1,status429=0.05,drop-after=0.05,slow=0.02"
+)]
+pub(crate) struct MicroshareSimArgs {
+    /// Where to listen (loopback is the sensible place).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    listen: std::net::SocketAddr,
+    /// Faults to inject, as `key=fraction,...` (none by default).
+    #[arg(long, value_name = "SPEC", default_value = "none")]
+    faults: lorafield_microshare::sim::Faults,
+    /// How shares read back: 2017 ($oid, $date, $numberLong) or 2020 (plain strings, epoch).
+    #[arg(long, value_name = "2017|2020", default_value = "2020")]
+    encoding: lorafield_microshare::sim::DateEncoding,
+    /// The username that may get tokens.
+    #[arg(long, default_value = "user@example.org")]
+    user: String,
+    /// Its password.
+    #[arg(long, default_value = "secret")]
+    password: String,
+    /// Its API key (the token request's client_id).
+    #[arg(long, default_value = "apikey")]
+    api_key: String,
+    /// Seconds a `slow` answer waits.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    slow: f64,
+    /// The seed of the fault draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub(crate) fn run(args: MicroshareSimArgs) -> Result<ExitCode> {
+    use lorafield_microshare::sim::{SimConfig, SimUser, Simulator};
+    init_logs();
+    if !(args.slow >= 0.0 && args.slow.is_finite()) {
+        bail!("--slow must be a number of seconds");
+    }
+    let config = SimConfig {
+        users: vec![SimUser::new(args.user, args.password, args.api_key)],
+        faults: args.faults,
+        encoding: args.encoding,
+        slow: std::time::Duration::from_secs_f64(args.slow),
+        seed: args.seed,
+        ..SimConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let stats = runtime.block_on(async {
+        let sim = Simulator::start(args.listen, config)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        eprintln!("lorafield microshare-sim: listening on {}", sim.base_url());
+        lorafield_cli::serve::shutdown_signal().await;
+        let stats = sim.stats();
+        sim.shutdown().await;
+        anyhow::Ok(stats)
+    })?;
+    eprintln!(
+        "lorafield microshare-sim: {}",
+        serde_json::to_string(&stats)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
