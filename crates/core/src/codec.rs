@@ -2,19 +2,44 @@
 
 use crate::{DecodeError, FieldStore, Sink};
 
-/// One uplink's application payload and the port it came on.
+/// One uplink's application payload and the port it came on, and what is known of the record
+/// it came in (for run-time codecs: native codecs read only the port and the payload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uplink<'a> {
     /// The LoRaWAN FPort (1-223 for applications; 0 is MAC commands).
     pub f_port: u8,
     /// The decrypted application payload (`frm_payload`).
     pub payload: &'a [u8],
+    /// When the network received it, in milliseconds since the Unix epoch, if known: a
+    /// script's `recvTime`, and its clock under a reproducible clock.
+    pub received_ms: Option<i64>,
+    /// A number that stands for the record (a hash of its key): what a run-time codec draws
+    /// "at random" under a reproducible clock is seeded from it, so that decoding the same
+    /// record again gives the same result. 0 when unknown.
+    pub seed: u64,
 }
 
 impl<'a> Uplink<'a> {
     /// An uplink on `f_port` carrying `payload`.
     pub const fn new(f_port: u8, payload: &'a [u8]) -> Self {
-        Uplink { f_port, payload }
+        Uplink {
+            f_port,
+            payload,
+            received_ms: None,
+            seed: 0,
+        }
+    }
+
+    /// This uplink, received at `ms` milliseconds since the Unix epoch.
+    pub const fn received_at(mut self, ms: i64) -> Self {
+        self.received_ms = Some(ms);
+        self
+    }
+
+    /// This uplink with the record's seed (see [`Uplink::seed`]).
+    pub const fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 }
 

@@ -1,5 +1,6 @@
 //! The result of decoding one frame.
 
+use crate::dynamic::{Severity, StoredNote};
 use crate::{DecodeError, Event};
 
 /// What decoding one frame produced, in the LoRa Alliance codec API (TS013) shape:
@@ -14,6 +15,13 @@ pub struct Decoded<'s, 'a> {
     pub error: Option<DecodeError>,
     /// Warnings: what was skipped or doubted.
     pub warnings: &'s [DecodeError],
+    /// The sink's text area: run-time keys, strings and messages that [`Event::Dyn`] events
+    /// and `notes` refer to (empty for native codecs).
+    pub text: &'s [u8],
+    /// Errors and warnings with run-time text ([`crate::dynamic::Note`]). Error notes, when
+    /// there are any, are the result's `errors` (the `error` then only says that the frame
+    /// failed); warning notes follow `warnings`.
+    pub notes: &'s [StoredNote],
 }
 
 impl<'s, 'a> Decoded<'s, 'a> {
@@ -23,12 +31,19 @@ impl<'s, 'a> Decoded<'s, 'a> {
             data: None,
             error: Some(error),
             warnings: &[],
+            text: &[],
+            notes: &[],
         }
     }
 
     /// Whether decoding met an error (warnings do not count).
-    pub const fn has_errors(&self) -> bool {
-        self.error.is_some()
+    pub fn has_errors(&self) -> bool {
+        self.error.is_some() || self.notes.iter().any(|n| n.severity == Severity::Error)
+    }
+
+    /// Whether decoding met a warning.
+    pub fn has_warnings(&self) -> bool {
+        !self.warnings.is_empty() || self.notes.iter().any(|n| n.severity == Severity::Warning)
     }
 
     /// Writes the result as compact JSON into `out` (appending). Allocates only to grow `out`

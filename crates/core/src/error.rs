@@ -32,6 +32,59 @@ pub enum ErrorKind {
     Nesting,
     /// Port 0 carries MAC commands, never application data.
     PortZero,
+    /// A run-time codec (a script) stopped at one of its limits.
+    ScriptLimit(Limit),
+    /// A run-time codec threw an exception (its message and line are in the result's note).
+    ScriptError,
+    /// A run-time codec reported errors of its own (TS013 `errors`, each kept as a note).
+    CodecError,
+    /// A run-time codec returned something that is not a result: no `data` object, a cycle,
+    /// a number that is not finite.
+    InvalidResult,
+    /// The sink cannot take run-time output (text that is not `'static`).
+    Unsupported,
+}
+
+/// The limit a run-time codec ran into ([`ErrorKind::ScriptLimit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The work allowed for one call (counted in the engine's interrupt checks, so it is the
+    /// same whatever the machine's load).
+    Fuel,
+    /// The wall-clock backstop.
+    Time,
+    /// The memory one call may allocate.
+    Memory,
+    /// The call stack's depth.
+    Stack,
+    /// The script's size.
+    ScriptSize,
+    /// The size of the result.
+    OutputSize,
+}
+
+impl Limit {
+    /// The limit's stable snake_case name (`fuel`, `script_size`).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Limit::Fuel => "fuel",
+            Limit::Time => "time",
+            Limit::Memory => "memory",
+            Limit::Stack => "stack",
+            Limit::ScriptSize => "script_size",
+            Limit::OutputSize => "output_size",
+        }
+    }
+}
+
+/// A context member's value in an error's JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// A number (`"type":119`).
+    Number(u64),
+    /// A fixed name (`"limit":"fuel"`).
+    Name(&'static str),
 }
 
 impl ErrorKind {
@@ -46,21 +99,29 @@ impl ErrorKind {
             ErrorKind::SinkFull => "sink_full",
             ErrorKind::Nesting => "nesting",
             ErrorKind::PortZero => "port_zero",
+            ErrorKind::ScriptLimit(_) => "script_limit",
+            ErrorKind::ScriptError => "script_error",
+            ErrorKind::CodecError => "codec_error",
+            ErrorKind::InvalidResult => "invalid_result",
+            ErrorKind::Unsupported => "unsupported",
         }
     }
 
     /// The kind's context as `(key, value)` members for a JSON error object (`type` of an
     /// unknown type, ...), at most two.
-    pub fn context(&self) -> [Option<(&'static str, u64)>; 2] {
+    pub fn context(&self) -> [Option<(&'static str, Context)>; 2] {
+        let n = |v: u64| Context::Number(v);
         match *self {
-            ErrorKind::UnknownType(ty) => [Some(("type", ty.into())), None],
-            ErrorKind::UnknownPair { channel, ty } => {
-                [Some(("channel", channel.into())), Some(("type", ty.into()))]
-            }
-            ErrorKind::InvalidLength { expected, found } => [
-                Some(("expected", expected.into())),
-                Some(("length", found.into())),
+            ErrorKind::UnknownType(ty) => [Some(("type", n(ty.into()))), None],
+            ErrorKind::UnknownPair { channel, ty } => [
+                Some(("channel", n(channel.into()))),
+                Some(("type", n(ty.into()))),
             ],
+            ErrorKind::InvalidLength { expected, found } => [
+                Some(("expected", n(expected.into()))),
+                Some(("length", n(found.into()))),
+            ],
+            ErrorKind::ScriptLimit(limit) => [Some(("limit", Context::Name(limit.name()))), None],
             _ => [None, None],
         }
     }
@@ -87,6 +148,13 @@ impl fmt::Display for ErrorKind {
             ErrorKind::SinkFull => f.write_str("no room for more fields"),
             ErrorKind::Nesting => f.write_str("unbalanced or too deeply nested containers"),
             ErrorKind::PortZero => f.write_str("port 0 carries MAC commands, not application data"),
+            ErrorKind::ScriptLimit(limit) => {
+                write!(f, "the script exceeded its {} limit", limit.name())
+            }
+            ErrorKind::ScriptError => f.write_str("the script threw an exception"),
+            ErrorKind::CodecError => f.write_str("the codec reported an error"),
+            ErrorKind::InvalidResult => f.write_str("the script returned no valid result"),
+            ErrorKind::Unsupported => f.write_str("this sink cannot take run-time output"),
         }
     }
 }
@@ -126,8 +194,19 @@ pub(crate) enum Member {
     Kind,
     /// `message`: the error's `Display` text.
     Message,
-    /// `offset` or a context member.
+    /// `offset` or a numeric context member.
     Number(u64),
+    /// A context member that is a fixed name.
+    Name(&'static str),
+}
+
+impl From<Context> for Member {
+    fn from(c: Context) -> Self {
+        match c {
+            Context::Number(n) => Member::Number(n),
+            Context::Name(s) => Member::Name(s),
+        }
+    }
 }
 
 /// The members of an error's JSON object, keys sorted bytewise.
@@ -138,8 +217,8 @@ pub(crate) fn sorted_members(error: &DecodeError) -> [Option<(&'static str, Memb
         Some(("kind", Member::Kind)),
         Some(("message", Member::Message)),
         Some(("offset", Member::Number(error.offset as u64))),
-        c0.map(|(k, v)| (k, Member::Number(v))),
-        c1.map(|(k, v)| (k, Member::Number(v))),
+        c0.map(|(k, v)| (k, Member::from(v))),
+        c1.map(|(k, v)| (k, Member::from(v))),
     ];
     // `None` sorts first; keys are distinct.
     members.sort_unstable_by_key(|m| m.as_ref().map(|(k, _)| *k));
@@ -169,7 +248,11 @@ mod tests {
     fn context_members() {
         assert_eq!(
             ErrorKind::UnknownType(119).context(),
-            [Some(("type", 119)), None]
+            [Some(("type", Context::Number(119))), None]
+        );
+        assert_eq!(
+            ErrorKind::ScriptLimit(Limit::Fuel).context(),
+            [Some(("limit", Context::Name("fuel"))), None]
         );
         assert_eq!(ErrorKind::UnexpectedEof.context(), [None, None]);
         assert!(ErrorKind::PortZero.rejects_frame());

@@ -1,11 +1,24 @@
 //! A fixed-capacity sink that never allocates.
 
+use crate::dynamic::{DynValue, Note, Severity, Span, Stored, StoredNote};
 use crate::{Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, Sink, Uplink, Value};
 
 /// How deeply a [`FieldBuf`] lets containers nest.
 pub const MAX_DEPTH: usize = 8;
 /// How many warnings a [`FieldBuf`] keeps for one frame.
 pub const MAX_WARNINGS: usize = 8;
+/// How many notes (run-time errors and warnings with text) a [`FieldBuf`] keeps for one frame.
+pub const MAX_NOTES: usize = 8;
+/// The default size in bytes of a [`FieldBuf`]'s text area, where run-time keys, strings and
+/// messages are copied ([`crate::dynamic`]); native codecs leave it empty.
+pub const TEXT_CAPACITY: usize = 2048;
+
+const NO_NOTE: StoredNote = StoredNote {
+    severity: Severity::Warning,
+    kind: ErrorKind::SinkFull,
+    message: Span { start: 0, len: 0 },
+    line: None,
+};
 
 const EMPTY: Event<'static> = Event::Field(Field::new("", None, Value::Null));
 
@@ -17,6 +30,9 @@ struct State {
     depth: usize,
     warnings: [DecodeError; MAX_WARNINGS],
     n_warnings: usize,
+    text_len: usize,
+    notes: [StoredNote; MAX_NOTES],
+    n_notes: usize,
 }
 
 /// A sink that stores up to `N` events (fields and containers) in place, httparse-style: no
@@ -33,9 +49,13 @@ struct State {
 /// assert!(buf.field(Field::new("c", None, Value::U64(3))).is_err());
 /// assert_eq!(buf.events().len(), 2);
 /// ```
+///
+/// Run-time output ([`Sink::dyn_field`], a script's keys and strings) is copied into a text area
+/// of `T` bytes ([`TEXT_CAPACITY`] by default); [`ErrorKind::SinkFull`] when it is full.
 #[derive(Debug, Clone)]
-pub struct FieldBuf<'a, const N: usize> {
+pub struct FieldBuf<'a, const N: usize, const T: usize = TEXT_CAPACITY> {
     events: [Event<'a>; N],
+    text: [u8; T],
     state: State,
 }
 
@@ -49,6 +69,7 @@ pub struct FieldStore<'a, 'b> {
     /// in a register: stores into `events` cannot be proven apart from `state`.
     len: usize,
     state: &'b mut State,
+    text: &'b mut [u8],
 }
 
 impl Drop for FieldStore<'_, '_> {
@@ -58,23 +79,27 @@ impl Drop for FieldStore<'_, '_> {
     }
 }
 
-impl<const N: usize> Default for FieldBuf<'_, N> {
+impl<const N: usize, const T: usize> Default for FieldBuf<'_, N, T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<'a, const N: usize> FieldBuf<'a, N> {
+impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     /// An empty buffer.
     pub const fn new() -> Self {
         FieldBuf {
             events: [EMPTY; N],
+            text: [0; T],
             state: State {
                 len: 0,
                 open: [0; MAX_DEPTH],
                 depth: 0,
                 warnings: [DecodeError::new(0, ErrorKind::SinkFull); MAX_WARNINGS],
                 n_warnings: 0,
+                text_len: 0,
+                notes: [NO_NOTE; MAX_NOTES],
+                n_notes: 0,
             },
         }
     }
@@ -86,7 +111,22 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
             events: &mut self.events,
             len: self.state.len,
             state: &mut self.state,
+            text: &mut self.text,
         }
+    }
+
+    /// The text area's used part: run-time keys, strings and messages, which events and notes
+    /// refer to by [`Span`].
+    pub fn text(&self) -> &[u8] {
+        self.text.get(..self.state.text_len).unwrap_or_default()
+    }
+
+    /// The notes stored (run-time errors and warnings with text).
+    pub fn notes(&self) -> &[StoredNote] {
+        self.state
+            .notes
+            .get(..self.state.n_notes)
+            .unwrap_or_default()
     }
 
     /// Forgets everything stored.
@@ -160,6 +200,12 @@ impl<'a, const N: usize> FieldBuf<'a, N> {
                 .warnings
                 .get(..self.state.n_warnings)
                 .unwrap_or_default(),
+            text: self.text.get(..self.state.text_len).unwrap_or_default(),
+            notes: self
+                .state
+                .notes
+                .get(..self.state.n_notes)
+                .unwrap_or_default(),
         }
     }
 }
@@ -171,6 +217,8 @@ impl FieldStore<'_, '_> {
         self.len = 0;
         self.state.depth = 0;
         self.state.n_warnings = 0;
+        self.state.text_len = 0;
+        self.state.n_notes = 0;
     }
 
     /// Removes every container still open, with everything in it: a codec that fails inside a
@@ -211,6 +259,31 @@ impl<'a> FieldStore<'a, '_> {
         self.len += 1;
         Ok(())
     }
+
+    /// Copies `s` into the text area.
+    fn copy_text(&mut self, s: &str) -> Result<Span, ErrorKind> {
+        let start = self.state.text_len;
+        let end = start.checked_add(s.len()).ok_or(ErrorKind::SinkFull)?;
+        let dst = self.text.get_mut(start..end).ok_or(ErrorKind::SinkFull)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.state.text_len = end;
+        Ok(Span {
+            start: u32::try_from(start).map_err(|_| ErrorKind::SinkFull)?,
+            len: u32::try_from(s.len()).map_err(|_| ErrorKind::SinkFull)?,
+        })
+    }
+
+    /// Records where the container opened by the event about to be pushed starts.
+    fn open_at(&mut self) -> Result<(), ErrorKind> {
+        let at = u32::try_from(self.len).map_err(|_| ErrorKind::SinkFull)?;
+        let slot = self
+            .state
+            .open
+            .get_mut(self.state.depth)
+            .ok_or(ErrorKind::Nesting)?;
+        *slot = at;
+        Ok(())
+    }
 }
 
 impl<'a> Sink<'a> for FieldStore<'a, '_> {
@@ -226,13 +299,7 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         channel: Option<u8>,
         container: Container,
     ) -> Result<(), ErrorKind> {
-        let at = u32::try_from(self.len).map_err(|_| ErrorKind::SinkFull)?;
-        let slot = self
-            .state
-            .open
-            .get_mut(self.state.depth)
-            .ok_or(ErrorKind::Nesting)?;
-        *slot = at;
+        self.open_at()?;
         self.push(Event::Open {
             name,
             channel,
@@ -248,7 +315,9 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         let depth = self.state.depth.checked_sub(1).ok_or(ErrorKind::Nesting)?;
         let start = *self.state.open.get(depth).ok_or(ErrorKind::Nesting)? as usize;
         let inner = self.len - start - 1;
-        if let Some(Event::Open { len, .. }) = self.events.get_mut(start) {
+        if let Some(Event::Open { len, .. } | Event::DynOpen { len, .. }) =
+            self.events.get_mut(start)
+        {
             *len = u32::try_from(inner).map_err(|_| ErrorKind::SinkFull)?;
         }
         self.state.depth = depth;
@@ -265,9 +334,55 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         self.state.n_warnings += 1;
         Ok(())
     }
+
+    fn dyn_field(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        if self.len >= self.events.len() {
+            return Err(ErrorKind::SinkFull);
+        }
+        let key = self.copy_text(key)?;
+        let value = match value {
+            DynValue::Null => Stored::Null,
+            DynValue::Bool(b) => Stored::Bool(b),
+            DynValue::Number(n) => Stored::Number(n),
+            DynValue::Text(s) => Stored::Text(self.copy_text(s)?),
+        };
+        self.push(Event::Dyn { key, value })
+    }
+
+    fn dyn_open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind> {
+        if self.len >= self.events.len() {
+            return Err(ErrorKind::SinkFull);
+        }
+        self.open_at()?;
+        let key = self.copy_text(key)?;
+        self.push(Event::DynOpen {
+            key,
+            container,
+            len: 0,
+        })?;
+        self.state.depth += 1;
+        Ok(())
+    }
+
+    fn note(&mut self, note: Note<'_>) -> Result<(), ErrorKind> {
+        if self.state.n_notes >= MAX_NOTES {
+            return Err(ErrorKind::SinkFull);
+        }
+        let message = self.copy_text(note.message)?;
+        if let Some(slot) = self.state.notes.get_mut(self.state.n_notes) {
+            *slot = StoredNote {
+                severity: note.severity,
+                kind: note.kind,
+                message,
+                line: note.line,
+            };
+            self.state.n_notes += 1;
+        }
+        Ok(())
+    }
 }
 
-impl<'a, const N: usize> Sink<'a> for FieldBuf<'a, N> {
+impl<'a, const N: usize, const T: usize> Sink<'a> for FieldBuf<'a, N, T> {
     #[inline]
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
         self.store().field(field)
@@ -288,6 +403,18 @@ impl<'a, const N: usize> Sink<'a> for FieldBuf<'a, N> {
 
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
         self.store().warning(warning)
+    }
+
+    fn dyn_field(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        self.store().dyn_field(key, value)
+    }
+
+    fn dyn_open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind> {
+        self.store().dyn_open(key, container)
+    }
+
+    fn note(&mut self, note: Note<'_>) -> Result<(), ErrorKind> {
+        self.store().note(note)
     }
 }
 
@@ -376,5 +503,84 @@ mod tests {
             Err(ErrorKind::SinkFull)
         );
         assert_eq!(b.warnings().len(), MAX_WARNINGS);
+    }
+
+    #[test]
+    fn run_time_text_is_copied_into_the_text_area() {
+        use crate::dynamic::{DynValue, Note, Severity, Stored};
+        let mut b = FieldBuf::<8, 16>::new();
+        let key = alloc_free_text("temp");
+        b.dyn_field(key.as_str(), DynValue::Text("ok")).unwrap();
+        b.dyn_open("o", Container::Array).unwrap();
+        b.dyn_field("", DynValue::Number(1.5)).unwrap();
+        b.close().unwrap();
+        let text = b.text();
+        assert_eq!(text, b"tempoko");
+        match b.events() {
+            [
+                Event::Dyn { key, value },
+                open @ Event::DynOpen { .. },
+                Event::Dyn { value: v2, .. },
+            ] => {
+                assert_eq!(key.resolve(text), "temp");
+                assert_eq!(value.resolve(text), DynValue::Text("ok"));
+                assert_eq!(open.dyn_key(text), Some("o"));
+                assert_eq!(open.subtree_len(), 1);
+                assert_eq!(*v2, Stored::Number(1.5));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The text area is full: an error, nothing half stored.
+        assert_eq!(
+            b.dyn_field("a-much-longer-key", DynValue::Null),
+            Err(ErrorKind::SinkFull)
+        );
+        assert_eq!(b.events().len(), 3);
+        b.note(Note {
+            severity: Severity::Error,
+            kind: ErrorKind::CodecError,
+            message: "bad",
+            line: Some(3),
+        })
+        .unwrap();
+        assert_eq!(b.notes().len(), 1);
+        assert_eq!(b.notes()[0].resolve(b.text()).message, "bad");
+        b.clear();
+        assert!(b.text().is_empty() && b.notes().is_empty() && b.events().is_empty());
+    }
+
+    /// A key that is not `'static`.
+    fn alloc_free_text(s: &str) -> ArrayStr {
+        let mut a = ArrayStr([0; 16], 0);
+        a.0[..s.len()].copy_from_slice(s.as_bytes());
+        a.1 = s.len();
+        a
+    }
+
+    struct ArrayStr([u8; 16], usize);
+
+    impl ArrayStr {
+        fn as_str(&self) -> &str {
+            core::str::from_utf8(&self.0[..self.1]).unwrap()
+        }
+    }
+
+    #[test]
+    fn sinks_refuse_run_time_output_by_default() {
+        struct Leaves;
+        impl<'a> Sink<'a> for Leaves {
+            fn field(&mut self, _: Field<'a>) -> Result<(), ErrorKind> {
+                Ok(())
+            }
+        }
+        use crate::dynamic::DynValue;
+        assert_eq!(
+            Leaves.dyn_field("k", DynValue::Null),
+            Err(ErrorKind::Unsupported)
+        );
+        assert_eq!(
+            Leaves.dyn_open("k", Container::Object),
+            Err(ErrorKind::Unsupported)
+        );
     }
 }

@@ -42,6 +42,7 @@ extern crate alloc;
 
 mod codec;
 mod decoded;
+pub mod dynamic;
 mod error;
 mod fieldbuf;
 #[cfg(feature = "alloc")]
@@ -54,7 +55,7 @@ mod value;
 
 pub use codec::{Codec, GenericCodec, Uplink};
 pub use decoded::Decoded;
-pub use error::{DecodeError, ErrorKind};
-pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_WARNINGS};
+pub use error::{Context, DecodeError, ErrorKind, Limit};
+pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_NOTES, MAX_WARNINGS, TEXT_CAPACITY};
 pub use sink::{Container, Event, Sink};
 pub use value::{Field, Value};

@@ -5,10 +5,11 @@
 use alloc::vec::Vec;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+use crate::dynamic::{DynValue, Note, Severity};
 use crate::error::{Member, sorted_members};
 use crate::json::key_cmp;
 use crate::value::decimal_to_f64;
-use crate::{Container, DecodeError, Decoded, Event, Value};
+use crate::{Container, Context, DecodeError, Decoded, Event, Value};
 
 impl Serialize for Value<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -48,12 +49,12 @@ impl core::fmt::Display for Hex<'_> {
     }
 }
 
-/// A slice of events as a JSON object.
-struct Object<'s, 'a>(&'s [Event<'a>]);
+/// A slice of events as a JSON object; run-time keys and strings are in the text.
+struct Object<'s, 'a>(&'s [Event<'a>], &'s [u8]);
 /// A slice of events as a JSON array.
-struct Array<'s, 'a>(&'s [Event<'a>]);
+struct Array<'s, 'a>(&'s [Event<'a>], &'s [u8]);
 /// One event's value.
-struct Item<'s, 'a>(&'s [Event<'a>], usize);
+struct Item<'s, 'a>(&'s [Event<'a>], usize, &'s [u8]);
 
 fn members(events: &[Event<'_>]) -> Vec<usize> {
     let mut idx = Vec::new();
@@ -67,25 +68,33 @@ fn members(events: &[Event<'_>]) -> Vec<usize> {
 
 impl Serialize for Object<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let key = |i: usize| self.0.get(i).map_or(("", None), Event::key);
-        let mut idx = members(self.0);
-        idx.sort_by(|&a, &b| key_cmp(key(a), key(b)));
-        // Stable sort: equal keys stay in input order; keep the last of each run.
-        idx.dedup_by(|later, earlier| {
-            let same = key_cmp(key(*later), key(*earlier)).is_eq();
-            if same {
-                *earlier = *later;
-            }
-            same
-        });
+        let Object(events, text) = *self;
+        let key = |i: usize| events.get(i).map_or(("", None), Event::key);
+        let mut idx = members(events);
+        // Run-time members keep the order they came in (see `crate::dynamic`).
+        if !idx
+            .iter()
+            .any(|&i| events.get(i).is_some_and(Event::is_dyn))
+        {
+            idx.sort_by(|&a, &b| key_cmp(key(a), key(b)));
+            // Stable sort: equal keys stay in input order; keep the last of each run.
+            idx.dedup_by(|later, earlier| {
+                let same = key_cmp(key(*later), key(*earlier)).is_eq();
+                if same {
+                    *earlier = *later;
+                }
+                same
+            });
+        }
         let mut map = s.serialize_map(Some(idx.len()))?;
         for i in idx {
             let (name, channel) = key(i);
-            match channel {
-                Some(c) => map.serialize_key(&format_args!("{name}_{c}"))?,
-                None => map.serialize_key(name)?,
+            match (events.get(i).and_then(|e| e.dyn_key(text)), channel) {
+                (Some(k), _) => map.serialize_key(k)?,
+                (None, Some(c)) => map.serialize_key(&format_args!("{name}_{c}"))?,
+                (None, None) => map.serialize_key(name)?,
             }
-            map.serialize_value(&Item(self.0, i))?;
+            map.serialize_value(&Item(events, i, text))?;
         }
         map.end()
     }
@@ -96,26 +105,93 @@ impl Serialize for Array<'_, '_> {
         let idx = members(self.0);
         let mut seq = s.serialize_seq(Some(idx.len()))?;
         for i in idx {
-            seq.serialize_element(&Item(self.0, i))?;
+            seq.serialize_element(&Item(self.0, i, self.1))?;
         }
         seq.end()
     }
 }
 
+impl Serialize for DynValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            DynValue::Null => s.serialize_unit(),
+            DynValue::Bool(b) => s.serialize_bool(b),
+            // `-0` prints as `0`, as ECMAScript prints it.
+            DynValue::Number(0.0) => s.serialize_i64(0),
+            DynValue::Number(n) => serialize_f64(n, s),
+            DynValue::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
 impl Serialize for Item<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Item(events, i) = *self;
+        let Item(events, i, text) = *self;
         match events.get(i) {
             Some(Event::Field(f)) => f.value.serialize(s),
-            Some(&Event::Open { container, len, .. }) => {
+            Some(Event::Dyn { value, .. }) => value.resolve(text).serialize(s),
+            Some(&Event::Open { container, len, .. } | &Event::DynOpen { container, len, .. }) => {
                 let end = (i + 1).saturating_add(len as usize).min(events.len());
                 let inner = events.get(i + 1..end).unwrap_or_default();
                 match container {
-                    Container::Object => Object(inner).serialize(s),
-                    Container::Array => Array(inner).serialize(s),
+                    Container::Object => Object(inner, text).serialize(s),
+                    Container::Array => Array(inner, text).serialize(s),
                 }
             }
             None => s.serialize_unit(),
+        }
+    }
+}
+
+/// A note as a JSON object, as the writer prints it: keys sorted, `line` when known.
+impl Serialize for Note<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Clone, Copy)]
+        enum M<'t> {
+            Kind,
+            Message(&'t str),
+            Number(u64),
+            Name(&'static str),
+        }
+        let ctx = |c: Option<(&'static str, Context)>| {
+            c.map(|(k, v)| match v {
+                Context::Number(n) => (k, M::Number(n)),
+                Context::Name(n) => (k, M::Name(n)),
+            })
+        };
+        let [c0, c1] = self.kind.context();
+        let mut members = [
+            Some(("kind", M::Kind)),
+            Some(("message", M::Message(self.message))),
+            self.line.map(|l| ("line", M::Number(l.into()))),
+            ctx(c0),
+            ctx(c1),
+        ];
+        members.sort_unstable_by_key(|m| m.map(|(k, _)| k));
+        let mut map = s.serialize_map(Some(members.iter().flatten().count()))?;
+        for (key, member) in members.iter().flatten() {
+            match *member {
+                M::Kind => map.serialize_entry(key, self.kind.name())?,
+                M::Message(m) => map.serialize_entry(key, m)?,
+                M::Number(n) => map.serialize_entry(key, &n)?,
+                M::Name(n) => map.serialize_entry(key, n)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// An error or warning of a result: the codec's own, or a note.
+enum Problem<'t> {
+    Error(DecodeError),
+    Note(Note<'t>),
+}
+
+impl Serialize for Problem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Problem::Error(e) => e.serialize(s),
+            Problem::Note(n) => n.serialize(s),
         }
     }
 }
@@ -129,6 +205,7 @@ impl Serialize for DecodeError {
                 Member::Kind => map.serialize_entry(key, self.kind.name())?,
                 Member::Message => map.serialize_entry(key, &format_args!("{self}"))?,
                 Member::Number(n) => map.serialize_entry(key, n)?,
+                Member::Name(s) => map.serialize_entry(key, s)?,
             }
         }
         map.end()
@@ -137,18 +214,36 @@ impl Serialize for DecodeError {
 
 impl Serialize for Decoded<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let notes = |sev: Severity| {
+            self.notes
+                .iter()
+                .filter(move |n| n.severity == sev)
+                .map(|n| Problem::Note(n.resolve(self.text)))
+        };
+        let mut errors: Vec<Problem<'_>> = notes(Severity::Error).collect();
+        if errors.is_empty()
+            && let Some(e) = self.error
+        {
+            errors.push(Problem::Error(e));
+        }
+        let warnings: Vec<Problem<'_>> = self
+            .warnings
+            .iter()
+            .map(|w| Problem::Error(*w))
+            .chain(notes(Severity::Warning))
+            .collect();
         let len = usize::from(self.data.is_some())
-            + usize::from(self.error.is_some())
-            + usize::from(!self.warnings.is_empty());
+            + usize::from(!errors.is_empty())
+            + usize::from(!warnings.is_empty());
         let mut map = s.serialize_map(Some(len))?;
         if let Some(events) = self.data {
-            map.serialize_entry("data", &Object(events))?;
+            map.serialize_entry("data", &Object(events, self.text))?;
         }
-        if let Some(error) = &self.error {
-            map.serialize_entry("errors", core::slice::from_ref(error))?;
+        if !errors.is_empty() {
+            map.serialize_entry("errors", errors.as_slice())?;
         }
-        if !self.warnings.is_empty() {
-            map.serialize_entry("warnings", self.warnings)?;
+        if !warnings.is_empty() {
+            map.serialize_entry("warnings", warnings.as_slice())?;
         }
         map.end()
     }
@@ -206,6 +301,8 @@ mod tests {
             data: Some(b.events()),
             error: Some(DecodeError::new(7, ErrorKind::UnexpectedEof)),
             warnings: &warnings,
+            text: &[],
+            notes: &[],
         };
         let mut ours = alloc::vec::Vec::new();
         d.write_json(&mut ours);

@@ -1,5 +1,6 @@
 //! The push-model output of codecs.
 
+use crate::dynamic::{DynValue, Note, Span, Stored};
 use crate::{DecodeError, ErrorKind, Field};
 
 /// The shape of a nested value.
@@ -46,6 +47,29 @@ pub trait Sink<'a> {
         let _ = warning;
         Ok(())
     }
+
+    /// Takes a member whose key and value are run-time text (a script's result), copying
+    /// both: see [`crate::dynamic`]. Inside an array the key is ignored (use `""`). The
+    /// default refuses it with [`ErrorKind::Unsupported`].
+    fn dyn_field(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        let _ = (key, value);
+        Err(ErrorKind::Unsupported)
+    }
+
+    /// Opens a nested object or array under a run-time key, copying it; closed by
+    /// [`Sink::close`]. The default refuses it with [`ErrorKind::Unsupported`].
+    fn dyn_open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind> {
+        let _ = (key, container);
+        Err(ErrorKind::Unsupported)
+    }
+
+    /// Takes an error or warning with run-time text, copying it. Error notes are what the
+    /// result lists as its `errors` (the [`DecodeError`] the codec returns then only says that
+    /// the frame failed). The default drops it, as it drops warnings.
+    fn note(&mut self, note: Note<'_>) -> Result<(), ErrorKind> {
+        let _ = note;
+        Ok(())
+    }
 }
 
 /// One step of a decoded stream as a sink stores it.
@@ -64,22 +88,53 @@ pub enum Event<'a> {
         /// How many events follow inside it (its subtree), so readers can skip it.
         len: u32,
     },
+    /// A run-time member ([`Sink::dyn_field`]): its key and text are in the sink's text area.
+    Dyn {
+        /// The key (empty inside an array).
+        key: Span,
+        /// The value.
+        value: Stored,
+    },
+    /// The start of a container under a run-time key ([`Sink::dyn_open`]).
+    DynOpen {
+        /// The key (empty inside an array).
+        key: Span,
+        /// Object or array.
+        container: Container,
+        /// How many events follow inside it.
+        len: u32,
+    },
 }
 
 impl Event<'_> {
-    /// The event's name and channel.
+    /// The event's name and channel; `("", None)` for a run-time member, whose key is in the
+    /// text area ([`Event::dyn_key`]).
     pub fn key(&self) -> (&'static str, Option<u8>) {
         match *self {
             Event::Field(f) => (f.name, f.channel),
             Event::Open { name, channel, .. } => (name, channel),
+            Event::Dyn { .. } | Event::DynOpen { .. } => ("", None),
         }
+    }
+
+    /// A run-time member's key, taken from `text` (a [`crate::Decoded`]'s `text`).
+    pub fn dyn_key<'t>(&self, text: &'t [u8]) -> Option<&'t str> {
+        match self {
+            Event::Dyn { key, .. } | Event::DynOpen { key, .. } => Some(key.resolve(text)),
+            _ => None,
+        }
+    }
+
+    /// Whether the event is a run-time member.
+    pub const fn is_dyn(&self) -> bool {
+        matches!(self, Event::Dyn { .. } | Event::DynOpen { .. })
     }
 
     /// How many events after this one belong to it (0 for a field).
     pub fn subtree_len(&self) -> usize {
         match *self {
-            Event::Field(_) => 0,
-            Event::Open { len, .. } => len as usize,
+            Event::Field(_) | Event::Dyn { .. } => 0,
+            Event::Open { len, .. } | Event::DynOpen { len, .. } => len as usize,
         }
     }
 }

@@ -17,9 +17,10 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::fmt::Write as _;
 
+use crate::dynamic::{DynValue, Note, Severity, StoredNote};
 use crate::error::{Member as ErrorMember, sorted_members};
 use crate::{Container, DecodeError, Decoded, Event, Value};
-use num::{put_decimal, put_f64, put_u64};
+use num::{put_decimal, put_f64, put_js_number, put_u64};
 use text::{Cursor, SLACK, bound_of, put_byte, put_bytes, put_escaped, put_hex, put_str, put_word};
 
 /// The writer's buffer: results are appended to the caller's `Vec` in pieces of at most this.
@@ -39,6 +40,8 @@ pub struct JsonWriter {
     levels: Vec<sink::Level>,
     warnings: Vec<DecodeError>,
     keys: Vec<sink::CachedKey>,
+    notes: Vec<StoredNote>,
+    text: Vec<u8>,
 }
 
 /// An object member waiting to be written in key order.
@@ -129,6 +132,8 @@ impl JsonWriter {
             levels: Vec::new(),
             warnings: Vec::new(),
             keys: Vec::new(),
+            notes: Vec::new(),
+            text: Vec::new(),
         }
     }
 
@@ -147,58 +152,59 @@ impl JsonWriter {
     /// Appends `{"data":{...},"errors":[...],"warnings":[...]}` to `out`; `data` is left out
     /// when the frame was rejected, `errors` and `warnings` when empty.
     pub fn write_result(&mut self, decoded: &Decoded<'_, '_>, out: &mut Vec<u8>) {
+        let text = decoded.text;
         self.sheet(out, |w, sheet| {
             let mut pos = sheet.write(0, 1, |b, p| put_byte(b, p, b'{'));
             let mut comma = false;
             if let Some(events) = decoded.data {
                 pos = sheet.write(pos, 7, |b, p| put_bytes(b, p, b"\"data\":"));
-                pos = w.object(events, sheet, pos);
+                pos = w.object(events, text, sheet, pos);
                 comma = true;
             }
-            if let Some(error) = decoded.error {
-                pos = sheet.write(pos, 11 + ERROR_BOUND, |b, p| {
-                    let p = put_bytes(
-                        b,
-                        p,
-                        if comma {
-                            b",\"errors\":["
-                        } else {
-                            b"\"errors\":["
-                        },
-                    );
-                    let p = put_error(b, p, &error);
-                    put_byte(b, p, b']')
-                });
-                comma = true;
+            if decoded.error.is_none() && decoded.warnings.is_empty() && decoded.notes.is_empty() {
+                return sheet.write(pos, 1, |b, p| put_byte(b, p, b'}'));
             }
-            for (i, warning) in decoded.warnings.iter().enumerate() {
-                pos = sheet.write(pos, 14 + ERROR_BOUND, |b, p| {
-                    let p = match (i, comma) {
-                        (0, true) => put_bytes(b, p, b",\"warnings\":["),
-                        (0, false) => put_bytes(b, p, b"\"warnings\":["),
-                        _ => put_byte(b, p, b','),
-                    };
-                    put_error(b, p, warning)
-                });
-            }
-            if !decoded.warnings.is_empty() {
-                pos = sheet.write(pos, 1, |b, p| put_byte(b, p, b']'));
-            }
-            sheet.write(pos, 1, |b, p| put_byte(b, p, b'}'))
+            sheet.flush(pos);
+            write_problems(
+                sheet.out,
+                comma,
+                decoded.error,
+                decoded.warnings,
+                decoded.notes,
+                text,
+            );
+            0
         });
     }
 
     /// Appends the events as one JSON object (the `data` member's text): members in bytewise
     /// key order, the last of equal keys kept.
+    ///
+    /// Run-time members ([`Event::Dyn`]) need the text they were stored with: see
+    /// [`JsonWriter::write_events`].
     pub fn write_object(&mut self, events: &[Event<'_>], out: &mut Vec<u8>) {
-        self.sheet(out, |w, sheet| w.object(events, sheet, 0));
+        self.sheet(out, |w, sheet| w.object(events, &[], sheet, 0));
     }
 
-    fn object(&mut self, events: &[Event<'_>], sheet: &mut Sheet<'_>, pos: usize) -> usize {
+    /// [`JsonWriter::write_object`] for events that may hold run-time members, whose keys and
+    /// strings are in `text` (a [`Decoded`]'s or a [`crate::FieldBuf`]'s).
+    pub fn write_events(&mut self, events: &[Event<'_>], text: &[u8], out: &mut Vec<u8>) {
+        self.sheet(out, |w, sheet| w.object(events, text, sheet, 0));
+    }
+
+    fn object(
+        &mut self,
+        events: &[Event<'_>],
+        text: &[u8],
+        sheet: &mut Sheet<'_>,
+        pos: usize,
+    ) -> usize {
         let base = self.scratch.len();
         let mut i = 0;
         // Codecs that emit members in key order skip the sort and the duplicate checks.
         let mut ascending = true;
+        // Run-time members are kept in the order they came (see `crate::dynamic`).
+        let mut dynamic = false;
         while let Some(event) = events.get(i) {
             let (name, channel) = event.key();
             let member = Member::new(name, channel, i as u32);
@@ -207,9 +213,11 @@ impl JsonWriter {
             {
                 ascending &= last.cmp_key(&member) == Ordering::Less;
             }
+            dynamic |= event.is_dyn();
             self.scratch.push(member);
             i = i.saturating_add(1 + event.subtree_len());
         }
+        ascending |= dynamic;
         if !ascending && let Some(members) = self.scratch.get_mut(base..) {
             // Equal keys end up adjacent and in input order.
             members.sort_unstable_by(|a, b| a.cmp_key(b).then(a.index.cmp(&b.index)));
@@ -242,7 +250,23 @@ impl JsonWriter {
                 }),
                 Event::Open { .. } => {
                     let pos = sheet.write(pos, key_bound, key);
-                    self.container(events, m.index as usize, sheet, pos)
+                    self.container(events, m.index as usize, text, sheet, pos)
+                }
+                Event::Dyn { key: k, value } => {
+                    let (k, v) = (k.resolve(text), value.resolve(text));
+                    sheet.write(pos, 8 + 6 * k.len() + dyn_bound(&v), |b, p| {
+                        let p = if first { p } else { put_byte(b, p, b',') };
+                        let p = put_dyn_key(b, p, k);
+                        put_dyn_value(b, p, &v)
+                    })
+                }
+                Event::DynOpen { key: k, .. } => {
+                    let k = k.resolve(text);
+                    let pos = sheet.write(pos, 8 + 6 * k.len(), |b, p| {
+                        let p = if first { p } else { put_byte(b, p, b',') };
+                        put_dyn_key(b, p, k)
+                    });
+                    self.container(events, m.index as usize, text, sheet, pos)
                 }
             };
             first = false;
@@ -256,22 +280,32 @@ impl JsonWriter {
         &mut self,
         events: &[Event<'_>],
         i: usize,
+        text: &[u8],
         sheet: &mut Sheet<'_>,
         pos: usize,
     ) -> usize {
-        let Some(&Event::Open { container, len, .. }) = events.get(i) else {
-            return sheet.write(pos, 4, |b, p| put_bytes(b, p, b"null"));
+        let (container, len) = match events.get(i) {
+            Some(&Event::Open { container, len, .. } | &Event::DynOpen { container, len, .. }) => {
+                (container, len)
+            }
+            _ => return sheet.write(pos, 4, |b, p| put_bytes(b, p, b"null")),
         };
         let start = i + 1;
         let end = start.saturating_add(len as usize).min(events.len());
         let inner = events.get(start..end).unwrap_or_default();
         match container {
-            Container::Object => self.object(inner, sheet, pos),
-            Container::Array => self.array(inner, sheet, pos),
+            Container::Object => self.object(inner, text, sheet, pos),
+            Container::Array => self.array(inner, text, sheet, pos),
         }
     }
 
-    fn array(&mut self, events: &[Event<'_>], sheet: &mut Sheet<'_>, pos: usize) -> usize {
+    fn array(
+        &mut self,
+        events: &[Event<'_>],
+        text: &[u8],
+        sheet: &mut Sheet<'_>,
+        pos: usize,
+    ) -> usize {
         let mut pos = sheet.write(pos, 1, |b, p| put_byte(b, p, b'['));
         let mut i = 0;
         while let Some(event) = events.get(i) {
@@ -281,10 +315,17 @@ impl JsonWriter {
                     let p = if comma { put_byte(b, p, b',') } else { p };
                     put_value(b, p, &f.value)
                 }),
-                Event::Open { .. } => {
+                Event::Dyn { value, .. } => {
+                    let v = value.resolve(text);
+                    sheet.write(pos, 1 + dyn_bound(&v), |b, p| {
+                        let p = if comma { put_byte(b, p, b',') } else { p };
+                        put_dyn_value(b, p, &v)
+                    })
+                }
+                Event::Open { .. } | Event::DynOpen { .. } => {
                     let pos =
                         sheet.write(pos, 1, |b, p| if comma { put_byte(b, p, b',') } else { p });
-                    self.container(events, i, sheet, pos)
+                    self.container(events, i, text, sheet, pos)
                 }
             };
             i = i.saturating_add(1 + event.subtree_len());
@@ -432,6 +473,149 @@ fn put_value(buf: &mut [u8], pos: usize, value: &Value<'_>) -> usize {
     }
 }
 
+/// The most a run-time value takes as JSON text.
+#[inline]
+fn dyn_bound(value: &DynValue<'_>) -> usize {
+    match value {
+        DynValue::Null | DynValue::Bool(_) => 5,
+        DynValue::Number(_) => text::NUMBER_BOUND,
+        DynValue::Text(s) => 2 + 6 * s.len(),
+    }
+}
+
+/// Writes `"<key>":` for a run-time key (escaped).
+fn put_dyn_key(buf: &mut [u8], pos: usize, key: &str) -> usize {
+    let pos = put_byte(buf, pos, b'"');
+    let pos = put_escaped(buf, pos, key);
+    put_bytes(buf, pos, b"\":")
+}
+
+/// Writes a run-time value (room: [`dyn_bound`] it).
+fn put_dyn_value(buf: &mut [u8], pos: usize, value: &DynValue<'_>) -> usize {
+    match *value {
+        DynValue::Null => put_bytes(buf, pos, b"null"),
+        DynValue::Bool(true) => put_bytes(buf, pos, b"true"),
+        DynValue::Bool(false) => put_bytes(buf, pos, b"false"),
+        DynValue::Number(n) => put_js_number(buf, pos, n),
+        DynValue::Text(s) => put_str(buf, pos, s),
+    }
+}
+
+/// Appends `,"errors":[...]` and `,"warnings":[...]` (without the leading comma when nothing
+/// came before) and the closing brace: the error notes as the errors when there are any, else
+/// the codec's error; the warnings, then the warning notes.
+pub(crate) fn write_problems(
+    out: &mut Vec<u8>,
+    comma: bool,
+    error: Option<DecodeError>,
+    warnings: &[DecodeError],
+    notes: &[StoredNote],
+    text: &[u8],
+) {
+    let is = |s: Severity| move |n: &&StoredNote| n.severity == s;
+    let error_notes = notes.iter().filter(is(Severity::Error)).count();
+    let mut comma = comma;
+    if error_notes > 0 || error.is_some() {
+        out.extend_from_slice(if comma {
+            b",\"errors\":["
+        } else {
+            b"\"errors\":["
+        });
+        if error_notes > 0 {
+            for (i, n) in notes.iter().filter(is(Severity::Error)).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_note(&n.resolve(text), out);
+            }
+        } else if let Some(error) = error {
+            write_error(&error, out);
+        }
+        out.push(b']');
+        comma = true;
+    }
+    let warning_notes = notes.iter().filter(is(Severity::Warning));
+    if !warnings.is_empty() || notes.len() > error_notes {
+        out.extend_from_slice(if comma {
+            b",\"warnings\":["
+        } else {
+            b"\"warnings\":["
+        });
+        let mut first = true;
+        for w in warnings {
+            if !first {
+                out.push(b',');
+            }
+            write_error(w, out);
+            first = false;
+        }
+        for n in warning_notes {
+            if !first {
+                out.push(b',');
+            }
+            write_note(&n.resolve(text), out);
+            first = false;
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+/// Appends one note as a JSON object: `{"kind":..,"line":..,"message":..}` plus the kind's
+/// context members (`"limit":"fuel"`), keys sorted.
+pub fn write_note(note: &Note<'_>, out: &mut Vec<u8>) {
+    #[derive(Clone, Copy)]
+    enum M<'t> {
+        Kind,
+        Message(&'t str),
+        Number(u64),
+        Name(&'static str),
+    }
+    let [c0, c1] = note.kind.context();
+    let ctx = |c: Option<(&'static str, crate::Context)>| {
+        c.map(|(k, v)| {
+            (
+                k,
+                match v {
+                    crate::Context::Number(n) => M::Number(n),
+                    crate::Context::Name(s) => M::Name(s),
+                },
+            )
+        })
+    };
+    let mut members = [
+        Some(("kind", M::Kind)),
+        Some(("message", M::Message(note.message))),
+        note.line.map(|l| ("line", M::Number(l.into()))),
+        ctx(c0),
+        ctx(c1),
+    ];
+    members.sort_unstable_by_key(|m| m.map(|(k, _)| k));
+    append(out, 64 + 6 * note.message.len() + 64, |buf, pos| {
+        let mut pos = put_byte(buf, pos, b'{');
+        for (i, (key, member)) in members.iter().flatten().enumerate() {
+            if i > 0 {
+                pos = put_byte(buf, pos, b',');
+            }
+            pos = put_byte(buf, pos, b'"');
+            pos = put_bytes(buf, pos, key.as_bytes());
+            pos = put_bytes(buf, pos, b"\":");
+            pos = match *member {
+                M::Kind => put_str(buf, pos, note.kind.name()),
+                M::Message(m) => put_str(buf, pos, m),
+                M::Number(n) => put_u64(buf, pos, n),
+                M::Name(s) => put_str(buf, pos, s),
+            };
+        }
+        put_byte(buf, pos, b'}')
+    });
+}
+
+/// Appends a run-time value as JSON (numbers as ECMAScript prints them).
+pub fn write_dyn_value(value: &DynValue<'_>, out: &mut Vec<u8>) {
+    append(out, dyn_bound(value), |b, p| put_dyn_value(b, p, value));
+}
+
 /// Writes one error or warning object (room: [`ERROR_BOUND`]).
 fn put_error(buf: &mut [u8], pos: usize, error: &DecodeError) -> usize {
     let mut pos = put_byte(buf, pos, b'{');
@@ -457,6 +641,7 @@ fn put_error(buf: &mut [u8], pos: usize, error: &DecodeError) -> usize {
                 put_byte(buf, pos, b'"')
             }
             ErrorMember::Number(n) => put_u64(buf, pos, *n),
+            ErrorMember::Name(s) => put_str(buf, pos, s),
         };
     }
     put_byte(buf, pos, b'}')
@@ -672,6 +857,8 @@ mod tests {
             data: Some(&events),
             error: Some(DecodeError::new(4, ErrorKind::UnknownType(0x77))),
             warnings: &warnings,
+            text: &[],
+            notes: &[],
         };
         assert_eq!(
             text(|o| d.write_json(o)),
@@ -689,6 +876,8 @@ mod tests {
             data: Some(&[]),
             error: None,
             warnings: &[],
+            text: &[],
+            notes: &[],
         };
         assert_eq!(text(|o| empty.write_json(o)), r#"{"data":{}}"#);
     }

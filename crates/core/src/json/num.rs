@@ -43,6 +43,85 @@ pub(super) fn put_f64(buf: &mut [u8], pos: usize, v: f64) -> usize {
     cursor.pos
 }
 
+/// Writes an `f64` as ECMAScript's `Number.prototype.toString` prints it, which is how
+/// The Things Stack prints a script's numbers: the shortest digits that round-trip, fixed
+/// notation for exponents from -7 to 20 (`0.000001`, `100000000000000000000`), exponent
+/// notation beyond (`1e-7`, `1e+21`, `1.5e+300`); `-0` as `0`; not finite as `null`.
+pub(super) fn put_js_number(buf: &mut [u8], pos: usize, v: f64) -> usize {
+    if !v.is_finite() {
+        return put_bytes(buf, pos, b"null");
+    }
+    if v == 0.0 {
+        return put_bytes(buf, pos, b"0");
+    }
+    if v == (v as i64) as f64 && v.abs() < 1e15 {
+        return put_decimal(buf, pos, v as i64, 0);
+    }
+    // The shortest round-trip digits and the exponent, from Rust's `{:e}` (`-1.2345e-7`).
+    let mut sci = [0u8; 40];
+    let end = {
+        let mut cursor = Cursor {
+            buf: &mut sci,
+            pos: 0,
+            escape: false,
+        };
+        let _ = write!(cursor, "{:e}", v.abs());
+        cursor.pos
+    };
+    let text = sci.get(..end).unwrap_or_default();
+    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+    let mut digits = [0u8; 24];
+    let mut k = 0;
+    for &b in text.get(..e_at).unwrap_or_default() {
+        if b.is_ascii_digit()
+            && let Some(slot) = digits.get_mut(k)
+        {
+            *slot = b;
+            k += 1;
+        }
+    }
+    let exponent: i32 = text
+        .get(e_at + 1..)
+        .and_then(|e| core::str::from_utf8(e).ok())
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
+    let digits = digits.get(..k).unwrap_or_default();
+    // ECMAScript's n: the value is 0.d1d2...dk * 10^n.
+    let n = exponent + 1;
+    let k = k as i32;
+    let mut pos = pos;
+    if v < 0.0 {
+        pos = put_bytes(buf, pos, b"-");
+    }
+    if k <= n && n <= 21 {
+        pos = put_bytes(buf, pos, digits);
+        for _ in 0..n - k {
+            pos = put_bytes(buf, pos, b"0");
+        }
+    } else if 0 < n && n <= 21 {
+        let (int, frac) = digits.split_at(n as usize);
+        pos = put_bytes(buf, pos, int);
+        pos = put_bytes(buf, pos, b".");
+        pos = put_bytes(buf, pos, frac);
+    } else if -6 < n && n <= 0 {
+        pos = put_bytes(buf, pos, b"0.");
+        for _ in 0..-n {
+            pos = put_bytes(buf, pos, b"0");
+        }
+        pos = put_bytes(buf, pos, digits);
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        pos = put_bytes(buf, pos, first);
+        if !rest.is_empty() {
+            pos = put_bytes(buf, pos, b".");
+            pos = put_bytes(buf, pos, rest);
+        }
+        pos = put_bytes(buf, pos, if n - 1 < 0 { b"e-" } else { b"e+" });
+        pos = put_u64(buf, pos, u64::from((n - 1).unsigned_abs()));
+    }
+    pos
+}
+
 /// Writes `digits / 10^scale`: the digits with a point inserted and the fraction's trailing
 /// zeros dropped (`272, 1` is `27.2`; `-1, 2` is `-0.01`; `250, 1` is `25`).
 ///
@@ -321,5 +400,37 @@ mod tests {
         assert_eq!(f(-5e-324), alloc::format!("{}", -5e-324));
         assert_eq!(f(f64::NAN), "null");
         assert_eq!(f(f64::INFINITY), "null");
+    }
+
+    #[test]
+    fn numbers_as_ecmascript_prints_them() {
+        let js = |v: f64| text(|b| put_js_number(b, 0, v));
+        for (v, want) in [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (1.0, "1"),
+            (-7.0, "-7"),
+            (27.2, "27.2"),
+            (-0.01, "-0.01"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (0.000001, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (123e-20, "1.23e-18"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (2e21, "2e+21"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (9007199254740993.0, "9007199254740992"),
+            (1e15, "1000000000000000"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (1.25e16, "12500000000000000"),
+            (-1234.5678, "-1234.5678"),
+            (f64::NAN, "null"),
+            (f64::INFINITY, "null"),
+        ] {
+            assert_eq!(js(v), want, "{v:e}");
+        }
     }
 }

@@ -12,8 +12,12 @@ use core::cmp::Ordering;
 use core::ops::Range;
 
 use super::text::{SLACK, bound_of, put_byte, put_bytes};
-use super::{JsonWriter, key_cmp, key_prefix, put_key, put_value};
-use crate::fieldbuf::{MAX_DEPTH, MAX_WARNINGS};
+use super::{
+    JsonWriter, dyn_bound, key_cmp, key_prefix, put_dyn_key, put_dyn_value, put_key, put_value,
+    write_problems,
+};
+use crate::dynamic::{DynValue, Note, Severity, Span, StoredNote};
+use crate::fieldbuf::{MAX_DEPTH, MAX_NOTES, MAX_WARNINGS};
 use crate::{Codec, Container, DecodeError, ErrorKind, Field, Sink, Uplink};
 
 /// The buffer a writer starts with; it grows (once) for larger results.
@@ -73,6 +77,10 @@ pub(super) struct Level {
     ascending: bool,
     /// The fragment of the member it is the value of, in its parent object.
     member: Option<usize>,
+    /// Where its member's text begins in its parent (at the leading comma).
+    begin: usize,
+    /// Whether run-time members came into it: they are kept in the order they came.
+    dynamic: bool,
 }
 
 impl Level {
@@ -83,6 +91,8 @@ impl Level {
             first: 0,
             ascending: true,
             member: None,
+            begin: DATA.len(),
+            dynamic: false,
         }
     }
 }
@@ -98,6 +108,13 @@ pub struct JsonOutcome {
     pub data: Option<Range<usize>>,
 }
 
+/// Run-time notes and their text, kept by the writer from frame to frame.
+#[derive(Debug)]
+struct Notes<'w> {
+    notes: &'w mut Vec<StoredNote>,
+    text: &'w mut Vec<u8>,
+}
+
 /// A sink that renders JSON as the codec pushes fields: see [`JsonWriter::decode`].
 #[derive(Debug)]
 pub struct JsonSink<'w> {
@@ -109,6 +126,7 @@ pub struct JsonSink<'w> {
     levels: &'w mut Vec<Level>,
     warnings: &'w mut Vec<DecodeError>,
     keys: &'w mut Vec<CachedKey>,
+    notes: Notes<'w>,
 }
 
 impl JsonWriter {
@@ -133,6 +151,8 @@ impl JsonWriter {
         self.levels.clear();
         self.levels.push(Level::top());
         self.warnings.clear();
+        self.notes.clear();
+        self.text.clear();
         if self.keys.len() < KEYS {
             self.keys.resize(KEYS, CachedKey::default());
         }
@@ -144,16 +164,20 @@ impl JsonWriter {
             levels: &mut self.levels,
             warnings: &mut self.warnings,
             keys: &mut self.keys,
+            notes: Notes {
+                notes: &mut self.notes,
+                text: &mut self.text,
+            },
         };
         let result = codec.decode_json(uplink, &mut sink);
         let error = result.err();
         let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
         if rejected {
             out.push(b'{');
-            write_tail(out, false, error, &self.warnings);
+            self.write_tail(out, false, error);
             return JsonOutcome {
                 has_errors: true,
-                has_warnings: !self.warnings.is_empty(),
+                has_warnings: self.has_warnings(),
                 data: None,
             };
         }
@@ -161,15 +185,29 @@ impl JsonWriter {
             sink.abandon_open();
         }
         // Without errors or warnings the result ends with the data: one copy for all of it.
-        let whole = error.is_none() && sink.warnings.is_empty();
+        let whole = error.is_none() && sink.warnings.is_empty() && sink.notes.notes.is_empty();
         let data = sink.finish(out, whole);
         if !whole {
-            write_tail(out, true, error, &self.warnings);
+            self.write_tail(out, true, error);
         }
         JsonOutcome {
-            has_errors: error.is_some(),
-            has_warnings: !self.warnings.is_empty(),
+            has_errors: error.is_some() || self.notes.iter().any(|n| n.severity == Severity::Error),
+            has_warnings: self.has_warnings(),
             data: Some(data),
+        }
+    }
+
+    fn has_warnings(&self) -> bool {
+        !self.warnings.is_empty() || self.notes.iter().any(|n| n.severity == Severity::Warning)
+    }
+
+    /// Appends the errors and warnings and the closing brace (see [`write_tail`]).
+    #[inline]
+    fn write_tail(&self, out: &mut Vec<u8>, comma: bool, error: Option<DecodeError>) {
+        if self.notes.is_empty() {
+            write_tail(out, comma, error, &self.warnings);
+        } else {
+            write_problems(out, comma, error, &self.warnings, &self.notes, &self.text);
         }
     }
 
@@ -349,10 +387,9 @@ impl JsonSink<'_> {
             }
             Container::Object => {
                 self.reserve(2);
-                let members = self.frags.len() - level.first;
-                if members == 0 {
+                if self.pos == body {
                     self.pos = put_byte(self.buf, self.pos, b'{');
-                } else if level.ascending {
+                } else if level.ascending || level.dynamic {
                     if let Some(first) = self.buf.get_mut(body) {
                         *first = b'{';
                     }
@@ -399,11 +436,10 @@ impl JsonSink<'_> {
         if self.depth() == 0 {
             return;
         }
-        let member = self.levels.get(1).and_then(|l| l.member);
-        if let Some(f) = member.and_then(|i| self.frags.get(i)).copied() {
-            self.pos = f.start as usize;
+        if let Some(&level) = self.levels.get(1) {
+            self.pos = level.begin;
+            self.frags.truncate(level.member.unwrap_or(level.first));
         }
-        self.frags.truncate(member.unwrap_or(0));
         self.levels.truncate(1);
     }
 
@@ -413,14 +449,15 @@ impl JsonSink<'_> {
         while self.depth() > 0 {
             let _ = self.close();
         }
-        let ascending = self.level().ascending;
+        let top = self.level();
+        let ascending = top.ascending || top.dynamic;
         let at = out.len() + DATA.len();
         let frags = self.frags.as_mut_slice();
         if frags.is_empty() || ascending {
             // The members are the text already: `{"data":` before them, braces around.
             let buf: &mut [u8] = self.buf;
             let mut pos = self.pos;
-            if frags.is_empty() {
+            if pos == DATA.len() {
                 pos = put_byte(buf, pos, b'{');
             } else if let Some(first) = buf.get_mut(DATA.len()) {
                 *first = b'{';
@@ -624,6 +661,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             first: self.frags.len(),
             ascending: true,
             member,
+            begin: start,
+            dynamic: false,
         });
         Ok(())
     }
@@ -649,6 +688,71 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         self.warnings.push(warning);
         Ok(())
     }
+
+    fn dyn_field(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        let object = self.mark_dynamic();
+        self.reserve(8 + 6 * key.len() + dyn_bound(&value));
+        let mut pos = put_byte(self.buf, self.pos, b',');
+        if object {
+            pos = put_dyn_key(self.buf, pos, key);
+        }
+        self.pos = put_dyn_value(self.buf, pos, &value);
+        Ok(())
+    }
+
+    fn dyn_open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind> {
+        if self.depth() >= MAX_DEPTH {
+            return Err(ErrorKind::Nesting);
+        }
+        let object = self.mark_dynamic();
+        self.reserve(8 + 6 * key.len());
+        let start = self.pos;
+        let mut pos = put_byte(self.buf, start, b',');
+        if object {
+            pos = put_dyn_key(self.buf, pos, key);
+        }
+        self.pos = pos;
+        self.levels.push(Level {
+            container,
+            body: pos,
+            first: self.frags.len(),
+            ascending: true,
+            member: None,
+            begin: start,
+            dynamic: true,
+        });
+        Ok(())
+    }
+
+    fn note(&mut self, note: Note<'_>) -> Result<(), ErrorKind> {
+        // As many as a FieldBuf keeps, so that both paths print the same.
+        if self.notes.notes.len() >= MAX_NOTES {
+            return Err(ErrorKind::SinkFull);
+        }
+        let start = u32::try_from(self.notes.text.len()).map_err(|_| ErrorKind::SinkFull)?;
+        let len = u32::try_from(note.message.len()).map_err(|_| ErrorKind::SinkFull)?;
+        self.notes.text.extend_from_slice(note.message.as_bytes());
+        self.notes.notes.push(StoredNote {
+            severity: note.severity,
+            kind: note.kind,
+            message: Span { start, len },
+            line: note.line,
+        });
+        Ok(())
+    }
+}
+
+impl JsonSink<'_> {
+    /// Marks the current container as holding run-time members; whether it is an object.
+    fn mark_dynamic(&mut self) -> bool {
+        match self.levels.last_mut() {
+            Some(level) => {
+                level.dynamic = true;
+                level.container == Container::Object
+            }
+            None => true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -667,6 +771,13 @@ mod tests {
         Close,
         Warn(usize),
         Fail(usize),
+        /// A run-time member: key, number.
+        DynN(&'static str, f64),
+        /// A run-time member: key, text.
+        DynS(&'static str, &'static str),
+        DynOpen(&'static str, Container),
+        /// A note: severity, message, line.
+        NoteS(Severity, &'static str, Option<u32>),
     }
 
     impl Codec for Script {
@@ -693,6 +804,26 @@ mod tests {
                         .warning(DecodeError::new(o, ErrorKind::OutOfRange))
                         .map_err(e)?,
                     Step::Fail(o) => return Err(DecodeError::new(o, ErrorKind::UnexpectedEof)),
+                    // Copied from a buffer that is overwritten at once, as a script's text is.
+                    Step::DynN(k, n) => {
+                        let mut key = String::from(k);
+                        sink.dyn_field(&key, DynValue::Number(n)).map_err(e)?;
+                        key.clear();
+                        key.push_str("overwritten");
+                    }
+                    Step::DynS(k, v) => {
+                        let (key, value) = (String::from(k), String::from(v));
+                        sink.dyn_field(&key, DynValue::Text(&value)).map_err(e)?;
+                    }
+                    Step::DynOpen(k, c) => sink.dyn_open(&String::from(k), c).map_err(e)?,
+                    Step::NoteS(severity, m, line) => sink
+                        .note(Note {
+                            severity,
+                            kind: ErrorKind::CodecError,
+                            message: &String::from(m),
+                            line,
+                        })
+                        .map_err(e)?,
                 }
             }
             Ok(())
@@ -715,7 +846,14 @@ mod tests {
         let mut tts_like = Vec::new();
         w.reject(DecodeError::new(0, ErrorKind::PortZero), &mut tts_like);
         assert!(tts_like.starts_with(b"{\"errors\":[{\"kind\":\"port_zero\""));
-        assert_eq!(outcome.has_errors, d.error.is_some());
+        assert_eq!(outcome.has_errors, d.has_errors());
+        assert_eq!(outcome.has_warnings, d.has_warnings());
+        // serde gives the same value (its number text may differ: `1e21` for `1e+21`).
+        #[cfg(feature = "serde")]
+        assert_eq!(
+            serde_json::to_value(d).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&fast).unwrap()
+        );
         if let Some(r) = outcome.data {
             assert!(fast[r].starts_with('{'));
         }
@@ -761,6 +899,64 @@ mod tests {
                 Close,
             ]),
             r#"{"data":{"b":0.5,"empty":{},"gps_1":{"x":0.9},"list":[0.2,{"y":0.2,"z":0.1},[]]}}"#
+        );
+    }
+
+    #[test]
+    fn run_time_members_are_copied_and_kept_in_order() {
+        assert_eq!(
+            both(&[
+                DynN("battery", 3.6),
+                DynOpen("gps", Object),
+                DynN("lat", 52.08),
+                DynN("lon", -0.0),
+                Close,
+                DynOpen("list", Array),
+                DynS("", "a\"b"),
+                DynN("", 1e21),
+                DynOpen("", Object),
+                DynS("z", "é"),
+                Close,
+                Close,
+                DynN("t", 1e-7),
+            ]),
+            r#"{"data":{"battery":3.6,"gps":{"lat":52.08,"lon":0},"list":["a\"b",1e+21,{"z":"é"}],"t":1e-7}}"#
+        );
+        // Native members beside run-time ones are all kept, in the order they came.
+        assert_eq!(
+            both(&[F("z", None, 1), DynN("a", 2.0), F("b", None, 3)]),
+            r#"{"data":{"z":0.1,"a":2,"b":0.3}}"#
+        );
+    }
+
+    #[test]
+    fn notes_are_the_errors_and_follow_the_warnings() {
+        assert_eq!(
+            both(&[
+                DynN("a", 1.0),
+                NoteS(Severity::Warning, "low battery", None),
+                Warn(2),
+            ]),
+            r#"{"data":{"a":1},"warnings":[{"kind":"out_of_range","message":"value out of range at byte 2","offset":2},{"kind":"codec_error","message":"low battery"}]}"#
+        );
+        assert_eq!(
+            both(&[
+                DynN("a", 1.0),
+                NoteS(Severity::Error, "bad \"port\"", Some(12)),
+                NoteS(Severity::Error, "second", None),
+                Fail(0),
+            ]),
+            r#"{"data":{"a":1},"errors":[{"kind":"codec_error","line":12,"message":"bad \"port\""},{"kind":"codec_error","message":"second"}]}"#
+        );
+        // A failure inside a run-time container removes the container, as for native ones.
+        assert_eq!(
+            both(&[
+                DynN("kept", 1.0),
+                DynOpen("half", Object),
+                DynN("x", 1.0),
+                Fail(3)
+            ]),
+            r#"{"data":{"kept":1},"errors":[{"kind":"unexpected_eof","message":"unexpected end of payload at byte 3","offset":3}]}"#
         );
     }
 
