@@ -22,6 +22,8 @@ pub struct Decoded<'s, 'a> {
     /// there are any, are the result's `errors` (the `error` then only says that the frame
     /// failed); warning notes follow `warnings`.
     pub notes: &'s [StoredNote],
+    /// The normalized payload's JSON text in `text` (TS013 `normalizeUplink`), if any.
+    pub normalized: Option<crate::dynamic::Span>,
 }
 
 impl<'s, 'a> Decoded<'s, 'a> {
@@ -33,6 +35,7 @@ impl<'s, 'a> Decoded<'s, 'a> {
             warnings: &[],
             text: &[],
             notes: &[],
+            normalized: None,
         }
     }
 

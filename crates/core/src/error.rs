@@ -38,6 +38,8 @@ pub enum ErrorKind {
     ScriptError,
     /// A run-time codec reported errors of its own (TS013 `errors`, each kept as a note).
     CodecError,
+    /// A run-time codec reported a warning of its own (TS013 `warnings`).
+    CodecWarning,
     /// A run-time codec returned something that is not a result: no `data` object, a cycle,
     /// a number that is not finite.
     InvalidResult,
@@ -102,6 +104,7 @@ impl ErrorKind {
             ErrorKind::ScriptLimit(_) => "script_limit",
             ErrorKind::ScriptError => "script_error",
             ErrorKind::CodecError => "codec_error",
+            ErrorKind::CodecWarning => "codec_warning",
             ErrorKind::InvalidResult => "invalid_result",
             ErrorKind::Unsupported => "unsupported",
         }
@@ -153,6 +156,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::ScriptError => f.write_str("the script threw an exception"),
             ErrorKind::CodecError => f.write_str("the codec reported an error"),
+            ErrorKind::CodecWarning => f.write_str("the codec reported a warning"),
             ErrorKind::InvalidResult => f.write_str("the script returned no valid result"),
             ErrorKind::Unsupported => f.write_str("this sink cannot take run-time output"),
         }

@@ -33,6 +33,7 @@ struct State {
     text_len: usize,
     notes: [StoredNote; MAX_NOTES],
     n_notes: usize,
+    normalized: Option<Span>,
 }
 
 /// A sink that stores up to `N` events (fields and containers) in place, httparse-style: no
@@ -100,6 +101,7 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
                 text_len: 0,
                 notes: [NO_NOTE; MAX_NOTES],
                 n_notes: 0,
+                normalized: None,
             },
         }
     }
@@ -206,6 +208,7 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
                 .notes
                 .get(..self.state.n_notes)
                 .unwrap_or_default(),
+            normalized: self.state.normalized,
         }
     }
 }
@@ -219,6 +222,7 @@ impl FieldStore<'_, '_> {
         self.state.n_warnings = 0;
         self.state.text_len = 0;
         self.state.n_notes = 0;
+        self.state.normalized = None;
     }
 
     /// Removes every container still open, with everything in it: a codec that fails inside a
@@ -364,6 +368,11 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         Ok(())
     }
 
+    fn normalized(&mut self, json: &str) -> Result<(), ErrorKind> {
+        self.state.normalized = Some(self.copy_text(json)?);
+        Ok(())
+    }
+
     fn note(&mut self, note: Note<'_>) -> Result<(), ErrorKind> {
         if self.state.n_notes >= MAX_NOTES {
             return Err(ErrorKind::SinkFull);
@@ -415,6 +424,10 @@ impl<'a, const N: usize, const T: usize> Sink<'a> for FieldBuf<'a, N, T> {
 
     fn note(&mut self, note: Note<'_>) -> Result<(), ErrorKind> {
         self.store().note(note)
+    }
+
+    fn normalized(&mut self, json: &str) -> Result<(), ErrorKind> {
+        self.store().normalized(json)
     }
 }
 

@@ -303,6 +303,7 @@ mod tests {
             warnings: &warnings,
             text: &[],
             notes: &[],
+            normalized: None,
         };
         let mut ours = alloc::vec::Vec::new();
         d.write_json(&mut ours);

@@ -70,6 +70,13 @@ pub trait Sink<'a> {
         let _ = note;
         Ok(())
     }
+
+    /// Takes the normalized payload (TS013 `normalizeUplink`'s data) as compact JSON text,
+    /// keys sorted, copying it: results print it as `normalized`. The default drops it.
+    fn normalized(&mut self, json: &str) -> Result<(), ErrorKind> {
+        let _ = json;
+        Ok(())
+    }
 }
 
 /// One step of a decoded stream as a sink stores it.

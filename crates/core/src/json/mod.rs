@@ -42,6 +42,7 @@ pub struct JsonWriter {
     keys: Vec<sink::CachedKey>,
     notes: Vec<StoredNote>,
     text: Vec<u8>,
+    normalized: Option<core::ops::Range<usize>>,
 }
 
 /// An object member waiting to be written in key order.
@@ -134,6 +135,7 @@ impl JsonWriter {
             keys: Vec::new(),
             notes: Vec::new(),
             text: Vec::new(),
+            normalized: None,
         }
     }
 
@@ -161,7 +163,12 @@ impl JsonWriter {
                 pos = w.object(events, text, sheet, pos);
                 comma = true;
             }
-            if decoded.error.is_none() && decoded.warnings.is_empty() && decoded.notes.is_empty() {
+            let normalized = decoded.normalized.map(|n| n.resolve(text).as_bytes());
+            if decoded.error.is_none()
+                && decoded.warnings.is_empty()
+                && decoded.notes.is_empty()
+                && normalized.is_none()
+            {
                 return sheet.write(pos, 1, |b, p| put_byte(b, p, b'}'));
             }
             sheet.flush(pos);
@@ -172,6 +179,7 @@ impl JsonWriter {
                 decoded.warnings,
                 decoded.notes,
                 text,
+                normalized,
             );
             0
         });
@@ -504,6 +512,9 @@ fn put_dyn_value(buf: &mut [u8], pos: usize, value: &DynValue<'_>) -> usize {
 /// Appends `,"errors":[...]` and `,"warnings":[...]` (without the leading comma when nothing
 /// came before) and the closing brace: the error notes as the errors when there are any, else
 /// the codec's error; the warnings, then the warning notes.
+///
+/// `normalized` (JSON text) goes between the errors and the warnings; where its text landed in
+/// `out` is returned.
 pub(crate) fn write_problems(
     out: &mut Vec<u8>,
     comma: bool,
@@ -511,7 +522,8 @@ pub(crate) fn write_problems(
     warnings: &[DecodeError],
     notes: &[StoredNote],
     text: &[u8],
-) {
+    normalized: Option<&[u8]>,
+) -> Option<core::ops::Range<usize>> {
     let is = |s: Severity| move |n: &&StoredNote| n.severity == s;
     let error_notes = notes.iter().filter(is(Severity::Error)).count();
     let mut comma = comma;
@@ -532,6 +544,18 @@ pub(crate) fn write_problems(
             write_error(&error, out);
         }
         out.push(b']');
+        comma = true;
+    }
+    let mut normalized_at = None;
+    if let Some(n) = normalized {
+        out.extend_from_slice(if comma {
+            b",\"normalized\":"
+        } else {
+            b"\"normalized\":"
+        });
+        let at = out.len();
+        out.extend_from_slice(n);
+        normalized_at = Some(at..out.len());
         comma = true;
     }
     let warning_notes = notes.iter().filter(is(Severity::Warning));
@@ -559,6 +583,7 @@ pub(crate) fn write_problems(
         out.push(b']');
     }
     out.push(b'}');
+    normalized_at
 }
 
 /// Appends one note as a JSON object: `{"kind":..,"line":..,"message":..}` plus the kind's
@@ -859,6 +884,7 @@ mod tests {
             warnings: &warnings,
             text: &[],
             notes: &[],
+            normalized: None,
         };
         assert_eq!(
             text(|o| d.write_json(o)),
@@ -878,6 +904,7 @@ mod tests {
             warnings: &[],
             text: &[],
             notes: &[],
+            normalized: None,
         };
         assert_eq!(text(|o| empty.write_json(o)), r#"{"data":{}}"#);
     }

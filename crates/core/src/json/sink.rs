@@ -106,6 +106,9 @@ pub struct JsonOutcome {
     pub has_warnings: bool,
     /// Where the `data` object's text is in the output; `None` when the frame was rejected.
     pub data: Option<Range<usize>>,
+    /// Where the normalized payload's text is in the output (TS013 `normalizeUplink`), if the
+    /// codec gave one.
+    pub normalized: Option<Range<usize>>,
 }
 
 /// Run-time notes and their text, kept by the writer from frame to frame.
@@ -113,6 +116,8 @@ pub struct JsonOutcome {
 struct Notes<'w> {
     notes: &'w mut Vec<StoredNote>,
     text: &'w mut Vec<u8>,
+    /// The normalized payload's text in `text`.
+    normalized: &'w mut Option<Range<usize>>,
 }
 
 /// A sink that renders JSON as the codec pushes fields: see [`JsonWriter::decode`].
@@ -153,6 +158,7 @@ impl JsonWriter {
         self.warnings.clear();
         self.notes.clear();
         self.text.clear();
+        self.normalized = None;
         if self.keys.len() < KEYS {
             self.keys.resize(KEYS, CachedKey::default());
         }
@@ -167,6 +173,7 @@ impl JsonWriter {
             notes: Notes {
                 notes: &mut self.notes,
                 text: &mut self.text,
+                normalized: &mut self.normalized,
             },
         };
         let result = codec.decode_json(uplink, &mut sink);
@@ -174,26 +181,33 @@ impl JsonWriter {
         let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
         if rejected {
             out.push(b'{');
-            self.write_tail(out, false, error);
+            let normalized = self.write_tail(out, false, error);
             return JsonOutcome {
                 has_errors: true,
                 has_warnings: self.has_warnings(),
                 data: None,
+                normalized,
             };
         }
         if error.is_some() {
             sink.abandon_open();
         }
         // Without errors or warnings the result ends with the data: one copy for all of it.
-        let whole = error.is_none() && sink.warnings.is_empty() && sink.notes.notes.is_empty();
+        let whole = error.is_none()
+            && sink.warnings.is_empty()
+            && sink.notes.notes.is_empty()
+            && sink.notes.normalized.is_none();
         let data = sink.finish(out, whole);
-        if !whole {
-            self.write_tail(out, true, error);
-        }
+        let normalized = if whole {
+            None
+        } else {
+            self.write_tail(out, true, error)
+        };
         JsonOutcome {
             has_errors: error.is_some() || self.notes.iter().any(|n| n.severity == Severity::Error),
             has_warnings: self.has_warnings(),
             data: Some(data),
+            normalized,
         }
     }
 
@@ -201,14 +215,29 @@ impl JsonWriter {
         !self.warnings.is_empty() || self.notes.iter().any(|n| n.severity == Severity::Warning)
     }
 
-    /// Appends the errors and warnings and the closing brace (see [`write_tail`]).
+    /// Appends the errors, the normalized payload, the warnings and the closing brace (see
+    /// [`write_tail`]); where the normalized payload landed.
     #[inline]
-    fn write_tail(&self, out: &mut Vec<u8>, comma: bool, error: Option<DecodeError>) {
-        if self.notes.is_empty() {
+    fn write_tail(
+        &self,
+        out: &mut Vec<u8>,
+        comma: bool,
+        error: Option<DecodeError>,
+    ) -> Option<Range<usize>> {
+        if self.notes.is_empty() && self.normalized.is_none() {
             write_tail(out, comma, error, &self.warnings);
-        } else {
-            write_problems(out, comma, error, &self.warnings, &self.notes, &self.text);
+            return None;
         }
+        let normalized = self.normalized.clone().and_then(|r| self.text.get(r));
+        write_problems(
+            out,
+            comma,
+            error,
+            &self.warnings,
+            &self.notes,
+            &self.text,
+            normalized,
+        )
     }
 
     /// The same for a frame rejected before any codec ran (port 0): `{"errors":[...]}`.
@@ -219,6 +248,7 @@ impl JsonWriter {
             has_errors: true,
             has_warnings: false,
             data: None,
+            normalized: None,
         }
     }
 }
@@ -738,6 +768,13 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             message: Span { start, len },
             line: note.line,
         });
+        Ok(())
+    }
+
+    fn normalized(&mut self, json: &str) -> Result<(), ErrorKind> {
+        let start = self.notes.text.len();
+        self.notes.text.extend_from_slice(json.as_bytes());
+        *self.notes.normalized = Some(start..self.notes.text.len());
         Ok(())
     }
 }

@@ -1,0 +1,320 @@
+//! A script's result, converted from JavaScript values directly (not through JSON text) into
+//! run-time members: keys sorted bytewise, numbers as they are, `undefined` and functions left
+//! out (`null` in arrays, as `JSON.stringify` does), typed arrays as arrays, dates as ISO 8601
+//! text, BigInts as numbers when exact and as text (with a warning) when not.
+
+use lorafield_core::dynamic::DynValue;
+use lorafield_core::json::{write_dyn_value, write_str};
+use lorafield_core::{Container, ErrorKind, Limit, MAX_DEPTH, Sink};
+use rquickjs::{Array, Ctx, Function, Object, Type, Value};
+
+use crate::engine::{Failure, js};
+use crate::helpers::Helpers;
+
+/// Where converted values go: a sink, or JSON text.
+pub(crate) trait Out {
+    /// A leaf member (its key is ignored inside an array).
+    fn member(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind>;
+    /// Opens a container under `key`.
+    fn open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind>;
+    /// Closes the innermost container.
+    fn close(&mut self) -> Result<(), ErrorKind>;
+}
+
+/// A sink as an [`Out`].
+pub(crate) struct SinkOut<'s, 'a>(pub(crate) &'s mut dyn Sink<'a>);
+
+impl Out for SinkOut<'_, '_> {
+    fn member(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        self.0.dyn_field(key, value)
+    }
+    fn open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind> {
+        self.0.dyn_open(key, container)
+    }
+    fn close(&mut self) -> Result<(), ErrorKind> {
+        self.0.close()
+    }
+}
+
+/// Compact JSON text, members in the order they come (the converter sorts them).
+#[derive(Debug, Default)]
+pub(crate) struct TextOut {
+    pub(crate) text: Vec<u8>,
+    /// Per open container: whether it is an object, and whether a member was written.
+    stack: Vec<(bool, bool)>,
+}
+
+impl TextOut {
+    fn separate(&mut self, key: &str) {
+        if let Some((object, written)) = self.stack.last_mut() {
+            if *written {
+                self.text.push(b',');
+            }
+            *written = true;
+            if *object {
+                write_str(key, &mut self.text);
+                self.text.push(b':');
+            }
+        }
+    }
+}
+
+impl Out for TextOut {
+    fn member(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        self.separate(key);
+        write_dyn_value(&value, &mut self.text);
+        Ok(())
+    }
+    fn open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind> {
+        self.separate(key);
+        let object = container == Container::Object;
+        self.text.push(if object { b'{' } else { b'[' });
+        self.stack.push((object, false));
+        Ok(())
+    }
+    fn close(&mut self) -> Result<(), ErrorKind> {
+        let (object, _) = self.stack.pop().ok_or(ErrorKind::Nesting)?;
+        self.text.push(if object { b'}' } else { b']' });
+        Ok(())
+    }
+}
+
+/// What a value is, beyond its JavaScript type (the prelude's `kind`; 0 is a plain object).
+const DATE: i32 = 1;
+const TYPED_ARRAY: i32 = 2;
+
+/// Converts values into an [`Out`], counting the text they make against the output limit.
+pub(crate) struct Converter<'js> {
+    ctx: Ctx<'js>,
+    kind: Function<'js>,
+    iso: Function<'js>,
+    to_array: Function<'js>,
+    to_text: Function<'js>,
+    /// Bytes of output left.
+    budget: usize,
+    /// The objects being converted, outermost first (a cycle returns to one of them).
+    ancestors: Vec<Value<'js>>,
+    /// The path of the member being converted, for messages.
+    path: Vec<String>,
+    /// Warnings met (BigInts written as text), each with its path.
+    pub(crate) warnings: Vec<String>,
+}
+
+impl<'js> Converter<'js> {
+    pub(crate) fn new(
+        ctx: &Ctx<'js>,
+        helpers: &Helpers<'js>,
+        output_size: usize,
+    ) -> Result<Self, Failure> {
+        Ok(Converter {
+            ctx: ctx.clone(),
+            kind: helpers.kind.clone(),
+            iso: helpers.iso.clone(),
+            to_array: helpers.to_array.clone(),
+            to_text: helpers.to_text.clone(),
+            budget: output_size,
+            ancestors: Vec::new(),
+            path: Vec::new(),
+            warnings: Vec::new(),
+        })
+    }
+
+    fn spend(&mut self, n: usize) -> Result<(), Failure> {
+        self.budget = self
+            .budget
+            .checked_sub(n)
+            .ok_or(Failure::Limit(Limit::OutputSize))?;
+        Ok(())
+    }
+
+    fn invalid(&self, what: &str) -> Failure {
+        let path = if self.path.is_empty() {
+            "the result".to_string()
+        } else {
+            self.path.join(".")
+        };
+        Failure::Invalid(format!("{path} {what}"))
+    }
+
+    fn sink(&self, e: ErrorKind) -> Failure {
+        match e {
+            ErrorKind::Nesting => {
+                self.invalid(&format!("is nested deeper than {MAX_DEPTH} levels"))
+            }
+            ErrorKind::SinkFull => Failure::Limit(Limit::OutputSize),
+            other => Failure::Invalid(format!("the sink refused the result: {other}")),
+        }
+    }
+
+    /// Converts the members of object `obj` into `out` (the object itself is already open, or
+    /// is the top level).
+    pub(crate) fn members(&mut self, obj: &Object<'js>, out: &mut dyn Out) -> Result<(), Failure> {
+        let mut members: Vec<(String, Value<'js>)> = Vec::new();
+        for member in obj.props::<String, Value<'js>>() {
+            members.push(member.map_err(|e| self.thrown(e))?);
+        }
+        members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (key, value) in members {
+            self.path.push(key);
+            let key = self.path.last().cloned().unwrap_or_default();
+            self.value(&key, value, out, false)?;
+            self.path.pop();
+        }
+        Ok(())
+    }
+
+    /// A getter that threw while its member was read.
+    fn thrown(&self, e: rquickjs::Error) -> Failure {
+        match e {
+            rquickjs::Error::Exception => {
+                let caught = self.ctx.catch();
+                let text = caught
+                    .as_exception()
+                    .and_then(|x| x.message())
+                    .unwrap_or_else(|| "an exception".into());
+                Failure::Threw {
+                    message: format!("reading the result: {text}"),
+                    line: None,
+                }
+            }
+            other => js(other),
+        }
+    }
+
+    /// Converts one value under `key`; `in_array` makes absent values `null`.
+    pub(crate) fn value(
+        &mut self,
+        key: &str,
+        value: Value<'js>,
+        out: &mut dyn Out,
+        in_array: bool,
+    ) -> Result<(), Failure> {
+        self.spend(key.len() + 4)?;
+        let leaf = |me: &mut Self, out: &mut dyn Out, v: DynValue<'_>| {
+            out.member(key, v).map_err(|e| me.sink(e))
+        };
+        match value.type_of() {
+            Type::Uninitialized
+            | Type::Undefined
+            | Type::Function
+            | Type::Constructor
+            | Type::Symbol
+            | Type::Module
+            | Type::Unknown => {
+                if in_array {
+                    leaf(self, out, DynValue::Null)?;
+                }
+                Ok(())
+            }
+            Type::Null => leaf(self, out, DynValue::Null),
+            Type::Bool => leaf(self, out, DynValue::Bool(value.as_bool().unwrap_or(false))),
+            Type::Int => leaf(
+                self,
+                out,
+                DynValue::Number(value.as_int().map(f64::from).unwrap_or(0.0)),
+            ),
+            Type::Float => {
+                let n = value.as_float().unwrap_or(f64::NAN);
+                if !n.is_finite() {
+                    return Err(self.invalid(if n.is_nan() { "is NaN" } else { "is Infinity" }));
+                }
+                self.spend(24)?;
+                leaf(self, out, DynValue::Number(n))
+            }
+            Type::String => {
+                let s = value
+                    .as_string()
+                    .map(|s| s.to_string())
+                    .transpose()
+                    .map_err(js)?
+                    .unwrap_or_default();
+                self.spend(s.len())?;
+                leaf(self, out, DynValue::Text(&s))
+            }
+            Type::BigInt => self.bigint(key, value, out),
+            Type::Array => {
+                let array = value
+                    .as_array()
+                    .cloned()
+                    .ok_or_else(|| Failure::Engine("not an array".into()))?;
+                self.array(key, array, out)
+            }
+            Type::Object | Type::Exception | Type::Proxy | Type::Promise => {
+                let obj = value
+                    .as_object()
+                    .cloned()
+                    .ok_or_else(|| Failure::Engine("not an object".into()))?;
+                let kind: i32 = self.kind.call((obj.clone(),)).map_err(js)?;
+                match kind {
+                    DATE => {
+                        let iso: Option<String> = self.iso.call((obj,)).map_err(js)?;
+                        match iso {
+                            Some(s) => {
+                                self.spend(s.len())?;
+                                leaf(self, out, DynValue::Text(&s))
+                            }
+                            None => leaf(self, out, DynValue::Null),
+                        }
+                    }
+                    TYPED_ARRAY => {
+                        let array: Array<'js> = self.to_array.call((obj,)).map_err(js)?;
+                        self.array(key, array, out)
+                    }
+                    _ => self.object(key, obj, out),
+                }
+            }
+        }
+    }
+
+    fn enter(&mut self, v: Value<'js>) -> Result<(), Failure> {
+        if self.ancestors.contains(&v) {
+            return Err(self.invalid("refers back to an object that contains it (a cycle)"));
+        }
+        self.ancestors.push(v);
+        Ok(())
+    }
+
+    fn object(&mut self, key: &str, obj: Object<'js>, out: &mut dyn Out) -> Result<(), Failure> {
+        self.enter(obj.clone().into_value())?;
+        out.open(key, Container::Object).map_err(|e| self.sink(e))?;
+        self.members(&obj, out)?;
+        out.close().map_err(|e| self.sink(e))?;
+        self.ancestors.pop();
+        Ok(())
+    }
+
+    fn array(&mut self, key: &str, array: Array<'js>, out: &mut dyn Out) -> Result<(), Failure> {
+        self.enter(array.clone().into_value())?;
+        out.open(key, Container::Array).map_err(|e| self.sink(e))?;
+        for i in 0..array.len() {
+            let v: Value<'js> = array.get(i).map_err(|e| self.thrown(e))?;
+            self.path.push(i.to_string());
+            self.value("", v, out, true)?;
+            self.path.pop();
+        }
+        out.close().map_err(|e| self.sink(e))?;
+        self.ancestors.pop();
+        Ok(())
+    }
+
+    /// A BigInt: a number when a double holds it exactly, else its digits as text.
+    fn bigint(&mut self, key: &str, value: Value<'js>, out: &mut dyn Out) -> Result<(), Failure> {
+        let digits: String = self.to_text.call((value,)).map_err(js)?;
+        self.spend(digits.len())?;
+        let as_double: Option<f64> = digits.parse().ok();
+        let exact = as_double.is_some_and(|d| d.is_finite() && format!("{d:.0}") == digits);
+        match (exact, as_double) {
+            (true, Some(d)) => out
+                .member(key, DynValue::Number(d))
+                .map_err(|e| self.sink(e)),
+            _ => {
+                let path = self.path.join(".");
+                self.warnings.push(format!(
+                    "{path} is a BigInt no double holds exactly: written as text"
+                ));
+                out.member(key, DynValue::Text(&digits))
+                    .map_err(|e| self.sink(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,614 @@
+//! One QuickJS runtime per thread, the evaluated contexts it caches, and the limits of a call.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Instant;
+
+use lorafield_core::dynamic::{Note, Severity};
+use lorafield_core::{DecodeError, ErrorKind, Limit, Sink, Uplink};
+use rquickjs::context::{EvalOptions, intrinsic};
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+
+use crate::entry::Entries;
+use crate::helpers::{Helpers, SavedHelpers};
+use crate::script::{LoadError, module_line};
+use crate::{Clock, Isolation, JsCodec, Limits};
+
+/// lorafield's prelude (see `prelude.js`).
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// The intrinsics a script context has: the language, with no host objects. `performance`
+/// (a clock) and the DOM exception class are left out.
+type Intrinsics = (
+    intrinsic::Date,
+    intrinsic::Eval,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Proxy,
+    intrinsic::MapSet,
+    intrinsic::TypedArrays,
+    intrinsic::Promise,
+    intrinsic::WeakRef,
+);
+
+/// Why the interrupt handler stopped a call.
+const TRIPPED_NONE: u8 = 0;
+const TRIPPED_FUEL: u8 = 1;
+const TRIPPED_TIME: u8 = 2;
+
+/// What the interrupt handler reads: the fuel left and the deadline of the running call.
+#[derive(Debug)]
+struct Guard {
+    anchor: Instant,
+    checks: AtomicU64,
+    fuel: AtomicU64,
+    /// Nanoseconds after `anchor`; `u64::MAX` when no call runs.
+    deadline: AtomicU64,
+    tripped: AtomicU8,
+}
+
+impl Guard {
+    fn arm(&self, limits: &Limits) {
+        self.checks.store(0, Ordering::Relaxed);
+        self.fuel.store(limits.fuel, Ordering::Relaxed);
+        let deadline = self.anchor.elapsed() + limits.time;
+        let nanos = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.deadline.store(nanos, Ordering::Relaxed);
+        self.tripped.store(TRIPPED_NONE, Ordering::Relaxed);
+    }
+
+    /// Ends the call; which limit stopped it, if one did.
+    fn disarm(&self) -> Option<Limit> {
+        self.deadline.store(u64::MAX, Ordering::Relaxed);
+        match self.tripped.swap(TRIPPED_NONE, Ordering::Relaxed) {
+            TRIPPED_FUEL => Some(Limit::Fuel),
+            TRIPPED_TIME => Some(Limit::Time),
+            _ => None,
+        }
+    }
+
+    /// Called by the engine at each interrupt check: whether to stop.
+    fn check(&self) -> bool {
+        let deadline = self.deadline.load(Ordering::Relaxed);
+        if deadline == u64::MAX {
+            return false;
+        }
+        let checks = self.checks.fetch_add(1, Ordering::Relaxed) + 1;
+        if checks > self.fuel.load(Ordering::Relaxed) {
+            self.tripped.store(TRIPPED_FUEL, Ordering::Relaxed);
+            return true;
+        }
+        let now = u64::try_from(self.anchor.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if now > deadline {
+            self.tripped.store(TRIPPED_TIME, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+}
+
+/// A script evaluated in a context of its own, ready to be called.
+struct Loaded {
+    // Persistent values are dropped before the context they live in.
+    helpers: SavedHelpers,
+    entries: Entries,
+    context: Context,
+}
+
+/// A cached context and what it is for.
+struct Cached {
+    hash: [u8; 32],
+    loaded: Loaded,
+}
+
+/// This thread's engine.
+struct Engine {
+    cache: Vec<Cached>,
+    guard: Arc<Guard>,
+    /// Runtime memory after the last context was added or dropped.
+    base_memory: usize,
+    runtime: Runtime,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's engine, starting it on first use.
+fn with_engine<R>(f: impl FnOnce(&mut Engine) -> Result<R, Failure>) -> Result<R, Failure> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(|_| Failure::Reentered)?;
+        if slot.is_none() {
+            *slot = Some(Engine::new()?);
+        }
+        match slot.as_mut() {
+            Some(engine) => f(engine),
+            None => Err(Failure::Engine("no engine".into())),
+        }
+    })
+}
+
+/// Why a call produced no result.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A limit stopped it.
+    Limit(Limit),
+    /// The script threw.
+    Threw {
+        message: String,
+        line: Option<u32>,
+    },
+    /// The script's result is not a result.
+    Invalid(String),
+    /// `null` was thrown: by the script, or by the engine when an allocation failed at the
+    /// memory limit (it cannot make an error object then). [`resolve_null`] tells which.
+    ThrewNull,
+    /// The script cannot be loaded.
+    Load(LoadError),
+    /// The engine could not start, or was re-entered from a script.
+    Engine(String),
+    Reentered,
+}
+
+impl Engine {
+    fn new() -> Result<Engine, Failure> {
+        let runtime = Runtime::new().map_err(|e| Failure::Engine(e.to_string()))?;
+        let guard = Arc::new(Guard {
+            anchor: Instant::now(),
+            checks: AtomicU64::new(0),
+            fuel: AtomicU64::new(0),
+            deadline: AtomicU64::new(u64::MAX),
+            tripped: AtomicU8::new(TRIPPED_NONE),
+        });
+        let handler = guard.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || handler.check())));
+        Ok(Engine {
+            cache: Vec::new(),
+            guard,
+            base_memory: 0,
+            runtime,
+        })
+    }
+
+    /// Sets the runtime's memory and stack limits for a call under `limits`.
+    fn set_limits(&self, limits: &Limits) {
+        self.runtime
+            .set_memory_limit(self.base_memory.saturating_add(limits.memory));
+        self.runtime.set_max_stack_size(limits.stack);
+    }
+
+    /// Measures the memory the cached contexts hold (after a collection).
+    fn measure(&mut self) {
+        self.runtime.run_gc();
+        let usage = self.runtime.memory_usage();
+        self.base_memory = usize::try_from(usage.malloc_size).unwrap_or(0);
+    }
+
+    /// Evaluates `codec`'s script in a new context.
+    fn load(&mut self, codec: &JsCodec) -> Result<Loaded, Failure> {
+        let script = codec.script();
+        let limits = codec.options().limits;
+        if script.text().len() > limits.script_size {
+            return Err(Failure::Load(LoadError::TooLarge {
+                script: script.name().into(),
+                size: script.text().len(),
+                limit: limits.script_size,
+            }));
+        }
+        if let Some(line) = module_line(script.text()) {
+            return Err(Failure::Load(LoadError::Module {
+                script: script.name().into(),
+                line,
+            }));
+        }
+        // A new context may need more memory than a call's allowance leaves: lift the limit
+        // while it is made, and count the evaluation's own work against the call limits.
+        self.runtime.set_memory_limit(0);
+        let context = Context::custom::<Intrinsics>(&self.runtime)
+            .map_err(|e| Failure::Engine(e.to_string()))?;
+        self.set_limits(&limits);
+        self.guard.arm(&limits);
+        let loaded = context.with(|ctx| -> Result<_, Failure> {
+            let prelude: Function<'_> = eval(&ctx, "prelude.js", PRELUDE)
+                .and_then(|v| function(&ctx, v, "prelude"))
+                .map_err(|f| internal(f, "prelude"))?;
+            let log = Function::new(ctx.clone(), |level: String, text: String| {
+                tracing::debug!(target: "lorafield::js", level = %level, "{text}");
+            })
+            .map_err(|e| Failure::Engine(e.to_string()))?;
+            let helpers: Object<'_> = prelude
+                .call((ctx.globals(), log))
+                .catch(&ctx)
+                .map_err(|e| internal(caught(e, "prelude.js"), "prelude"))?;
+            eval(&ctx, script.name(), script.text()).map_err(|f| match f {
+                Failure::Threw { message, line } => Failure::Load(LoadError::Script {
+                    script: script.name().into(),
+                    message,
+                    line,
+                }),
+                other => other,
+            })?;
+            let entries = Entries::find(&ctx).ok_or_else(|| {
+                Failure::Load(LoadError::NoEntryPoint {
+                    script: script.name().into(),
+                })
+            })?;
+            let helpers = SavedHelpers::save(&ctx, &helpers)?;
+            helpers
+                .restore(&ctx)?
+                .snapshot
+                .call::<_, Value<'_>>(())
+                .map_err(js)?;
+            Ok((helpers, entries))
+        });
+        if let Some(limit) = self.guard.disarm() {
+            return Err(Failure::Load(LoadError::Limit {
+                script: script.name().into(),
+                limit,
+            }));
+        }
+        let (helpers, entries) = loaded.map_err(|f| match f {
+            Failure::Limit(limit) => Failure::Load(LoadError::Limit {
+                script: script.name().into(),
+                limit,
+            }),
+            other => other,
+        })?;
+        Ok(Loaded {
+            helpers,
+            entries,
+            context,
+        })
+    }
+
+    /// The cached context of `codec`'s script, loading it when it is not cached.
+    fn cached(&mut self, codec: &JsCodec) -> Result<usize, Failure> {
+        let hash = codec.script().hash();
+        if let Some(i) = self.cache.iter().position(|c| &c.hash == hash) {
+            // Most recently used last.
+            let last = self.cache.len() - 1;
+            if i != last {
+                let c = self.cache.remove(i);
+                self.cache.push(c);
+            }
+            return Ok(self.cache.len() - 1);
+        }
+        let cap = codec.options().limits.contexts.max(1);
+        while self.cache.len() >= cap {
+            self.cache.remove(0);
+        }
+        let loaded = self.load(codec)?;
+        self.cache.push(Cached {
+            hash: *hash,
+            loaded,
+        });
+        self.measure();
+        Ok(self.cache.len() - 1)
+    }
+
+    /// Drops the cached context at `i` (it hit a limit: its state is not to be trusted).
+    fn evict(&mut self, i: usize) {
+        if i < self.cache.len() {
+            self.cache.remove(i);
+        }
+        self.measure();
+    }
+}
+
+/// Evaluates `text` as a classic script named `name`.
+fn eval<'js>(ctx: &Ctx<'js>, name: &str, text: &str) -> Result<Value<'js>, Failure> {
+    let mut options = EvalOptions::default();
+    options.strict = false;
+    options.global = true;
+    options.filename = Some(name.into());
+    ctx.eval_with_options::<Value<'_>, _>(text, options)
+        .catch(ctx)
+        .map_err(|e| caught(e, name))
+}
+
+fn function<'js>(_ctx: &Ctx<'js>, v: Value<'js>, what: &str) -> Result<Function<'js>, Failure> {
+    v.into_function()
+        .ok_or_else(|| Failure::Engine(format!("{what} is not a function")))
+}
+
+/// An engine error that is not the script's doing.
+pub(crate) fn js(e: rquickjs::Error) -> Failure {
+    Failure::Engine(e.to_string())
+}
+
+fn internal(f: Failure, what: &str) -> Failure {
+    match f {
+        Failure::Threw { message, .. } => Failure::Engine(format!("{what}: {message}")),
+        other => other,
+    }
+}
+
+/// A caught exception as a failure: out of memory and stack overflow are limits.
+pub(crate) fn caught(e: CaughtError<'_>, script: &str) -> Failure {
+    match e {
+        CaughtError::Exception(ex) => {
+            let message = ex.message().unwrap_or_default();
+            let name: String = ex
+                .as_object()
+                .get::<_, Option<String>>("name")
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "Error".into());
+            if name == "InternalError" && message == "out of memory" {
+                return Failure::Limit(Limit::Memory);
+            }
+            if name == "RangeError" && message == "Maximum call stack size exceeded" {
+                return Failure::Limit(Limit::Stack);
+            }
+            if name == "InternalError" && message == "interrupted" {
+                return Failure::Limit(Limit::Fuel);
+            }
+            let line = ex.stack().and_then(|s| line_of(&s, script));
+            Failure::Threw {
+                message: if message.is_empty() {
+                    name
+                } else {
+                    format!("{name}: {message}")
+                },
+                line,
+            }
+        }
+        CaughtError::Value(v) if v.is_null() => Failure::ThrewNull,
+        CaughtError::Value(v) => {
+            let text = v
+                .as_string()
+                .and_then(|s| s.to_string().ok())
+                .or_else(|| v.as_number().map(|n| n.to_string()))
+                .unwrap_or_else(|| format!("a thrown {}", v.type_name()));
+            Failure::Threw {
+                message: format!("uncaught {text}"),
+                line: None,
+            }
+        }
+        CaughtError::Error(rquickjs::Error::Allocation) => Failure::Limit(Limit::Memory),
+        CaughtError::Error(e) => Failure::Engine(e.to_string()),
+    }
+}
+
+/// The line of the first stack frame in `script` (`at f (name:12:5)`).
+fn line_of(stack: &str, script: &str) -> Option<u32> {
+    let frame = |line: &str| -> Option<u32> {
+        let at = line.find(script)? + script.len();
+        let rest = line.get(at..)?.strip_prefix(':')?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    stack.lines().find_map(frame)
+}
+
+/// Checks that `codec`'s script loads here, and caches its context.
+pub(crate) fn check(codec: &JsCodec) -> Result<(), LoadError> {
+    with_engine(|engine| {
+        if codec.options().isolation == Isolation::Fresh {
+            engine.load(codec).map(drop)
+        } else {
+            engine.cached(codec).map(drop)
+        }
+    })
+    .map_err(|f| match f {
+        Failure::Load(e) => e,
+        Failure::Limit(limit) => LoadError::Limit {
+            script: codec.script().name().into(),
+            limit,
+        },
+        Failure::Threw { message, line } => LoadError::Script {
+            script: codec.script().name().into(),
+            message,
+            line,
+        },
+        Failure::Invalid(e) | Failure::Engine(e) => LoadError::Engine(e),
+        Failure::ThrewNull => match resolve_null(codec.script().text()) {
+            Failure::Limit(limit) => LoadError::Limit {
+                script: codec.script().name().into(),
+                limit,
+            },
+            _ => LoadError::Script {
+                script: codec.script().name().into(),
+                message: "uncaught null".into(),
+                line: None,
+            },
+        },
+        Failure::Reentered => LoadError::Engine("re-entered".into()),
+    })
+}
+
+/// The entry points `codec`'s script has.
+pub(crate) fn entries(codec: &JsCodec) -> Result<crate::entry::Found, Failure> {
+    with_engine(|engine| {
+        let i = engine.cached(codec)?;
+        let c = engine.cache.get(i).ok_or(Failure::Reentered)?;
+        Ok(c.loaded.entries.found())
+    })
+}
+
+/// What a call does inside the script's context.
+pub(crate) trait Call {
+    /// The value the call returns to the host.
+    type Output;
+    /// Runs in the context: `helpers` are the prelude's, `entries` the script's.
+    fn run<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        helpers: &Helpers<'js>,
+        entries: &Entries,
+    ) -> Result<Self::Output, Failure>;
+}
+
+/// Runs `call` for `codec` under its limits, in a cached or fresh context.
+pub(crate) fn run<C: Call>(
+    codec: &JsCodec,
+    uplink: &Uplink<'_>,
+    call: &mut C,
+) -> Result<C::Output, Failure> {
+    with_engine(|engine| {
+        let options = codec.options();
+        let fresh;
+        let (loaded, index) = match options.isolation {
+            Isolation::Cached => {
+                let i = engine.cached(codec)?;
+                (
+                    &engine.cache.get(i).ok_or(Failure::Reentered)?.loaded,
+                    Some(i),
+                )
+            }
+            Isolation::Fresh => {
+                fresh = engine.load(codec)?;
+                (&fresh, None)
+            }
+        };
+        engine.set_limits(&options.limits);
+        engine.guard.arm(&options.limits);
+        let result = loaded.context.with(|ctx| {
+            let helpers = loaded.helpers.restore(&ctx)?;
+            prepare(&ctx, &helpers, codec, uplink)?;
+            let out = call.run(&ctx, &helpers, &loaded.entries);
+            helpers.cleanup.call::<_, Value<'_>>(()).map_err(js)?;
+            out
+        });
+        let tripped = engine.guard.disarm();
+        let result = match (tripped, result) {
+            (Some(limit), _) => Err(Failure::Limit(limit)),
+            (None, Err(Failure::ThrewNull)) => Err(resolve_null(codec.script().text())),
+            (None, result) => result,
+        };
+        if let (Err(Failure::Limit(_)), Some(i)) = (&result, index) {
+            engine.evict(i);
+        }
+        result
+    })
+}
+
+/// What a thrown `null` means: the script's own `throw null` (or `throw undefined`) when its
+/// text has one, else an allocation that failed at the memory limit.
+fn resolve_null(text: &str) -> Failure {
+    let throws_null = text.match_indices("throw").any(|(i, _)| {
+        let rest = text.get(i + 5..).unwrap_or_default();
+        let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        rest.starts_with("null") || rest.starts_with("undefined")
+    });
+    if throws_null {
+        Failure::Threw {
+            message: "uncaught null".into(),
+            line: None,
+        }
+    } else {
+        Failure::Limit(Limit::Memory)
+    }
+}
+
+/// Sets the clock and the random seed for a call.
+fn prepare<'js>(
+    ctx: &Ctx<'js>,
+    helpers: &Helpers<'js>,
+    codec: &JsCodec,
+    uplink: &Uplink<'_>,
+) -> Result<(), Failure> {
+    let (set_now, seed) = (&helpers.set_now, &helpers.seed);
+    match codec.options().clock {
+        Clock::Real => {
+            set_now
+                .call::<_, Value<'_>>((Value::new_null(ctx.clone()),))
+                .map_err(js)?;
+            seed.call::<_, Value<'_>>((0, 0, 0, 0)).map_err(js)?;
+        }
+        Clock::RecvTime => {
+            let ms = uplink.received_ms.unwrap_or(0) as f64;
+            set_now.call::<_, Value<'_>>((ms,)).map_err(js)?;
+            let words = seed_words(uplink.seed, uplink.received_ms.unwrap_or(0));
+            seed.call::<_, Value<'_>>((words[0], words[1], words[2], words[3]))
+                .map_err(js)?;
+        }
+    }
+    Ok(())
+}
+
+/// Four non-zero 32-bit words for the generator, from the record's seed and receive time
+/// (splitmix64).
+fn seed_words(seed: u64, received_ms: i64) -> [i32; 4] {
+    let mut x = seed ^ (received_ms as u64).rotate_left(32) ^ 0x6c6f_7261_6669_656c;
+    let mut next = || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b) = (next(), next());
+    let w = [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32];
+    // All zero would mean "unseeded".
+    let w = if w == [0; 4] { [1, 0, 0, 0] } else { w };
+    w.map(|v| v as i32)
+}
+
+/// Decodes `uplink` with `codec` into `sink`.
+pub(crate) fn decode<'a>(
+    codec: &JsCodec,
+    uplink: Uplink<'a>,
+    sink: &mut dyn Sink<'a>,
+) -> Result<(), DecodeError> {
+    let mut call = crate::entry::DecodeCall::new(codec, &uplink, sink);
+    let result = run(codec, &uplink, &mut call);
+    call.finish(result)
+}
+
+/// Reports a failure into `sink` as a note and returns the frame's error.
+pub(crate) fn report(sink: &mut dyn Sink<'_>, failure: Failure) -> DecodeError {
+    let (kind, message, line) = match failure {
+        Failure::Limit(limit) => (ErrorKind::ScriptLimit(limit), limit_message(limit), None),
+        Failure::Threw { message, line } => (ErrorKind::ScriptError, message, line),
+        Failure::Invalid(message) => (ErrorKind::InvalidResult, message, None),
+        Failure::ThrewNull => (ErrorKind::ScriptError, "uncaught null".into(), None),
+        Failure::Load(e) => (ErrorKind::ScriptError, e.to_string(), None),
+        Failure::Engine(e) => (ErrorKind::ScriptError, format!("engine: {e}"), None),
+        Failure::Reentered => (
+            ErrorKind::ScriptError,
+            "a script codec was called from inside a script".into(),
+            None,
+        ),
+    };
+    let _ = sink.note(Note {
+        severity: Severity::Error,
+        kind,
+        message: &message,
+        line,
+    });
+    DecodeError::new(0, kind)
+}
+
+fn limit_message(limit: Limit) -> String {
+    match limit {
+        Limit::Fuel => "the script ran out of fuel (an endless loop?)".into(),
+        Limit::Time => "the script ran past its time limit".into(),
+        Limit::Memory => "the script ran out of memory".into(),
+        Limit::Stack => "the script overflowed its stack (endless recursion?)".into(),
+        Limit::ScriptSize => "the script is larger than its size limit".into(),
+        Limit::OutputSize => "the result is larger than its size limit".into(),
+        _ => format!("the script exceeded its {} limit", limit.name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_come_from_the_script_s_frames() {
+        let stack = "    at f (other.js:3:1)\n    at decodeUplink (codec.js:12:9)\n";
+        assert_eq!(line_of(stack, "codec.js"), Some(12));
+        assert_eq!(line_of(stack, "none.js"), None);
+    }
+
+    #[test]
+    fn seeds_differ_and_are_never_zero() {
+        assert_ne!(seed_words(1, 0), seed_words(2, 0));
+        assert_ne!(seed_words(1, 0), seed_words(1, 1));
+        assert_eq!(seed_words(7, 9), seed_words(7, 9));
+    }
+}
