@@ -32,6 +32,12 @@ pub enum ErrorKind {
     Nesting,
     /// Port 0 carries MAC commands, never application data.
     PortZero,
+    /// The payload is longer than a LoRaWAN uplink carries ([`crate::MAX_PAYLOAD`] bytes): a
+    /// warning, the payload is still decoded.
+    PayloadTooLong {
+        /// The payload's length in bytes (saturating).
+        length: u32,
+    },
 }
 
 impl ErrorKind {
@@ -46,6 +52,7 @@ impl ErrorKind {
             ErrorKind::SinkFull => "sink_full",
             ErrorKind::Nesting => "nesting",
             ErrorKind::PortZero => "port_zero",
+            ErrorKind::PayloadTooLong { .. } => "payload_too_long",
         }
     }
 
@@ -61,6 +68,7 @@ impl ErrorKind {
                 Some(("expected", expected.into())),
                 Some(("length", found.into())),
             ],
+            ErrorKind::PayloadTooLong { length } => [Some(("length", length.into())), None],
             _ => [None, None],
         }
     }
@@ -87,6 +95,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::SinkFull => f.write_str("no room for more fields"),
             ErrorKind::Nesting => f.write_str("unbalanced or too deeply nested containers"),
             ErrorKind::PortZero => f.write_str("port 0 carries MAC commands, not application data"),
+            ErrorKind::PayloadTooLong { length } => write!(
+                f,
+                "payload of {length} bytes is longer than the {} a LoRaWAN uplink carries",
+                crate::MAX_PAYLOAD
+            ),
         }
     }
 }
@@ -111,7 +124,10 @@ impl DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ErrorKind::PortZero => fmt::Display::fmt(&self.kind, f),
+            // Whole-frame conditions: the offset adds nothing to the message.
+            ErrorKind::PortZero | ErrorKind::PayloadTooLong { .. } => {
+                fmt::Display::fmt(&self.kind, f)
+            }
             _ => write!(f, "{} at byte {}", self.kind, self.offset),
         }
     }
@@ -163,6 +179,14 @@ mod tests {
             e.to_string(),
             "port 0 carries MAC commands, not application data"
         );
+        let e = DecodeError::new(242, ErrorKind::PayloadTooLong { length: 250 });
+        assert_eq!(
+            e.to_string(),
+            "payload of 250 bytes is longer than the 242 a LoRaWAN uplink carries"
+        );
+        assert_eq!(e.kind.name(), "payload_too_long");
+        assert_eq!(e.kind.context(), [Some(("length", 250)), None]);
+        assert!(!e.kind.rejects_frame());
     }
 
     #[test]

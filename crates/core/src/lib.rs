@@ -52,7 +52,7 @@ mod serde_impl;
 mod sink;
 mod value;
 
-pub use codec::{Codec, GenericCodec, Uplink};
+pub use codec::{Codec, GenericCodec, MAX_PAYLOAD, Uplink};
 pub use decoded::Decoded;
 pub use error::{DecodeError, ErrorKind};
 pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_WARNINGS};
