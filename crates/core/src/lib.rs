@@ -51,6 +51,7 @@ pub mod parse;
 mod serde_impl;
 mod sink;
 mod value;
+mod view;
 
 pub use codec::{Codec, GenericCodec, MAX_PAYLOAD, Uplink};
 pub use decoded::Decoded;
@@ -58,3 +59,4 @@ pub use error::{DecodeError, ErrorKind};
 pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_WARNINGS};
 pub use sink::{Container, Event, Sink};
 pub use value::{Field, Value};
+pub use view::{Members, Node};

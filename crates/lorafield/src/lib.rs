@@ -12,6 +12,27 @@
 //! let mut json = Vec::new();
 //! decoded.write_json(&mut json);
 //! assert_eq!(json, br#"{"data":{"analog_in_4":-312.36,"temperature_3":24.8}}"#);
+//! // One value by its key, nested ones by their path (`gps_1.latitude`): no allocation.
+//! assert_eq!(decoded.get("temperature_3").and_then(|v| v.as_f64()), Some(24.8));
+//! ```
+//!
+//! The [`FieldBuf`] borrows the payload: to decode many, make a buffer per payload, or go
+//! straight to JSON with [`decode_json`] and one reused [`JsonWriter`] (the [`FieldBuf`] docs
+//! show both loops).
+//!
+//! ```
+//! # #[cfg(feature = "sodaq")] {
+//! use lorafield::{FieldBuf, Node, Options, Registry};
+//!
+//! let codec = Registry::builtin().build("sodaq-tracker", &Options::default().model("legacy")).unwrap();
+//! let hex = "bf41835976193a540b1f824b0b03f1ff0f008c05840300c70a1fc0320a03ee";
+//! let payload: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+//! let mut buf = FieldBuf::<{ lorafield::MAX_EVENTS }>::new();
+//! let decoded = lorafield::decode(&*codec, 1, &payload, &mut buf);
+//! assert_eq!(decoded.get("latitude").and_then(|v| v.as_f64()), Some(52.0836154));
+//! assert_eq!(decoded.get("previous_fixes.0.seconds_ago").and_then(|v| v.as_f64()), Some(900.0));
+//! assert!(matches!(decoded.get("previous_fixes"), Some(Node::Array(fixes)) if fixes.len() == 1));
+//! # }
 //! ```
 //!
 //! Codecs live in their own crates behind cargo features (`cayenne-lpp`, ...) and implement
@@ -28,7 +49,7 @@ mod select;
 pub use lorafield_core::json::{JsonOutcome, JsonWriter};
 pub use lorafield_core::{
     Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, GenericCodec,
-    MAX_PAYLOAD, Sink, Uplink, Value,
+    MAX_PAYLOAD, Members, Node, Sink, Uplink, Value,
 };
 pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError};
 pub use select::{Choice, Meta, Section, Selection, SelectionError};

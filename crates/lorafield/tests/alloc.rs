@@ -43,10 +43,18 @@ fn steady_state_decoding_and_json_allocate_nothing() {
                 let d = lorafield::decode(&*codec, 1, frame, &mut buf);
                 json.write_result(&d, &mut out);
                 bytes += black_box(out.len());
+                // Reading values by key and path borrows too.
+                black_box(d.get("temperature_3"));
+                black_box(d.get("gps_1.latitude"));
             }
         }
         let stats = region.change();
         assert!(bytes > 0);
+        let d = lorafield::decode(&*codec, 1, frames[1], &mut buf);
+        assert_eq!(
+            d.get("gps_1.latitude").and_then(|v| v.as_f64()),
+            Some(42.3519)
+        );
         assert_eq!(
             (stats.allocations, stats.reallocations),
             (0, 0),
