@@ -80,7 +80,7 @@ fn forced_encodings() {
 
 #[test]
 fn usage_errors_exit_2_with_a_reason() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["decode", "not a payload!"], "neither hex"),
         (
             &["decode", "--codec", "nope", "00"],
@@ -92,7 +92,11 @@ fn usage_errors_exit_2_with_a_reason() {
         ),
         (
             &["decode", "--model", "am307", "00"],
-            "takes no option \"model\"",
+            "model \"am307\" belongs to codec milesight, which is not in use (cayenne-lpp): add --codec milesight",
+        ),
+        (
+            &["decode", "-c", "cayenne-lpp", "--model", "am307", "00"],
+            "codec cayenne-lpp takes no option \"model\"",
         ),
         (&["decode", "--fport", "256", "00"], "256"),
     ];
