@@ -262,4 +262,9 @@ fn vectors_report_failures_with_a_diff() {
     std::fs::remove_dir_all(&dir).unwrap();
     let o = lorafield(&["vectors", "/nonexistent/vectors"], "");
     assert_eq!(o.status.code(), Some(2));
+    // The error names the path it could not read.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "lorafield: cannot read /nonexistent/vectors: No such file or directory (os error 2)\n"
+    );
 }
