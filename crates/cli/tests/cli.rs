@@ -268,3 +268,24 @@ fn vectors_report_failures_with_a_diff() {
         "lorafield: cannot read /nonexistent/vectors: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn the_readme_installs_with_the_lock_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let installs: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.contains("cargo install"))
+        .collect();
+    assert!(!installs.is_empty());
+    for line in installs {
+        assert!(
+            line.starts_with("cargo install --locked --path crates/cli "),
+            "{line}"
+        );
+    }
+    // The path is this crate, the one with the binary, and the lock file is there to honour.
+    let manifest = std::fs::read_to_string(root.join("crates/cli/Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"lorafield\""), "{manifest}");
+    assert!(root.join("Cargo.lock").is_file());
+}

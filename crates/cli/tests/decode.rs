@@ -321,7 +321,7 @@ fn every_help_example_works_from_a_clone() {
     let help = lorafield(&["decode", "--help"], "");
     let help = stdout(&help);
     let examples: Vec<&str> = help
-        .split("Examples:\n")
+        .split("Examples (at the root of a clone of the repository):\n")
         .nth(1)
         .expect("the help has examples")
         .lines()

@@ -47,8 +47,8 @@ pub(crate) struct DecodeArgs {
     /// Codec profile; for cayenne-lpp: tts (The Things Stack's output) or extended.
     #[arg(long, short = 'p')]
     profile: Option<String>,
-    /// Device model, for codecs that have models (milesight, sodaq-tracker). Without --codec,
-    /// the codecs that have the model are named.
+    /// Device model, for codecs that have models (milesight, sodaq-tracker). Needs --codec
+    /// unless a codec in use takes it (a lorafield.toml rule's); the error names the codec.
     #[arg(long, short = 'm')]
     model: Option<String>,
     /// LoRaWAN FPort, used where the input names none; it also picks the lorafield.toml rule.
@@ -64,7 +64,7 @@ pub(crate) struct DecodeArgs {
 }
 
 const DECODE_EXAMPLES: &str = "\
-Examples:
+Examples (at the root of a clone of the repository):
   lorafield decode --fport 3 A2cA+AQChfw=
   lorafield decode --profile tts '03 67 01 10'
   lorafield decode --codec milesight --model AM308 01755c03673401046865050001
