@@ -33,7 +33,7 @@
 //! - A record that lacks a key a rule names does not match that rule; a rule with no match key
 //!   matches every record.
 //! - `codec` (required in a rule) names a registered codec; `profile` and `model` are its
-//!   options, checked when the file is read. In `[default]`, `codec` may be left out:
+//!   options, checked when the file is read; their values ignore ASCII case (`AM308`). In `[default]`, `codec` may be left out:
 //!   `cayenne-lpp`.
 //! - `forward_to` (optional, in a rule or `[default]`): the Microshare recType `lorafield serve`
 //!   posts these records to, instead of its `--rec-type`.
@@ -254,7 +254,7 @@ impl Selection {
     /// With `codec`, every rule and the default are replaced by that codec built with `options`:
     /// the rules no longer matter. Without, each option given replaces that option in every rule
     /// and the default whose codec takes it; an option no codec of the selection takes is an
-    /// error naming it.
+    /// error naming it and the registry's codecs that have its value (the `--codec` to add).
     pub fn with_overrides(
         mut self,
         registry: &Registry,
