@@ -1,15 +1,14 @@
 //! `lorafield decode`: one payload, or a stream of them, to JSON results.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::sync::Arc;
 
-use lorafield::{Codec, JsonWriter};
+use lorafield::{JsonWriter, Meta, Selection};
 
 use crate::payload::{Encoding, parse_line};
 
-/// Decodes payloads with one codec into JSON results.
+/// Decodes payloads into JSON results, each with the codec the selection picks for its port.
 pub struct Decoder {
-    codec: Arc<dyn Codec>,
+    selection: Selection,
     f_port: u8,
     encoding: Encoding,
     json: JsonWriter,
@@ -25,19 +24,28 @@ pub struct StreamStats {
 }
 
 impl Decoder {
-    /// A decoder with `codec`, using `f_port` where the input names none.
-    pub fn new(codec: Arc<dyn Codec>, f_port: u8, encoding: Encoding) -> Self {
+    /// A decoder choosing codecs with `selection`, using `f_port` where the input names none.
+    ///
+    /// A bare payload offers the selection only its port: rules on `f_port` apply, rules that
+    /// name keys a payload has not (`application_id`, `dev_eui`, ...) do not match it.
+    pub fn new(selection: Selection, f_port: u8, encoding: Encoding) -> Self {
         Decoder {
-            codec,
+            selection,
             f_port,
             encoding,
             json: JsonWriter::new(),
         }
     }
 
-    /// Appends the JSON result of decoding `payload` to `out`; returns whether it has errors.
+    /// Appends the JSON result of decoding `payload` on `f_port` to `out`; returns whether it
+    /// has errors.
     pub fn decode(&mut self, f_port: u8, payload: &[u8], out: &mut Vec<u8>) -> bool {
-        lorafield::decode_json(&*self.codec, f_port, payload, &mut self.json, out).has_errors
+        let meta = Meta {
+            f_port: Some(f_port),
+            ..Meta::default()
+        };
+        let codec = self.selection.select(&meta).codec();
+        lorafield::decode_json(codec, f_port, payload, &mut self.json, out).has_errors
     }
 
     /// Decodes one payload per input line (see [`parse_line`]) and writes one result per line,
@@ -92,13 +100,53 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lorafield::{Options, Registry};
+    use lorafield::{Choice, Options, Registry};
 
     fn decoder(profile: &str) -> Decoder {
-        let codec = Registry::builtin()
-            .build("cayenne-lpp", &Options::default().profile(profile))
-            .unwrap();
-        Decoder::new(codec, 1, Encoding::Auto)
+        let choice = Choice::build(
+            &Registry::builtin(),
+            "cayenne-lpp",
+            &Options::default().profile(profile),
+        )
+        .unwrap();
+        Decoder::new(Selection::single(choice), 1, Encoding::Auto)
+    }
+
+    #[test]
+    fn each_payload_s_port_picks_its_rule() {
+        let registry = Registry::builtin();
+        let toml = r#"
+            [default]
+            profile = "tts"
+
+            [[rule]]
+            f_port = 85
+            codec = "milesight"
+            model = "am308"
+
+            [[rule]]
+            application_id = "*"    # a bare payload has none: never matches
+            codec = "elsys"
+        "#;
+        let selection = Selection::from_toml(toml, &registry).unwrap();
+        let mut d = Decoder::new(selection, 1, Encoding::Auto);
+        let input = "{\"fPort\":85,\"bytes\":\"01755c\"}\n0367011005\n{\"fPort\":2,\"bytes\":\"03670110\"}\n";
+        let mut out = Vec::new();
+        let stats = d.decode_stream(input.as_bytes(), &mut out).unwrap();
+        assert_eq!(stats.lines, 3);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], r#"{"data":{"battery":92}}"#);
+        // The default, Cayenne LPP under tts: the data is dropped on error.
+        assert!(
+            lines[1].starts_with(r#"{"errors":[{"kind":"unexpected_eof""#),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines[2], r#"{"data":{"temperature_3":27.2}}"#);
+        let mut out = Vec::new();
+        assert!(!d.decode(85, &[0x01, 0x75, 0x5c], &mut out));
+        assert_eq!(out, br#"{"data":{"battery":92}}"#);
     }
 
     #[test]

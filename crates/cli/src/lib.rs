@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod codecs;
+pub mod config;
 pub mod decode;
 pub mod payload;
 pub mod redecode;

@@ -1,15 +1,15 @@
-//! Payload text: hex or base64, and the stdin line forms.
+//! Payload text: hex or base64 as people paste it, and the stdin line forms.
 
 use std::fmt;
 
 use base64::Engine as _;
+use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::{DecodePaddingMode, general_purpose};
 
 /// How payload text is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoding {
-    /// An even number of hex digits and nothing else is hex; anything else base64.
+    /// Hex when the text is hex (see [`parse_payload`]), anything else base64.
     #[default]
     Auto,
     /// Always hex.
@@ -24,7 +24,10 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Text that is not a payload.
+/// The members a TS013 `decodeUplink` input has; a stdin object may have no others.
+pub const TS013_INPUT: [&str; 4] = ["fPort", "bytes", "recvTime", "variables"];
+
+/// Text that is not a payload, with the reason in plain words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayloadError(String);
 
@@ -36,27 +39,171 @@ impl fmt::Display for PayloadError {
 
 impl std::error::Error for PayloadError {}
 
-fn is_hex(text: &str) -> bool {
-    text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit())
+/// Characters that may separate the bytes of hex text (`03 67`, `03:67`, `03-67`, `03,67`).
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ':' | '-' | ',')
 }
 
-/// Reads payload text as `encoding` says.
+/// Why text is not hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HexProblem {
+    /// A character that is neither a hex digit nor a separator (character index, 0-based).
+    NotDigit(char, usize),
+    /// A group of digits of odd length: where it starts (0-based) and its digits.
+    OddGroup { at: usize, digits: usize },
+    /// `0x` with no digits after it.
+    NoDigits,
+}
+
+/// Reads hex text: pairs of hex digits, the whole optionally prefixed `0x`, in groups of an
+/// even number of digits separated by spaces, colons, dashes or commas, each group optionally
+/// prefixed `0x` too (`0367`, `03 67`, `03:67`, `0x0367`, `0x03, 0x67`).
+fn parse_hex(text: &str) -> Result<Vec<u8>, HexProblem> {
+    let mut out = Vec::with_capacity(text.len() / 2);
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars.get(i).copied().is_some_and(is_separator) {
+            i += 1;
+            continue;
+        }
+        // A group: optional 0x, then digits up to the next separator.
+        let start = i;
+        if chars.get(i) == Some(&'0') && matches!(chars.get(i + 1), Some('x' | 'X')) {
+            i += 2;
+        }
+        let digits_at = i;
+        while let Some(&c) = chars.get(i).filter(|&&c| !is_separator(c)) {
+            if !c.is_ascii_hexdigit() {
+                return Err(HexProblem::NotDigit(c, i));
+            }
+            i += 1;
+        }
+        let digits = chars.get(digits_at..i).unwrap_or_default();
+        if digits.is_empty() {
+            return Err(HexProblem::NoDigits);
+        }
+        if digits.len() % 2 == 1 {
+            return Err(HexProblem::OddGroup {
+                at: start,
+                digits: digits.len(),
+            });
+        }
+        for pair in digits.chunks(2) {
+            let nibble = |c: Option<&char>| c.and_then(|c| c.to_digit(16)).unwrap_or_default();
+            out.push((nibble(pair.first()) << 4 | nibble(pair.get(1))) as u8);
+        }
+    }
+    Ok(out)
+}
+
+/// The reason text is not hex, in words.
+fn hex_reason(text: &str, problem: HexProblem) -> String {
+    let grouped = text.chars().any(is_separator);
+    match problem {
+        HexProblem::NotDigit(c, at) => format!("{c:?} (character {}) is not a hex digit", at + 1),
+        HexProblem::OddGroup { digits, .. } if !grouped => {
+            format!("{digits} hex digits are an odd number (a byte is two digits)")
+        }
+        HexProblem::OddGroup { at, digits } => {
+            let group: String = text
+                .chars()
+                .skip(at)
+                .take_while(|&c| !is_separator(c))
+                .collect();
+            format!(
+                "the group {group:?} (character {}) has an odd number of hex digits ({digits}; a byte is two)",
+                at + 1
+            )
+        }
+        HexProblem::NoDigits => "\"0x\" has no hex digits after it".into(),
+    }
+}
+
+/// The reason text is not base64, in words.
+fn base64_reason(text: &str, error: &base64::DecodeError) -> String {
+    let at = |offset: usize| {
+        let c = text.get(offset..).and_then(|t| t.chars().next());
+        let n = text.get(..offset).map_or(offset, |t| t.chars().count()) + 1;
+        (c.unwrap_or('?'), n)
+    };
+    match *error {
+        base64::DecodeError::InvalidByte(offset, b'=') => {
+            let (_, n) = at(offset);
+            format!("'=' (character {n}) is padding, which only ends base64 text")
+        }
+        base64::DecodeError::InvalidByte(offset, _) => {
+            let (c, n) = at(offset);
+            format!("{c:?} (character {n}) is not a base64 character")
+        }
+        base64::DecodeError::InvalidLength(len) => format!(
+            "{len} characters cannot be base64 (it comes in groups of four, and the last group here has one)"
+        ),
+        base64::DecodeError::InvalidLastSymbol { offset, .. } => {
+            let (c, n) = at(offset);
+            format!(
+                "the last character {c:?} (character {n}) leaves bits over: the text is cut short or altered"
+            )
+        }
+        base64::DecodeError::InvalidPadding => {
+            "the '=' padding does not fit the length of the text".into()
+        }
+    }
+}
+
+/// Whether every character could be in base64 text.
+fn base64_alphabet(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+/// Reads payload text as `encoding` says. Hex text is pairs of hex digits, optionally `0x`
+/// first and separated by spaces, colons, dashes or commas (`03670110`, `03 67 01 10`,
+/// `03:67:01:10`, `0x03670110`); base64 is the standard alphabet, padding optional. Under
+/// [`Encoding::Auto`] text that reads as hex is hex, anything else base64. An error says in
+/// plain words which character or length is wrong.
 pub fn parse_payload(text: &str, encoding: Encoding) -> Result<Vec<u8>, PayloadError> {
     let shown = shorten(text);
+    let not_hex = |p| PayloadError(format!("{shown:?} is not hex: {}", hex_reason(text, p)));
+    let not_base64 = |e| {
+        PayloadError(format!(
+            "{shown:?} is not base64: {}",
+            base64_reason(text, &e)
+        ))
+    };
     match encoding {
-        Encoding::Hex => {
-            hex::decode(text).map_err(|e| PayloadError(format!("{shown:?} is not hex: {e}")))
+        Encoding::Hex => parse_hex(text).map_err(not_hex),
+        Encoding::Base64 => BASE64.decode(text).map_err(not_base64),
+        Encoding::Auto => {
+            let prefixed = text.starts_with("0x") || text.starts_with("0X");
+            let hex_problem = match parse_hex(text) {
+                Ok(bytes) => return Ok(bytes),
+                Err(p) if prefixed => return Err(not_hex(p)),
+                Err(p) => p,
+            };
+            let b64_error = match BASE64.decode(text) {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => e,
+            };
+            // One reason when the text can only have meant one reading: hex digits in groups
+            // (base64 has no separators), or base64 characters that are no hex digits.
+            let grouped_hex = text.chars().any(is_separator)
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || is_separator(c));
+            let base64_only = base64_alphabet(text) && !text.chars().all(|c| c.is_ascii_hexdigit());
+            if grouped_hex {
+                Err(not_hex(hex_problem))
+            } else if base64_only {
+                Err(not_base64(b64_error))
+            } else {
+                Err(PayloadError(format!(
+                    "{shown:?} is neither hex nor base64: as hex, {}; as base64, {}",
+                    hex_reason(text, hex_problem),
+                    base64_reason(text, &b64_error)
+                )))
+            }
         }
-        Encoding::Base64 => general_purpose::STANDARD
-            .decode(text)
-            .or_else(|_| BASE64.decode(text))
-            .map_err(|e| PayloadError(format!("{shown:?} is not base64: {e}"))),
-        Encoding::Auto if is_hex(text) => parse_payload(text, Encoding::Hex),
-        Encoding::Auto => BASE64.decode(text).map_err(|e| {
-            PayloadError(format!(
-                "{shown:?} is neither hex (an even number of hex digits) nor base64 ({e})"
-            ))
-        }),
     }
 }
 
@@ -76,12 +223,18 @@ pub struct LineInput {
     pub payload: Vec<u8>,
 }
 
-/// Reads a stdin line: hex or base64 text (an empty line is an empty payload), or a JSON object
-/// `{"fPort": .., "bytes": ..}` whose `bytes` is hex or base64 text or, as in TS013, an array
-/// of integers 0-255. Surrounding whitespace is ignored.
+/// Reads a stdin line: payload text (see [`parse_payload`]; an empty line is an empty
+/// payload), or a TS013 input object `{"fPort": .., "bytes": ..}` whose `bytes` is payload
+/// text or, as in TS013, an array of integers 0-255. `recvTime` and `variables` may be there
+/// too (and are not used); any other member is an error. Surrounding whitespace is ignored.
 pub fn parse_line(line: &[u8], encoding: Encoding) -> Result<LineInput, PayloadError> {
     let text = std::str::from_utf8(line)
-        .map_err(|e| PayloadError(format!("not UTF-8 text ({e})")))?
+        .map_err(|e| {
+            PayloadError(format!(
+                "not UTF-8 text (byte {} is not part of a character)",
+                e.valid_up_to() + 1
+            ))
+        })?
         .trim();
     if !text.starts_with('{') {
         return Ok(LineInput {
@@ -91,6 +244,12 @@ pub fn parse_line(line: &[u8], encoding: Encoding) -> Result<LineInput, PayloadE
     }
     let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(text).map_err(|e| PayloadError(format!("not a JSON object: {e}")))?;
+    if let Some(other) = object.keys().find(|k| !TS013_INPUT.contains(&k.as_str())) {
+        return Err(PayloadError(format!(
+            "unknown member {other:?}: a TS013 input has only {}",
+            TS013_INPUT.join(", ")
+        )));
+    }
     let f_port = match object.get("fPort") {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => Some(
@@ -124,52 +283,157 @@ pub fn parse_line(line: &[u8], encoding: Encoding) -> Result<LineInput, PayloadE
 mod tests {
     use super::*;
 
+    fn auto(text: &str) -> Result<Vec<u8>, String> {
+        parse_payload(text, Encoding::Auto).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn auto_detection() {
+        assert_eq!(auto("03670110").unwrap(), [3, 0x67, 1, 0x10]);
+        assert_eq!(auto("036701").unwrap(), [3, 0x67, 1]);
         assert_eq!(
-            parse_payload("03670110", Encoding::Auto).unwrap(),
-            [3, 0x67, 1, 0x10]
-        );
-        assert_eq!(
-            parse_payload("036701", Encoding::Auto).unwrap(),
-            [3, 0x67, 1]
-        );
-        // Odd number of hex digits: base64.
-        assert!(parse_payload("0367011", Encoding::Auto).is_err());
-        assert_eq!(
-            parse_payload("A2cA+AQChfw=", Encoding::Auto).unwrap(),
+            auto("A2cA+AQChfw=").unwrap(),
             [3, 0x67, 0, 0xf8, 4, 2, 0x85, 0xfc]
         );
         assert_eq!(
-            parse_payload("A2cA+AQChfw", Encoding::Auto).unwrap(),
+            auto("A2cA+AQChfw").unwrap(),
             [3, 0x67, 0, 0xf8, 4, 2, 0x85, 0xfc]
         );
         // Even hex digits are hex even if they are also base64.
-        assert_eq!(parse_payload("AAAA", Encoding::Auto).unwrap(), [0xaa, 0xaa]);
+        assert_eq!(auto("AAAA").unwrap(), [0xaa, 0xaa]);
         assert_eq!(parse_payload("AAAA", Encoding::Base64).unwrap(), [0, 0, 0]);
-        assert_eq!(parse_payload("", Encoding::Auto).unwrap(), Vec::<u8>::new());
-        let e = parse_payload("not a payload!", Encoding::Auto).unwrap_err();
-        assert!(e.to_string().contains("neither hex"), "{e}");
+        assert_eq!(auto("").unwrap(), Vec::<u8>::new());
         assert!(parse_payload("A2cZ", Encoding::Hex).is_err());
+    }
+
+    #[test]
+    fn hex_as_people_paste_it() {
+        let want = [3, 0x67, 1, 0x10];
+        for text in [
+            "03 67 01 10",
+            "03:67:01:10",
+            "03-67-01-10",
+            "0x03670110",
+            "0X03670110",
+            "0x03 0x67 0x01 0x10",
+            "0x03, 0x67, 0x01, 0x10",
+            "0367 0110",
+            "03  67\t01 10",
+            "03:67:01:10:",
+        ] {
+            assert_eq!(auto(text).unwrap(), want, "{text}");
+            assert_eq!(parse_payload(text, Encoding::Hex).unwrap(), want, "{text}");
+        }
+        // Forced base64 reads `0x...` as base64.
+        assert_eq!(
+            parse_payload("0xAA", Encoding::Base64).unwrap(),
+            [0xd3, 0x10, 0x00]
+        );
+    }
+
+    #[test]
+    fn failures_in_plain_words() {
+        let cases = [
+            (
+                "03 67 0z",
+                r#""03 67 0z" is neither hex nor base64: as hex, 'z' (character 8) is not a hex digit; as base64, ' ' (character 3) is not a base64 character"#,
+            ),
+            (
+                "03 6 01",
+                r#""03 6 01" is not hex: the group "6" (character 4) has an odd number of hex digits (1; a byte is two)"#,
+            ),
+            (
+                "0367011",
+                r#""0367011" is neither hex nor base64: as hex, 7 hex digits are an odd number (a byte is two digits); as base64, the last character '1' (character 7) leaves bits over: the text is cut short or altered"#,
+            ),
+            (
+                "not a payload!",
+                r#""not a payload!" is neither hex nor base64: as hex, 'n' (character 1) is not a hex digit; as base64, ' ' (character 4) is not a base64 character"#,
+            ),
+            (
+                "A2cA+AQChfw=X",
+                r#""A2cA+AQChfw=X" is not base64: '=' (character 12) is padding, which only ends base64 text"#,
+            ),
+            (
+                "A2cA+",
+                r#""A2cA+" is not base64: 5 characters cannot be base64 (it comes in groups of four, and the last group here has one)"#,
+            ),
+            ("0x", r#""0x" is not hex: "0x" has no hex digits after it"#),
+            (
+                "température",
+                r#""température" is neither hex nor base64: as hex, 't' (character 1) is not a hex digit; as base64, 'é' (character 5) is not a base64 character"#,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(auto(text).unwrap_err(), want);
+        }
+        let e = parse_payload("A2cA+AQChfw=", Encoding::Hex).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#""A2cA+AQChfw=" is not hex: '+' (character 5) is not a hex digit"#
+        );
+        let e = parse_payload("03 67", Encoding::Base64).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#""03 67" is not base64: ' ' (character 3) is not a base64 character"#
+        );
+        // No message carries the base64 crate's own wording.
+        for text in ["A2cA+", "not a payload!", "0367011", "A2cA+AQChfw=X"] {
+            let e = auto(text).unwrap_err();
+            assert!(!e.contains("Invalid") && !e.contains("symbol"), "{e}");
+        }
+        let long = "!".repeat(100);
+        assert!(
+            auto(&long)
+                .unwrap_err()
+                .starts_with(&format!("\"{}...\"", "!".repeat(40)))
+        );
     }
 
     #[test]
     fn lines() {
         let l = parse_line(b"  0367011005 \r", Encoding::Auto).unwrap();
         assert_eq!((l.f_port, l.payload.len()), (None, 5));
+        let l = parse_line(b"03 67 01 10", Encoding::Auto).unwrap();
+        assert_eq!(l.payload, [3, 0x67, 1, 0x10]);
         let l = parse_line(br#"{"fPort":3,"bytes":"A2cA+AQChfw="}"#, Encoding::Auto).unwrap();
         assert_eq!((l.f_port, l.payload.len()), (Some(3), 8));
-        let l = parse_line(br#"{"bytes":[3,103,1,16],"recvTime":"x"}"#, Encoding::Auto).unwrap();
+        let l = parse_line(
+            br#"{"bytes":[3,103,1,16],"recvTime":"x","variables":{"a":1}}"#,
+            Encoding::Auto,
+        )
+        .unwrap();
         assert_eq!((l.f_port, l.payload), (None, vec![3, 103, 1, 16]));
         assert!(parse_line(br#"{"bytes":[3,256]}"#, Encoding::Auto).is_err());
         assert!(parse_line(br#"{"fPort":300,"bytes":""}"#, Encoding::Auto).is_err());
         assert!(parse_line(br#"{"fPort":1}"#, Encoding::Auto).is_err());
         assert!(parse_line(br#"{"bytes":5}"#, Encoding::Auto).is_err());
         assert!(parse_line(b"{broken", Encoding::Auto).is_err());
-        assert!(parse_line(b"\xff\xfe", Encoding::Auto).is_err());
+        let e = parse_line(b"\xff\xfe", Encoding::Auto).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "not UTF-8 text (byte 1 is not part of a character)"
+        );
         assert_eq!(
             parse_line(b"", Encoding::Auto).unwrap().payload,
             Vec::<u8>::new()
         );
+    }
+
+    #[test]
+    fn members_other_than_ts013_input_are_errors() {
+        for line in [
+            r#"{"fport":3,"bytes":"03670110"}"#,
+            r#"{"fPort":3,"bytes":"03670110","f_port":2}"#,
+            r#"{"bytes":"03670110","payload":"x"}"#,
+        ] {
+            let e = parse_line(line.as_bytes(), Encoding::Auto).unwrap_err();
+            assert!(
+                e.to_string().starts_with("unknown member \"")
+                    && e.to_string()
+                        .ends_with("\": a TS013 input has only fPort, bytes, recvTime, variables"),
+                "{line}: {e}"
+            );
+        }
     }
 }

@@ -2,40 +2,15 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
-use lorafield::{Options, Registry, Selection};
+use lorafield::{Registry, Selection};
 use lorafield_envelope::batch::Input;
 
-/// The file read when `--config` is not given, if it exists in the current directory.
-pub const DEFAULT_CONFIG: &str = "lorafield.toml";
-
-/// Builds the selection: `--config FILE`, else `lorafield.toml` in the current directory if
-/// there is one, else Cayenne LPP for everything; then the command line's overrides.
-pub fn load_selection(
-    registry: &Registry,
-    config: Option<&Path>,
-    codec: Option<&str>,
-    options: &Options,
-) -> Result<Selection> {
-    let path = match config {
-        Some(p) => Some(p.to_path_buf()),
-        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
-    };
-    let selection = match &path {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Selection::from_toml(&text, registry).with_context(|| format!("in {}", p.display()))?
-        }
-        None => Selection::builtin_default(registry),
-    };
-    Ok(selection.with_overrides(registry, codec, options)?)
-}
+pub use crate::config::{DEFAULT_CONFIG, load_selection};
 
 /// Counts the bytes read through it (the progress bar's position).
 struct Counting<R> {

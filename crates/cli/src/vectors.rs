@@ -205,11 +205,11 @@ fn case_context(case: &Map<String, Value>) -> String {
 }
 
 /// The vector files under `paths`: files as given, directories' `*.jsonl` files (recursively),
-/// sorted.
+/// sorted. An error names the path that could not be read.
 pub fn collect_files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        if fs::metadata(path)?.is_dir() {
+        if fs::metadata(path).map_err(|e| at(path, e))?.is_dir() {
             let mut found = Vec::new();
             walk(path, &mut found)?;
             found.sort();
@@ -221,9 +221,17 @@ pub fn collect_files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// `error`, saying which path it is about.
+fn at(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!("cannot read {}: {error}", path.display()),
+    )
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
+    for entry in fs::read_dir(dir).map_err(|e| at(dir, e))? {
+        let path = entry.map_err(|e| at(dir, e))?.path();
         if path.is_dir() {
             walk(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "jsonl") {

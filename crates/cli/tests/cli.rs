@@ -80,7 +80,7 @@ fn forced_encodings() {
 
 #[test]
 fn usage_errors_exit_2_with_a_reason() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["decode", "not a payload!"], "neither hex"),
         (
             &["decode", "--codec", "nope", "00"],
@@ -92,7 +92,11 @@ fn usage_errors_exit_2_with_a_reason() {
         ),
         (
             &["decode", "--model", "am307", "00"],
-            "takes no option \"model\"",
+            "model \"am307\" belongs to codec milesight, which is not in use (cayenne-lpp): add --codec milesight",
+        ),
+        (
+            &["decode", "-c", "cayenne-lpp", "--model", "am307", "00"],
+            "codec cayenne-lpp takes no option \"model\"",
         ),
         (&["decode", "--fport", "256", "00"], "256"),
     ];
@@ -258,4 +262,30 @@ fn vectors_report_failures_with_a_diff() {
     std::fs::remove_dir_all(&dir).unwrap();
     let o = lorafield(&["vectors", "/nonexistent/vectors"], "");
     assert_eq!(o.status.code(), Some(2));
+    // The error names the path it could not read.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "lorafield: cannot read /nonexistent/vectors: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn the_readme_installs_with_the_lock_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let installs: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.contains("cargo install"))
+        .collect();
+    assert!(!installs.is_empty());
+    for line in installs {
+        assert!(
+            line.starts_with("cargo install --locked --path crates/cli "),
+            "{line}"
+        );
+    }
+    // The path is this crate, the one with the binary, and the lock file is there to honour.
+    let manifest = std::fs::read_to_string(root.join("crates/cli/Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"lorafield\""), "{manifest}");
+    assert!(root.join("Cargo.lock").is_file());
 }

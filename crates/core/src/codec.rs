@@ -2,6 +2,12 @@
 
 use crate::{DecodeError, FieldStore, Sink};
 
+/// The most application payload a LoRaWAN uplink carries: 242 bytes, at the fastest data
+/// rates of the Regional Parameters (a MAC payload of at most 250 bytes, less the 7-byte frame
+/// header and the port). Longer payloads come from elsewhere (a paste, a test); the facade decodes them with
+/// an [`crate::ErrorKind::PayloadTooLong`] warning.
+pub const MAX_PAYLOAD: usize = 242;
+
 /// One uplink's application payload and the port it came on, and what is known of the record
 /// it came in (for run-time codecs: native codecs read only the port and the payload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The result of decoding one frame.
 
 use crate::dynamic::{Severity, StoredNote};
-use crate::{DecodeError, Event};
+use crate::{Container, DecodeError, Event, Members, Node};
 
 /// What decoding one frame produced, in the LoRa Alliance codec API (TS013) shape:
 /// `{"data": {...}, "errors": [...], "warnings": [...]}`.
@@ -37,6 +37,38 @@ impl<'s, 'a> Decoded<'s, 'a> {
             notes: &[],
             normalized: None,
         }
+    }
+
+    /// The decoded value under `path`: a key as the JSON prints it (`temperature_3`), and for
+    /// nested values the keys of objects and indices of arrays joined by dots
+    /// (`gps_1.latitude`, `previous_fixes.0.latitude`). Of members with the same key the last
+    /// counts, as in the JSON. `None` when there is no such value or the frame was rejected.
+    /// A borrowed view: allocates nothing.
+    ///
+    /// ```
+    /// use lorafield_core::{Container, Field, FieldBuf, Node, Sink, Uplink, Value};
+    ///
+    /// // What a GPS codec pushes: a temperature, then an object.
+    /// let mut buf = FieldBuf::<8>::new();
+    /// buf.field(Field::new("temperature", Some(3), Value::Decimal { digits: 272, scale: 1 }))?;
+    /// buf.open("gps", Some(1), Container::Object)?;
+    /// buf.field(Field::new("latitude", None, Value::Decimal { digits: 523519, scale: 4 }))?;
+    /// buf.close()?;
+    /// let decoded = buf.result();
+    ///
+    /// assert_eq!(decoded.get("temperature_3").and_then(|n| n.as_f64()), Some(27.2));
+    /// assert_eq!(decoded.get("gps_1.latitude").and_then(|n| n.as_f64()), Some(52.3519));
+    /// assert!(matches!(decoded.get("gps_1"), Some(Node::Object(m)) if m.len() == 1));
+    /// assert_eq!(decoded.get("temperature_4"), None);
+    /// # Ok::<(), lorafield_core::ErrorKind>(())
+    /// ```
+    pub fn get(&self, path: &str) -> Option<Node<'s, 'a>> {
+        self.members()?.get(path)
+    }
+
+    /// The members of `data` (`None` when the frame was rejected), to walk or iterate.
+    pub fn members(&self) -> Option<Members<'s, 'a>> {
+        Some(Members::with_text(self.data?, Container::Object, self.text))
     }
 
     /// Whether decoding met an error (warnings do not count).

@@ -45,6 +45,12 @@ pub enum ErrorKind {
     InvalidResult,
     /// The sink cannot take run-time output (text that is not `'static`).
     Unsupported,
+    /// The payload is longer than a LoRaWAN uplink carries ([`crate::MAX_PAYLOAD`] bytes): a
+    /// warning, the payload is still decoded.
+    PayloadTooLong {
+        /// The payload's length in bytes (saturating).
+        length: u32,
+    },
 }
 
 /// The limit a run-time codec ran into ([`ErrorKind::ScriptLimit`]).
@@ -107,6 +113,7 @@ impl ErrorKind {
             ErrorKind::CodecWarning => "codec_warning",
             ErrorKind::InvalidResult => "invalid_result",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::PayloadTooLong { .. } => "payload_too_long",
         }
     }
 
@@ -125,6 +132,7 @@ impl ErrorKind {
                 Some(("length", n(found.into()))),
             ],
             ErrorKind::ScriptLimit(limit) => [Some(("limit", Context::Name(limit.name()))), None],
+            ErrorKind::PayloadTooLong { length } => [Some(("length", n(length.into()))), None],
             _ => [None, None],
         }
     }
@@ -159,6 +167,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::CodecWarning => f.write_str("the codec reported a warning"),
             ErrorKind::InvalidResult => f.write_str("the script returned no valid result"),
             ErrorKind::Unsupported => f.write_str("this sink cannot take run-time output"),
+            ErrorKind::PayloadTooLong { length } => write!(
+                f,
+                "payload of {length} bytes is longer than the {} a LoRaWAN uplink carries",
+                crate::MAX_PAYLOAD
+            ),
         }
     }
 }
@@ -183,7 +196,10 @@ impl DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ErrorKind::PortZero => fmt::Display::fmt(&self.kind, f),
+            // Whole-frame conditions: the offset adds nothing to the message.
+            ErrorKind::PortZero | ErrorKind::PayloadTooLong { .. } => {
+                fmt::Display::fmt(&self.kind, f)
+            }
             _ => write!(f, "{} at byte {}", self.kind, self.offset),
         }
     }
@@ -246,6 +262,17 @@ mod tests {
             e.to_string(),
             "port 0 carries MAC commands, not application data"
         );
+        let e = DecodeError::new(242, ErrorKind::PayloadTooLong { length: 250 });
+        assert_eq!(
+            e.to_string(),
+            "payload of 250 bytes is longer than the 242 a LoRaWAN uplink carries"
+        );
+        assert_eq!(e.kind.name(), "payload_too_long");
+        assert_eq!(
+            e.kind.context(),
+            [Some(("length", Context::Number(250))), None]
+        );
+        assert!(!e.kind.rejects_frame());
     }
 
     #[test]

@@ -53,6 +53,85 @@ struct State {
 ///
 /// Run-time output ([`Sink::dyn_field`], a script's keys and strings) is copied into a text area
 /// of `T` bytes ([`TEXT_CAPACITY`] by default); [`ErrorKind::SinkFull`] when it is full.
+///
+/// # Decoding many payloads
+///
+/// The buffer borrows the payload it decodes (a [`Value::Bytes`] or [`Value::Text`] points
+/// into it), so a buffer lives no longer than its payloads. A payload read into a fresh `Vec`
+/// each time round a loop is gone before a buffer made outside the loop; that loop does not
+/// compile (`payload` does not live long enough):
+///
+/// ```compile_fail,E0597
+/// # use lorafield_core::{DecodeError, FieldBuf, GenericCodec, Sink, Uplink};
+/// # struct Raw;
+/// # impl GenericCodec for Raw {
+/// #     const ID: &'static str = "raw";
+/// #     fn decode_generic<'a, S: Sink<'a> + ?Sized>(&self, _: Uplink<'a>, _: &mut S) -> Result<(), DecodeError> { Ok(()) }
+/// # }
+/// let mut buf = FieldBuf::<16>::new();
+/// for line in ["0102", "0304"] {
+///     let payload: Vec<u8> = line.bytes().collect(); // dropped at the end of each turn...
+///     let decoded = buf.decode(&Raw, Uplink::new(1, &payload)); // ...but `buf` keeps it
+///     assert!(decoded.error.is_none());
+/// }
+/// ```
+///
+/// What works: a buffer per payload (no allocation: making one fills `N` empty events), or
+/// payloads that outlive one buffer, or, to JSON, no buffer at all: the JSON writer renders as
+/// the codec reads and keeps nothing borrowed, so one writer serves every payload.
+///
+/// ```
+/// use lorafield_core::json::JsonWriter;
+/// use lorafield_core::{DecodeError, Field, FieldBuf, GenericCodec, Sink, Uplink, Value};
+///
+/// /// The payload itself, as bytes.
+/// struct Raw;
+///
+/// impl GenericCodec for Raw {
+///     const ID: &'static str = "raw";
+///     fn decode_generic<'a, S: Sink<'a> + ?Sized>(
+///         &self,
+///         uplink: Uplink<'a>,
+///         sink: &mut S,
+///     ) -> Result<(), DecodeError> {
+///         let raw = Field::new("raw", None, Value::Bytes(uplink.payload));
+///         sink.field(raw).map_err(|kind| DecodeError::new(0, kind))
+///     }
+/// }
+///
+/// let lines = ["0102", "0304"];
+///
+/// // A buffer per payload.
+/// for line in lines {
+///     let payload: Vec<u8> = line.bytes().collect();
+///     let mut buf = FieldBuf::<16>::new();
+///     let decoded = buf.decode(&Raw, Uplink::new(1, &payload));
+///     assert_eq!(decoded.get("raw").and_then(|n| n.value()), Some(Value::Bytes(&payload)));
+/// }
+///
+/// // Payloads that outlive the buffer: one buffer, cleared by each decode.
+/// let payloads: Vec<Vec<u8>> = lines.iter().map(|l| l.bytes().collect()).collect();
+/// let mut buf = FieldBuf::<16>::new();
+/// for payload in &payloads {
+///     let decoded = buf.decode(&Raw, Uplink::new(1, payload));
+///     assert_eq!(decoded.data.map(<[_]>::len), Some(1));
+/// }
+///
+/// // To JSON: one writer and one output buffer, reused; steady state allocates nothing.
+/// let mut json = JsonWriter::new();
+/// let mut out = Vec::new();
+/// for line in lines {
+///     let payload: Vec<u8> = line.bytes().collect();
+///     out.clear();
+///     json.decode(&Raw, Uplink::new(1, &payload), &mut out);
+///     assert_eq!(out, format!(r#"{{"data":{{"raw":"{}"}}}}"#, hex(&payload)).as_bytes());
+/// }
+/// # fn hex(b: &[u8]) -> String { b.iter().map(|b| format!("{b:02x}")).collect() }
+/// ```
+///
+/// Through the `lorafield` facade the same loops read `lorafield::decode(&*codec, port,
+/// &payload, &mut buf)` and `lorafield::decode_json(&*codec, port, &payload, &mut json, &mut
+/// out)`.
 #[derive(Debug, Clone)]
 pub struct FieldBuf<'a, const N: usize, const T: usize = TEXT_CAPACITY> {
     events: [Event<'a>; N],
@@ -121,6 +200,19 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     /// refer to by [`Span`].
     pub fn text(&self) -> &[u8] {
         self.text.get(..self.state.text_len).unwrap_or_default()
+    }
+
+    /// What the buffer holds as a result without an error: for fields pushed by hand (a
+    /// decode returns its result itself).
+    pub fn result(&self) -> Decoded<'_, 'a> {
+        Decoded {
+            data: Some(self.events()),
+            error: None,
+            warnings: self.warnings(),
+            text: self.text(),
+            notes: self.notes(),
+            normalized: self.state.normalized,
+        }
     }
 
     /// The notes stored (run-time errors and warnings with text).

@@ -52,10 +52,12 @@ pub mod parse;
 mod serde_impl;
 mod sink;
 mod value;
+mod view;
 
-pub use codec::{Codec, GenericCodec, Uplink};
+pub use codec::{Codec, GenericCodec, MAX_PAYLOAD, Uplink};
 pub use decoded::Decoded;
 pub use error::{Context, DecodeError, ErrorKind, Limit};
 pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_NOTES, MAX_WARNINGS, TEXT_CAPACITY};
 pub use sink::{Container, Event, Sink};
 pub use value::{Field, Value};
+pub use view::{Members, Node};

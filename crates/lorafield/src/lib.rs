@@ -12,6 +12,27 @@
 //! let mut json = Vec::new();
 //! decoded.write_json(&mut json);
 //! assert_eq!(json, br#"{"data":{"analog_in_4":-312.36,"temperature_3":24.8}}"#);
+//! // One value by its key, nested ones by their path (`gps_1.latitude`): no allocation.
+//! assert_eq!(decoded.get("temperature_3").and_then(|v| v.as_f64()), Some(24.8));
+//! ```
+//!
+//! The [`FieldBuf`] borrows the payload: to decode many, make a buffer per payload, or go
+//! straight to JSON with [`decode_json`] and one reused [`JsonWriter`] (the [`FieldBuf`] docs
+//! show both loops).
+//!
+//! ```
+//! # #[cfg(feature = "sodaq")] {
+//! use lorafield::{FieldBuf, Node, Options, Registry};
+//!
+//! let codec = Registry::builtin().build("sodaq-tracker", &Options::default().model("legacy")).unwrap();
+//! let hex = "bf41835976193a540b1f824b0b03f1ff0f008c05840300c70a1fc0320a03ee";
+//! let payload: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+//! let mut buf = FieldBuf::<{ lorafield::MAX_EVENTS }>::new();
+//! let decoded = lorafield::decode(&*codec, 1, &payload, &mut buf);
+//! assert_eq!(decoded.get("latitude").and_then(|v| v.as_f64()), Some(52.0836154));
+//! assert_eq!(decoded.get("previous_fixes.0.seconds_ago").and_then(|v| v.as_f64()), Some(900.0));
+//! assert!(matches!(decoded.get("previous_fixes"), Some(Node::Array(fixes)) if fixes.len() == 1));
+//! # }
 //! ```
 //!
 //! Codecs live in their own crates behind cargo features (`cayenne-lpp`, ...) and implement
@@ -27,8 +48,8 @@ mod select;
 
 pub use lorafield_core::json::{JsonOutcome, JsonWriter};
 pub use lorafield_core::{
-    Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, GenericCodec, Sink,
-    Uplink, Value,
+    Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, GenericCodec,
+    MAX_PAYLOAD, Members, Node, Sink, Uplink, Value,
 };
 pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError};
 pub use select::{Choice, Meta, Section, Selection, SelectionError};
@@ -42,7 +63,8 @@ pub const MAX_EVENTS: usize = 256;
 /// Decodes one uplink with `codec` into `buf` (cleared first).
 ///
 /// Port 0 carries MAC commands: it is refused for every codec with an
-/// [`ErrorKind::PortZero`] error and no data.
+/// [`ErrorKind::PortZero`] error and no data. A payload longer than a LoRaWAN uplink carries
+/// ([`MAX_PAYLOAD`]) is decoded with an [`ErrorKind::PayloadTooLong`] warning first.
 pub fn decode<'s, 'a, const N: usize>(
     codec: &dyn Codec,
     f_port: u8,
@@ -53,14 +75,18 @@ pub fn decode<'s, 'a, const N: usize>(
         buf.clear();
         return Decoded::rejected(DecodeError::new(0, ErrorKind::PortZero));
     }
-    buf.decode(codec, Uplink::new(f_port, payload))
+    let uplink = Uplink::new(f_port, payload);
+    if payload.len() > MAX_PAYLOAD {
+        return buf.decode(&TooLong(codec), uplink);
+    }
+    buf.decode(codec, uplink)
 }
 
 /// Decodes one uplink straight to its JSON result, appended to `out`: the fast path to JSON
 /// (fields are rendered as the codec reads them, not stored first). Reuse the writer: steady
 /// state allocates nothing.
 ///
-/// Port 0 is refused as in [`decode`].
+/// Port 0 is refused and a payload over [`MAX_PAYLOAD`] bytes warned about as in [`decode`].
 ///
 /// ```
 /// let codec = lorafield::Registry::builtin()
@@ -82,7 +108,60 @@ pub fn decode_json(
     if f_port == 0 {
         return json.reject(DecodeError::new(0, ErrorKind::PortZero), out);
     }
-    json.decode(codec, Uplink::new(f_port, payload), out)
+    let uplink = Uplink::new(f_port, payload);
+    if payload.len() > MAX_PAYLOAD {
+        return json.decode(&TooLong(codec), uplink, out);
+    }
+    json.decode(codec, uplink, out)
+}
+
+/// A codec decoding a payload longer than [`MAX_PAYLOAD`]: the inner codec's result after a
+/// [`ErrorKind::PayloadTooLong`] warning. Only such payloads take this path; the others go
+/// to the codec as they are.
+struct TooLong<'c>(&'c dyn Codec);
+
+impl TooLong<'_> {
+    fn warn<'a>(uplink: Uplink<'a>, sink: &mut (impl Sink<'a> + ?Sized)) {
+        let length = u32::try_from(uplink.payload.len()).unwrap_or(u32::MAX);
+        // The first warning of the frame: the sink has room for it.
+        let _ = sink.warning(DecodeError::new(
+            MAX_PAYLOAD,
+            ErrorKind::PayloadTooLong { length },
+        ));
+    }
+}
+
+impl Codec for TooLong<'_> {
+    fn id(&self) -> &'static str {
+        self.0.id()
+    }
+
+    fn decode<'a>(&self, uplink: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
+        Self::warn(uplink, sink);
+        self.0.decode(uplink, sink)
+    }
+
+    fn decode_store<'a>(
+        &self,
+        uplink: Uplink<'a>,
+        store: &mut lorafield_core::FieldStore<'a, '_>,
+    ) -> Result<(), DecodeError> {
+        Self::warn(uplink, store);
+        self.0.decode_store(uplink, store)
+    }
+
+    fn decode_json<'a>(
+        &self,
+        uplink: Uplink<'a>,
+        sink: &mut lorafield_core::json::JsonSink<'_>,
+    ) -> Result<(), DecodeError> {
+        Self::warn(uplink, sink);
+        self.0.decode_json(uplink, sink)
+    }
+
+    fn keeps_partial(&self) -> bool {
+        self.0.keeps_partial()
+    }
 }
 
 /// Decodes one uplink and appends its JSON result to `out`, with a writer of its own.
@@ -165,6 +244,70 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_payload_longer_than_lorawan_carries_decodes_with_a_warning() {
+        let registry = Registry::builtin();
+        // 61 LPP temperature records: 244 bytes.
+        let long: Vec<u8> = (0..61u8).flat_map(|c| [c, 0x67, 0, 0xf8]).collect();
+        assert_eq!(long.len(), 244);
+        let warning = r#""warnings":[{"kind":"payload_too_long","length":244,"message":"payload of 244 bytes is longer than the 242 a LoRaWAN uplink carries","offset":242}]"#;
+        for profile in ["tts", "extended"] {
+            let codec = registry
+                .build("cayenne-lpp", &Options::default().profile(profile))
+                .unwrap();
+            let mut json = JsonWriter::new();
+            let mut fast = Vec::new();
+            let outcome = decode_json(&*codec, 1, &long, &mut json, &mut fast);
+            assert!(!outcome.has_errors && outcome.has_warnings);
+            let fast = String::from_utf8(fast).unwrap();
+            assert!(
+                fast.starts_with(r#"{"data":{"temperature_0":24.8,"#),
+                "{fast}"
+            );
+            assert!(fast.ends_with(&format!("}},{warning}}}")), "{fast}");
+            let mut buf = FieldBuf::<MAX_EVENTS>::new();
+            let decoded = decode(&*codec, 1, &long, &mut buf);
+            assert_eq!(decoded.data.map(<[_]>::len), Some(61));
+            assert_eq!(decoded.warnings.len(), 1);
+            let mut slow = Vec::new();
+            decoded.write_json(&mut slow);
+            assert_eq!(fast, String::from_utf8(slow).unwrap());
+
+            // An error after the limit: the warning stays, rejected or not.
+            let mut cut = long.clone();
+            cut.push(0x01);
+            let mut out = Vec::new();
+            let outcome = decode_json(&*codec, 1, &cut, &mut json, &mut out);
+            assert!(outcome.has_errors && outcome.has_warnings);
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                out.contains(r#""kind":"payload_too_long","length":245"#),
+                "{out}"
+            );
+            assert_eq!(
+                out.starts_with(r#"{"data""#),
+                profile == "extended",
+                "{out}"
+            );
+        }
+        // 242 bytes is within the limit.
+        let codec = registry.build("cayenne-lpp", &Options::default()).unwrap();
+        let mut out = Vec::new();
+        decode_to_json(&*codec, 1, &long[..240], &mut out);
+        assert!(!String::from_utf8(out).unwrap().contains("warnings"));
+        let mut out = Vec::new();
+        decode_to_json(&*codec, 1, &[0; MAX_PAYLOAD], &mut out);
+        assert!(!String::from_utf8(out).unwrap().contains("warnings"));
+        // Port 0 is refused before the length is looked at.
+        let mut out = Vec::new();
+        decode_to_json(&*codec, 0, &long, &mut out);
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .starts_with(r#"{"errors":[{"kind":"port_zero""#)
+        );
     }
 
     #[cfg(feature = "serde")]

@@ -18,6 +18,16 @@ pub struct OptionSpec {
     pub description: &'static str,
 }
 
+impl OptionSpec {
+    /// The value as this option spells it, if `value` is one of its values ignoring ASCII case.
+    pub fn value(&self, value: &str) -> Option<&'static str> {
+        self.values
+            .iter()
+            .copied()
+            .find(|v| v.eq_ignore_ascii_case(value))
+    }
+}
+
 /// Options given to build a codec. Each codec says which it accepts; giving one it does not
 /// accept is an error, not silently ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +62,15 @@ impl Options {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.given().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
+
+    /// Sets option `name` (`profile` or `model`; other names are ignored).
+    fn set(&mut self, name: &str, value: &str) {
+        match name {
+            "profile" => self.profile = Some(value.into()),
+            "model" => self.model = Some(value.into()),
+            _ => {}
+        }
+    }
 }
 
 /// A registered codec: its id, what it is, and how to build it.
@@ -66,7 +85,7 @@ pub struct CodecInfo {
     /// The options it accepts.
     pub options: &'static [OptionSpec],
     /// Builds the codec. Called with options whose names are among `options` and whose
-    /// values are among each option's `values`.
+    /// values are among each option's `values`, spelled as listed there.
     pub build: fn(&Options) -> Arc<dyn Codec>,
 }
 
@@ -207,12 +226,35 @@ impl Registry {
         self.codecs.iter().find(|c| c.id == id)
     }
 
-    /// Builds codec `id` with `options`, checking every option against what it accepts.
+    /// Builds codec `id` with `options`, checked and spelled as [`Registry::canonical`] says.
     pub fn build(&self, id: &str, options: &Options) -> Result<Arc<dyn Codec>, RegistryError> {
+        let (info, options) = self.resolve(id, options)?;
+        Ok((info.build)(&options))
+    }
+
+    /// The options as codec `id` takes them: every option checked against what the codec
+    /// accepts, each value spelled as the codec lists it. Values compare ignoring ASCII case
+    /// (`AM308` is `am308`); errors still list the values as the codec spells them.
+    ///
+    /// ```
+    /// # #[cfg(feature = "milesight")] {
+    /// use lorafield::{Options, Registry};
+    ///
+    /// let registry = Registry::builtin();
+    /// let options = registry.canonical("milesight", &Options::default().model("AM308")).unwrap();
+    /// assert_eq!(options.model.as_deref(), Some("am308"));
+    /// # }
+    /// ```
+    pub fn canonical(&self, id: &str, options: &Options) -> Result<Options, RegistryError> {
+        self.resolve(id, options).map(|(_, options)| options)
+    }
+
+    fn resolve(&self, id: &str, options: &Options) -> Result<(&CodecInfo, Options), RegistryError> {
         let info = self.get(id).ok_or_else(|| RegistryError::UnknownCodec {
             id: id.into(),
             known: self.codecs.iter().map(|c| c.id).collect(),
         })?;
+        let mut canonical = Options::default();
         for (name, value) in options.given() {
             let spec = info
                 .options
@@ -223,14 +265,15 @@ impl Registry {
                     option: name,
                     supported: info.options.iter().map(|o| o.name).collect(),
                 })?;
-            if !spec.values.contains(&value) {
-                return Err(RegistryError::InvalidValue {
+            let value = spec
+                .value(value)
+                .ok_or_else(|| RegistryError::InvalidValue {
                     codec: info.id,
                     option: spec.name,
                     value: value.into(),
                     known: spec.values,
-                });
-            }
+                })?;
+            canonical.set(name, value);
         }
         if let Some(spec) = info
             .options
@@ -243,7 +286,21 @@ impl Registry {
                 known: spec.values,
             });
         }
-        Ok((info.build)(options))
+        Ok((info, canonical))
+    }
+
+    /// The codecs that take `value` for option `name` (ignoring ASCII case), in registration
+    /// order: where a model given without a codec belongs.
+    pub fn codecs_taking(&self, name: &str, value: &str) -> Vec<&'static str> {
+        self.codecs
+            .iter()
+            .filter(|c| {
+                c.options
+                    .iter()
+                    .any(|o| o.name == name && o.value(value).is_some())
+            })
+            .map(|c| c.id)
+            .collect()
     }
 }
 
@@ -416,6 +473,50 @@ mod tests {
             e.to_string(),
             r#"codec elsys takes no option "model" (it takes none)"#
         );
+    }
+
+    #[test]
+    fn values_ignore_case() {
+        let r = Registry::builtin();
+        let tts = r
+            .build("cayenne-lpp", &Options::default().profile("TTS"))
+            .unwrap();
+        assert!(!tts.keeps_partial());
+        let o = r
+            .canonical("cayenne-lpp", &Options::default().profile("Extended"))
+            .unwrap();
+        assert_eq!(o, Options::default().profile("extended"));
+        assert_eq!(
+            r.canonical("cayenne-lpp", &Options::default()).unwrap(),
+            Options::default()
+        );
+        // Errors list the values as the codec spells them.
+        let e = r
+            .build("cayenne-lpp", &Options::default().profile("TTX"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"unknown profile "TTX" for codec cayenne-lpp (known: tts, extended)"#
+        );
+        assert_eq!(r.codecs_taking("profile", "TTS"), ["cayenne-lpp"]);
+        assert!(r.codecs_taking("profile", "none").is_empty());
+        assert!(r.codecs_taking("colour", "tts").is_empty());
+    }
+
+    #[cfg(feature = "milesight")]
+    #[test]
+    fn milesight_models_ignore_case() {
+        let r = Registry::builtin();
+        for name in ["AM308", "am308", "Am308"] {
+            let codec = r
+                .build("milesight", &Options::default().model(name))
+                .unwrap();
+            let mut out = Vec::new();
+            crate::decode_to_json(&*codec, 85, &[0x01, 0x75, 0x5c], &mut out);
+            assert_eq!(out, br#"{"data":{"battery":92}}"#, "{name}");
+        }
+        assert_eq!(r.codecs_taking("model", "EM300-TH"), ["milesight"]);
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //! - A record that lacks a key a rule names does not match that rule; a rule with no match key
 //!   matches every record.
 //! - `codec` (required in a rule) names a registered codec; `profile` and `model` are its
-//!   options, checked when the file is read. In `[default]`, `codec` may be left out:
+//!   options, checked when the file is read; their values ignore ASCII case (`AM308`). In `[default]`, `codec` may be left out:
 //!   `cayenne-lpp`.
 //! - `forward_to` (optional, in a rule or `[default]`): the Microshare recType `lorafield serve`
 //!   posts these records to, instead of its `--rec-type`.
@@ -88,20 +88,22 @@ pub struct Choice {
 }
 
 impl Choice {
-    /// Builds codec `id` of `registry` with `options`, checked as [`Registry::build`] checks them.
+    /// Builds codec `id` of `registry` with `options`, checked as [`Registry::build`] checks them
+    /// and kept as the codec spells them ([`Registry::canonical`]: `AM308` is kept as `am308`).
     pub fn build(
         registry: &Registry,
         id: &str,
         options: &Options,
     ) -> Result<Choice, RegistryError> {
-        let codec = registry.build(id, options)?;
+        let options = registry.canonical(id, options)?;
+        let codec = registry.build(id, &options)?;
         let info = registry.get(id).expect("Registry::build found the codec");
         Ok(Choice {
             codec,
             id: info.id,
             version: info.version,
             specs: info.options,
-            options: options.clone(),
+            options,
             rule: None,
             forward_to: None,
         })
@@ -127,7 +129,7 @@ impl Choice {
         self.version
     }
 
-    /// The options as given, defaults not filled in.
+    /// The options as given (spelled as the codec lists them), defaults not filled in.
     pub fn options(&self) -> &Options {
         &self.options
     }
@@ -252,7 +254,7 @@ impl Selection {
     /// With `codec`, every rule and the default are replaced by that codec built with `options`:
     /// the rules no longer matter. Without, each option given replaces that option in every rule
     /// and the default whose codec takes it; an option no codec of the selection takes is an
-    /// error naming it.
+    /// error naming it and the registry's codecs that have its value (the `--codec` to add).
     pub fn with_overrides(
         mut self,
         registry: &Registry,
@@ -279,6 +281,7 @@ impl Selection {
                     option,
                     value: value.into(),
                     codecs,
+                    owners: registry.codecs_taking(option, value),
                 });
             }
         }
@@ -387,7 +390,8 @@ pub enum SelectionError {
         /// What the registry said.
         error: RegistryError,
     },
-    /// An override names an option no codec of the selection takes.
+    /// An override names an option no codec of the selection takes (`--model em300-th`
+    /// without `--codec` while everything goes to Cayenne LPP).
     UnusedOption {
         /// The option.
         option: &'static str,
@@ -395,6 +399,8 @@ pub enum SelectionError {
         value: String,
         /// The codecs of the selection.
         codecs: Vec<&'static str>,
+        /// The registry's codecs that take this value for this option: the `--codec` to add.
+        owners: Vec<&'static str>,
     },
 }
 
@@ -442,25 +448,35 @@ impl fmt::Display for SelectionError {
                 option,
                 value,
                 codecs,
-            } => write!(
-                f,
-                "option {option} {value:?} is taken by no codec in use ({})",
-                codecs.join(", ")
-            ),
+                owners,
+            } => {
+                let in_use = codecs.join(", ");
+                match owners.as_slice() {
+                    [] => write!(
+                        f,
+                        "option {option} {value:?} is taken by no codec in use ({in_use}), \
+                         and no codec has a {option} {value:?}"
+                    ),
+                    [owner] => write!(
+                        f,
+                        "{option} {value:?} belongs to codec {owner}, which is not in use \
+                         ({in_use}): add --codec {owner}"
+                    ),
+                    _ => write!(
+                        f,
+                        "{option} {value:?} belongs to codecs {}, none of them in use \
+                         ({in_use}): add --codec with one of them",
+                        owners.join(", ")
+                    ),
+                }
+            }
         }
     }
 }
 
-impl std::error::Error for SelectionError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SelectionError::Codec { error, .. } | SelectionError::Override { error, .. } => {
-                Some(error)
-            }
-            _ => None,
-        }
-    }
-}
+/// The registry's error is part of the message (and a field of the variant), not a source:
+/// a report that prints the chain of sources names it once.
+impl std::error::Error for SelectionError {}
 
 /// A rule, checked and built: every test must pass for `choice` to be chosen.
 #[derive(Debug, Clone)]
@@ -1241,6 +1257,51 @@ mod tests {
         }
 
         #[test]
+        fn option_values_ignore_case_and_are_kept_as_the_codec_spells_them() {
+            let r = registry();
+            let toml = "[default]\ncodec = \"milesight\"\nmodel = \"AM308\"\n[[rule]]\nf_port = 2\ncodec = \"cayenne-lpp\"\nprofile = \"TTS\"\n";
+            let s = Selection::from_toml(toml, &r).unwrap();
+            let c = s.select(&Meta::default());
+            assert_eq!(
+                (c.id(), c.options().get("model")),
+                ("milesight", Some("am308"))
+            );
+            let c = s.select(&Meta {
+                f_port: Some(2),
+                ..Meta::default()
+            });
+            assert_eq!(c.options().get("profile"), Some("tts"));
+            assert!(!c.codec().keeps_partial());
+            // The same from the command line.
+            let s = s
+                .with_overrides(&r, None, &Options::default().model("EM300-TH"))
+                .unwrap();
+            assert_eq!(
+                s.select(&Meta::default()).options().get("model"),
+                Some("em300-th")
+            );
+        }
+
+        #[test]
+        fn an_unknown_model_is_named_once() {
+            let e = Selection::from_toml(
+                "[default]\ncodec = \"milesight\"\nmodel = \"foo\"\n",
+                &registry(),
+            )
+            .unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.starts_with(
+                    r#"[default] (line 3): unknown model "foo" for codec milesight (known: am103, "#
+                ),
+                "{text}"
+            );
+            assert_eq!(text.matches("unknown model").count(), 1, "{text}");
+            // Nothing more to print after it: a report of the error chain repeats nothing.
+            assert!(std::error::Error::source(&e).is_none());
+        }
+
+        #[test]
         fn a_rule_needs_a_codec() {
             let e = error("[[rule]]\ncodec = \"elsys\"\n[[rule]]\nf_port = 1\n");
             assert_eq!(e, r#"rule 2 (line 3): no codec (add `codec = "..."`)"#);
@@ -1357,7 +1418,34 @@ mod tests {
                 .unwrap_err();
             assert_eq!(
                 e.to_string(),
-                r#"option model "em300-th" is taken by no codec in use (elsys, cayenne-lpp)"#
+                r#"model "em300-th" belongs to codec milesight, which is not in use (elsys, cayenne-lpp): add --codec milesight"#
+            );
+            // Named as the user spelled it, found ignoring case.
+            let e = Selection::builtin_default(&r)
+                .with_overrides(&r, None, &Options::default().model("Legacy"))
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                r#"model "Legacy" belongs to codec sodaq-tracker, which is not in use (cayenne-lpp): add --codec sodaq-tracker"#
+            );
+            let e = Selection::builtin_default(&r)
+                .with_overrides(&r, None, &Options::default().model("foo"))
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                r#"option model "foo" is taken by no codec in use (cayenne-lpp), and no codec has a model "foo""#
+            );
+            // Two codecs with the model: both are named.
+            let mut two = registry();
+            let mut info = *two.get("milesight").unwrap();
+            info.id = "milesight-copy";
+            two.register(info);
+            let e = Selection::builtin_default(&two)
+                .with_overrides(&two, None, &Options::default().model("am308"))
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                r#"model "am308" belongs to codecs milesight, milesight-copy, none of them in use (cayenne-lpp): add --codec with one of them"#
             );
             // No option, no codec: nothing changes.
             let s = Selection::from_toml(toml, &r)

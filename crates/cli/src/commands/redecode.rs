@@ -26,7 +26,7 @@ use crate::args::microshare::{MicroshareArgs, deliver_outbox};
 /// Output: JSON Lines, one line per record read, in input order (whatever --jobs is). Which
 /// codec decodes which record: --config FILE, else lorafield.toml in the current directory if
 /// there is one, else cayenne-lpp; --codec replaces every rule, --profile/--model alone change
-/// that option wherever the chosen codec takes it.
+/// that option wherever the chosen codec takes it. Option values ignore case (--model AM308).
 ///
 /// Summary, one line on standard error at the end:
 ///   lorafield redecode: read R: decoded D (changed C, unchanged U), failed F, passed through P;

@@ -22,7 +22,7 @@ pub(crate) struct VectorsArgs {
 }
 
 pub(crate) fn run(args: VectorsArgs) -> Result<ExitCode> {
-    let files = collect_files(&args.paths).context("finding vector files")?;
+    let files = collect_files(&args.paths)?;
     if files.is_empty() {
         bail!("no *.jsonl vector files under {:?}", args.paths);
     }
