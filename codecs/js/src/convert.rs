@@ -79,6 +79,9 @@ impl Out for TextOut {
     }
 }
 
+/// The deepest nesting converted (sinks allow [`MAX_DEPTH`] below the top-level object).
+const MAX_NESTING: usize = MAX_DEPTH + 1;
+
 /// What a value is, beyond its JavaScript type (the prelude's `kind`; 0 is a plain object).
 const DATE: i32 = 1;
 const TYPED_ARRAY: i32 = 2;
@@ -90,6 +93,7 @@ pub(crate) struct Converter<'js> {
     iso: Function<'js>,
     to_array: Function<'js>,
     to_text: Function<'js>,
+    well_formed: Function<'js>,
     /// Bytes of output left.
     budget: usize,
     /// The objects being converted, outermost first (a cycle returns to one of them).
@@ -112,6 +116,7 @@ impl<'js> Converter<'js> {
             iso: helpers.iso.clone(),
             to_array: helpers.to_array.clone(),
             to_text: helpers.to_text.clone(),
+            well_formed: helpers.well_formed.clone(),
             budget: output_size,
             ancestors: Vec::new(),
             path: Vec::new(),
@@ -150,8 +155,9 @@ impl<'js> Converter<'js> {
     /// is the top level).
     pub(crate) fn members(&mut self, obj: &Object<'js>, out: &mut dyn Out) -> Result<(), Failure> {
         let mut members: Vec<(String, Value<'js>)> = Vec::new();
-        for member in obj.props::<String, Value<'js>>() {
-            members.push(member.map_err(|e| self.thrown(e))?);
+        for member in obj.props::<Value<'js>, Value<'js>>() {
+            let (key, value) = member.map_err(|e| self.thrown(e))?;
+            members.push((self.text(&key)?, value));
         }
         members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for (key, value) in members {
@@ -222,12 +228,7 @@ impl<'js> Converter<'js> {
                 leaf(self, out, DynValue::Number(n))
             }
             Type::String => {
-                let s = value
-                    .as_string()
-                    .map(|s| s.to_string())
-                    .transpose()
-                    .map_err(js)?
-                    .unwrap_or_default();
+                let s = self.text(&value)?;
                 self.spend(s.len())?;
                 leaf(self, out, DynValue::Text(&s))
             }
@@ -266,9 +267,27 @@ impl<'js> Converter<'js> {
         }
     }
 
+    /// A string's text; one that is not well formed (a lone surrogate) has each lone
+    /// surrogate replaced by U+FFFD, as `String.prototype.toWellFormed` does.
+    fn text(&self, value: &Value<'js>) -> Result<String, Failure> {
+        let Some(s) = value.as_string() else {
+            return Ok(String::new());
+        };
+        match s.to_string() {
+            Ok(t) => Ok(t),
+            Err(_) => {
+                let fixed: String = self.well_formed.call((value.clone(),)).map_err(js)?;
+                Ok(fixed)
+            }
+        }
+    }
+
     fn enter(&mut self, v: Value<'js>) -> Result<(), Failure> {
         if self.ancestors.contains(&v) {
             return Err(self.invalid("refers back to an object that contains it (a cycle)"));
+        }
+        if self.ancestors.len() >= MAX_NESTING {
+            return Err(self.invalid(&format!("is nested deeper than {MAX_NESTING} levels")));
         }
         self.ancestors.push(v);
         Ok(())

@@ -109,6 +109,9 @@ struct Engine {
     guard: Arc<Guard>,
     /// Runtime memory after the last context was added or dropped.
     base_memory: usize,
+    /// Jobs are left queued that no call may run (a script that kept queuing them): the
+    /// runtime is dropped after this call, and a new one made for the next.
+    poisoned: bool,
     runtime: Runtime,
 }
 
@@ -123,10 +126,14 @@ fn with_engine<R>(f: impl FnOnce(&mut Engine) -> Result<R, Failure>) -> Result<R
         if slot.is_none() {
             *slot = Some(Engine::new()?);
         }
-        match slot.as_mut() {
+        let result = match slot.as_mut() {
             Some(engine) => f(engine),
             None => Err(Failure::Engine("no engine".into())),
+        };
+        if slot.as_ref().is_some_and(|e| e.poisoned) {
+            *slot = None;
         }
+        result
     })
 }
 
@@ -168,6 +175,7 @@ impl Engine {
             cache: Vec::new(),
             guard,
             base_memory: 0,
+            poisoned: false,
             runtime,
         })
     }
@@ -465,6 +473,7 @@ pub(crate) fn run<C: Call>(
         };
         engine.set_limits(&options.limits);
         engine.guard.arm(&options.limits);
+        let runtime = &engine.runtime;
         let result = loaded.context.with(|ctx| {
             let helpers = loaded.helpers.restore(&ctx)?;
             prepare(&ctx, &helpers, codec, uplink)?;
@@ -472,7 +481,21 @@ pub(crate) fn run<C: Call>(
             helpers.cleanup.call::<_, Value<'_>>(()).map_err(js)?;
             out
         });
-        let tripped = engine.guard.disarm();
+        let mut jobs_limit = None;
+        if runtime.is_job_pending() {
+            // Jobs run outside `with`, which holds the runtime; then the globals are undone
+            // again.
+            jobs_limit = drain_jobs(runtime);
+            loaded.context.with(|ctx| -> Result<(), Failure> {
+                let helpers = loaded.helpers.restore(&ctx)?;
+                helpers.cleanup.call::<_, Value<'_>>(()).map_err(js)?;
+                Ok(())
+            })?;
+        }
+        let tripped = engine.guard.disarm().or(jobs_limit);
+        if jobs_limit.is_some() {
+            engine.poisoned = true;
+        }
         let result = match (tripped, result) {
             (Some(limit), _) => Err(Failure::Limit(limit)),
             (None, Err(Failure::ThrewNull)) => Err(resolve_null(codec.script().text())),
@@ -502,6 +525,29 @@ fn resolve_null(text: &str) -> Failure {
         Failure::Limit(Limit::Memory)
     }
 }
+
+/// Runs the promise jobs a call queued (a `then` callback), under the call's limits: they are
+/// part of its work, and left queued they would keep what they hold alive into the next
+/// call. Their outcome cannot change the result, which is converted already.
+///
+/// A script that keeps queuing jobs stops after [`MAX_JOBS`], as if out of fuel (each job
+/// is too small for the engine's interrupt checks to count it). Returns the limit it hit.
+fn drain_jobs(runtime: &Runtime) -> Option<Limit> {
+    let mut jobs = 0;
+    while runtime.is_job_pending() {
+        jobs += 1;
+        if jobs > MAX_JOBS {
+            return Some(Limit::Fuel);
+        }
+        if runtime.execute_pending_job().is_err() && !runtime.is_job_pending() {
+            break;
+        }
+    }
+    None
+}
+
+/// The most promise jobs one call may queue and run.
+const MAX_JOBS: usize = 10_000;
 
 /// Sets the clock and the random seed for a call.
 fn prepare<'js>(

@@ -302,7 +302,14 @@ impl DecodeCall<'_, '_> {
         let limit = self.codec.options().limits.output_size;
         let mut convert = Converter::new(ctx, helpers, limit)?;
         let mut text = TextOut::default();
-        convert.value("", normalized, &mut text, false)?;
+        match convert.value("", normalized, &mut text, false) {
+            Ok(()) => {}
+            Err(Failure::Invalid(m)) => {
+                self.warn(&format!("normalizeUplink: {m}"));
+                return Ok(());
+            }
+            Err(other) => return Err(other),
+        }
         let text = String::from_utf8(text.text).unwrap_or_default();
         if !text.is_empty() {
             self.sink.normalized(&text).map_err(|e| {

@@ -45,5 +45,6 @@ helpers! {
     iso: Function = "iso",
     to_array: Function = "toArray",
     to_text: Function = "toText",
+    well_formed: Function = "wellFormed",
     date: Constructor = "Date",
 }

@@ -192,6 +192,7 @@
   var DataViewClass = DataView;
   var slice = Array.prototype.slice;
   var StringClass = String;
+  var toWellFormed = String.prototype.toWellFormed;
   return {
     // The clock for the next call: a fixed instant in ms, or null for the host's.
     setNow: function (ms) {
@@ -258,6 +259,9 @@
     },
     toText: function (v) {
       return StringClass(v);
+    },
+    wellFormed: function (s) {
+      return toWellFormed.call(s);
     },
     iso: function (d) {
       return isNaN(d.getTime()) ? null : d.toISOString();
