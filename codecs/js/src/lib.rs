@@ -121,4 +121,8 @@ impl Codec for JsCodec {
     fn keeps_partial(&self) -> bool {
         false
     }
+
+    fn script(&self) -> Option<(&str, &str)> {
+        Some((self.script.name(), self.script.short_hash()))
+    }
 }

@@ -15,6 +15,7 @@ pub struct Script {
     name: String,
     text: Arc<str>,
     hash: [u8; 32],
+    short: String,
 }
 
 impl fmt::Debug for Script {
@@ -31,11 +32,13 @@ impl Script {
     /// A script named `name` (shown in messages) with `text`.
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Script {
         let text: Arc<str> = text.into();
-        let hash = Sha256::digest(text.as_bytes()).into();
+        let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let short = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
         Script {
             name: name.into(),
             text,
             hash,
+            short,
         }
     }
 
@@ -64,12 +67,8 @@ impl Script {
     }
 
     /// The first 16 hex digits of the sha256 of the text, as decode stamps name it.
-    pub fn short_hash(&self) -> String {
-        self.hash
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+    pub fn short_hash(&self) -> &str {
+        &self.short
     }
 }
 

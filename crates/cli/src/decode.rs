@@ -44,8 +44,8 @@ impl Decoder {
             f_port: Some(f_port),
             ..Meta::default()
         };
-        let codec = self.selection.select(&meta).codec();
-        lorafield::decode_json(codec, f_port, payload, &mut self.json, out).has_errors
+        let choice = self.selection.select(&meta);
+        lorafield::decode_json(choice.codec(), f_port, payload, &mut self.json, out).has_errors
     }
 
     /// Decodes one payload per input line (see [`parse_line`]) and writes one result per line,

@@ -96,6 +96,7 @@ impl Runner {
                 let options = Options {
                     profile: profile.clone(),
                     model: model.clone(),
+                    ..Options::default()
                 };
                 registry.build(id, &options).map_err(|e| e.to_string())
             })

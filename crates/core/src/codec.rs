@@ -91,6 +91,12 @@ pub trait Codec: Send + Sync {
     fn keeps_partial(&self) -> bool {
         true
     }
+
+    /// For a run-time codec: the script it runs, as `(name, the first 16 hex digits of the
+    /// sha256 of its text)`, which decode stamps print. `None` for native codecs.
+    fn script(&self) -> Option<(&str, &str)> {
+        None
+    }
 }
 
 /// A codec written once, generic over the sink: [`Codec`] follows from it, with every path (a

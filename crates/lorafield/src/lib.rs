@@ -51,8 +51,14 @@ pub use lorafield_core::{
     Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, GenericCodec,
     MAX_PAYLOAD, Members, Node, Sink, Uplink, Value,
 };
-pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError};
-pub use select::{Choice, Meta, Section, Selection, SelectionError};
+pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError, Setting, SettingSpec};
+#[cfg(feature = "js")]
+pub use select::device::{DeviceCodecs, DeviceError, Prefer, native_for};
+pub use select::{Choice, Environment, Meta, Section, Selected, Selection, SelectionError};
+
+/// Run-time JavaScript codecs and The Things Network's device repository (feature `js`).
+#[cfg(feature = "js")]
+pub use lorafield_codec_js as js;
 
 /// The core crate, for codec authors.
 pub use lorafield_core as core;

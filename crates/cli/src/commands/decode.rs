@@ -76,6 +76,7 @@ pub(crate) fn run(args: DecodeArgs) -> Result<ExitCode> {
     let options = Options {
         profile: args.profile,
         model: args.model,
+        ..Options::default()
     };
     let selection = load_selection(
         &Registry::builtin(),

@@ -107,6 +107,7 @@ pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
     let options = Options {
         profile: args.profile,
         model: args.model,
+        ..Options::default()
     };
     let selection = redecode::load_selection(
         &registry,

@@ -57,7 +57,7 @@ struct Edit {
 pub struct Redecoder<'s> {
     selection: &'s Selection,
     with_ids: bool,
-    last_choice: Option<&'s lorafield::Choice>,
+    last_choice: Option<lorafield::Selected<'s>>,
     json: JsonWriter,
     payload: Vec<u8>,
     result: Vec<u8>,
@@ -88,8 +88,8 @@ impl<'s> Redecoder<'s> {
 
     /// The selection's choice that decoded (or would have decoded) the last record, when it
     /// got that far.
-    pub fn last_choice(&self) -> Option<&'s lorafield::Choice> {
-        self.last_choice
+    pub fn last_choice(&self) -> Option<&lorafield::Choice> {
+        self.last_choice.as_deref()
     }
 
     /// Re-decodes one record (an envelope or a share, one JSON object) and appends what is
@@ -171,10 +171,13 @@ impl<'s> Redecoder<'s> {
             brand_id: fields.brand_id.as_deref(),
             model_id: fields.model_id.as_deref(),
             rec_type: rec_type.as_deref(),
+            firmware_version: None,
+            band_id: None,
         };
         let selection = self.selection;
-        let choice = selection.select(&meta);
-        self.last_choice = Some(choice);
+        let selected = selection.select(&meta);
+        self.last_choice = Some(selected.clone());
+        let choice: &lorafield::Choice = &selected;
         if self.with_ids {
             outcome.ids = Some(UplinkIds {
                 dev_eui: fields.dev_eui.clone(),

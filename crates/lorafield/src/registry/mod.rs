@@ -1,77 +1,14 @@
 //! Codecs by id, built from options.
 
+mod builtin;
+mod options;
+
 use std::fmt;
 use std::sync::Arc;
 
 use lorafield_core::Codec;
 
-/// An option a codec accepts (`profile`, `model`).
-#[derive(Debug, Clone, Copy)]
-pub struct OptionSpec {
-    /// The option's name.
-    pub name: &'static str,
-    /// The values it takes.
-    pub values: &'static [&'static str],
-    /// The value used when none is given; `None`: the option must be given.
-    pub default: Option<&'static str>,
-    /// What it changes.
-    pub description: &'static str,
-}
-
-impl OptionSpec {
-    /// The value as this option spells it, if `value` is one of its values ignoring ASCII case.
-    pub fn value(&self, value: &str) -> Option<&'static str> {
-        self.values
-            .iter()
-            .copied()
-            .find(|v| v.eq_ignore_ascii_case(value))
-    }
-}
-
-/// Options given to build a codec. Each codec says which it accepts; giving one it does not
-/// accept is an error, not silently ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Options {
-    /// A decoding profile (`tts`, `extended` for Cayenne LPP).
-    pub profile: Option<String>,
-    /// A device model (`em300-th` for Milesight).
-    pub model: Option<String>,
-}
-
-impl Options {
-    /// These options with `profile` set.
-    pub fn profile(mut self, profile: impl Into<String>) -> Self {
-        self.profile = Some(profile.into());
-        self
-    }
-
-    /// These options with `model` set.
-    pub fn model(mut self, model: impl Into<String>) -> Self {
-        self.model = Some(model.into());
-        self
-    }
-
-    /// The options given, as `(name, value)`.
-    pub fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [("profile", &self.profile), ("model", &self.model)]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-    }
-
-    /// The value of option `name`, if given.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.given().find(|(k, _)| *k == name).map(|(_, v)| v)
-    }
-
-    /// Sets option `name` (`profile` or `model`; other names are ignored).
-    fn set(&mut self, name: &str, value: &str) {
-        match name {
-            "profile" => self.profile = Some(value.into()),
-            "model" => self.model = Some(value.into()),
-            _ => {}
-        }
-    }
-}
+pub use options::{OptionSpec, Options, Setting, SettingSpec};
 
 /// A registered codec: its id, what it is, and how to build it.
 #[derive(Clone, Copy)]
@@ -84,9 +21,12 @@ pub struct CodecInfo {
     pub description: &'static str,
     /// The options it accepts.
     pub options: &'static [OptionSpec],
+    /// The settings it accepts (run-time codecs: a script, variables, limits).
+    pub settings: &'static [SettingSpec],
     /// Builds the codec. Called with options whose names are among `options` and whose
-    /// values are among each option's `values`, spelled as listed there.
-    pub build: fn(&Options) -> Arc<dyn Codec>,
+    /// values are among each option's `values`, spelled as listed there, and settings whose
+    /// names are among `settings`; a setting it cannot use is an error in words.
+    pub build: fn(&Options) -> Result<Arc<dyn Codec>, String>,
 }
 
 impl fmt::Debug for CodecInfo {
@@ -95,6 +35,7 @@ impl fmt::Debug for CodecInfo {
             .field("id", &self.id)
             .field("version", &self.version)
             .field("options", &self.options)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +80,23 @@ pub enum RegistryError {
         /// The values it takes.
         known: &'static [&'static str],
     },
+    /// The codec takes no setting of this name.
+    UnknownSetting {
+        /// The codec.
+        codec: &'static str,
+        /// The setting given.
+        setting: String,
+        /// The settings it takes.
+        known: Vec<&'static str>,
+    },
+    /// The codec could not be built from what was given (a script that does not load, a
+    /// setting with a wrong value).
+    Build {
+        /// The codec.
+        codec: &'static str,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl fmt::Display for RegistryError {
@@ -178,6 +136,26 @@ impl fmt::Display for RegistryError {
                 "unknown {option} {value:?} for codec {codec} (known: {})",
                 known.join(", ")
             ),
+            RegistryError::UnknownSetting {
+                codec,
+                setting,
+                known,
+            } if known.is_empty() => {
+                write!(
+                    f,
+                    "codec {codec} takes no setting {setting:?} (it takes none)"
+                )
+            }
+            RegistryError::UnknownSetting {
+                codec,
+                setting,
+                known,
+            } => write!(
+                f,
+                "codec {codec} takes no setting {setting:?} (it takes: {})",
+                known.join(", ")
+            ),
+            RegistryError::Build { codec, reason } => write!(f, "codec {codec}: {reason}"),
         }
     }
 }
@@ -200,13 +178,15 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut r = Registry::empty();
         #[cfg(feature = "cayenne-lpp")]
-        r.register(lpp::INFO);
+        r.register(builtin::lpp::INFO);
         #[cfg(feature = "sodaq")]
-        r.register(sodaq::INFO);
+        r.register(builtin::sodaq::INFO);
         #[cfg(feature = "elsys")]
-        r.register(elsys::INFO);
+        r.register(builtin::elsys::INFO);
         #[cfg(feature = "milesight")]
-        r.register(milesight::INFO);
+        r.register(builtin::milesight::INFO);
+        #[cfg(feature = "js")]
+        r.register(builtin::js::INFO);
         r
     }
 
@@ -229,7 +209,10 @@ impl Registry {
     /// Builds codec `id` with `options`, checked and spelled as [`Registry::canonical`] says.
     pub fn build(&self, id: &str, options: &Options) -> Result<Arc<dyn Codec>, RegistryError> {
         let (info, options) = self.resolve(id, options)?;
-        Ok((info.build)(&options))
+        (info.build)(&options).map_err(|reason| RegistryError::Build {
+            codec: info.id,
+            reason,
+        })
     }
 
     /// The options as codec `id` takes them: every option checked against what the codec
@@ -254,7 +237,21 @@ impl Registry {
             id: id.into(),
             known: self.codecs.iter().map(|c| c.id).collect(),
         })?;
-        let mut canonical = Options::default();
+        let mut canonical = Options {
+            settings: options.settings.clone(),
+            ..Options::default()
+        };
+        if let Some(name) = options
+            .settings
+            .keys()
+            .find(|k| !info.settings.iter().any(|s| s.name == k.as_str()))
+        {
+            return Err(RegistryError::UnknownSetting {
+                codec: info.id,
+                setting: name.clone(),
+                known: info.settings.iter().map(|s| s.name).collect(),
+            });
+        }
         for (name, value) in options.given() {
             let spec = info
                 .options
@@ -301,107 +298,6 @@ impl Registry {
             })
             .map(|c| c.id)
             .collect()
-    }
-}
-
-#[cfg(feature = "cayenne-lpp")]
-mod lpp {
-    use super::*;
-    use lorafield_codec_lpp::{CayenneLpp, Profile};
-
-    pub(super) const INFO: CodecInfo = CodecInfo {
-        id: lorafield_codec_lpp::ID,
-        version: env!("CARGO_PKG_VERSION"),
-        description: "Cayenne LPP: 12 v1 types and 14 extended ones (The Things Stack's output under --profile tts)",
-        options: &[OptionSpec {
-            name: "profile",
-            values: &["tts", "extended"],
-            default: Some("extended"),
-            description: "tts: v1 types only, barometer signed, nothing kept on error, as The Things Stack; extended: v1 + extended types, partial results kept",
-        }],
-        build,
-    };
-
-    fn build(options: &Options) -> Arc<dyn Codec> {
-        let profile = options
-            .profile
-            .as_deref()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(Profile::Extended);
-        Arc::new(CayenneLpp::new(profile))
-    }
-}
-
-#[cfg(feature = "sodaq")]
-mod sodaq {
-    use super::*;
-    use lorafield_codec_sodaq::{Model, SodaqTracker};
-
-    pub(super) const INFO: CodecInfo = CodecInfo {
-        id: lorafield_codec_sodaq::ID,
-        version: env!("CARGO_PKG_VERSION"),
-        description: "Sodaq ONE / Universal Tracker: GPS report with 0-3 previous fixes (21/31/41/51 bytes, little-endian) or the 19-byte Cayenne LPP mode",
-        options: &[OptionSpec {
-            name: "model",
-            values: &["universal-tracker", "legacy", "nb-iot"],
-            default: Some("universal-tracker"),
-            description: "universal-tracker: Sodaq_Universal_Tracker over LoRaWAN; legacy: SodaqOne-UniversalTracker v1-v3 (previous fixes from byte 20 over time_to_fix, last byte stale); nb-iot: 16-byte UDP header (version, IMEI, token) then the universal layout",
-        }],
-        build,
-    };
-
-    fn build(options: &Options) -> Arc<dyn Codec> {
-        let model = options
-            .model
-            .as_deref()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(Model::UniversalTracker);
-        Arc::new(SodaqTracker::new(model))
-    }
-}
-
-#[cfg(feature = "elsys")]
-mod elsys {
-    use super::*;
-    use lorafield_codec_elsys::Elsys;
-
-    pub(super) const INFO: CodecInfo = CodecInfo {
-        id: lorafield_codec_elsys::ID,
-        version: env!("CARGO_PKG_VERSION"),
-        description: "Elsys ERS/EMS/ELT sensors: [type][value] records, big-endian, with the device repository's camelCase output names",
-        options: &[],
-        build,
-    };
-
-    fn build(_: &Options) -> Arc<dyn Codec> {
-        Arc::new(Elsys)
-    }
-}
-
-#[cfg(feature = "milesight")]
-mod milesight {
-    use super::*;
-    use lorafield_codec_milesight::{MODEL_NAMES, Milesight};
-
-    pub(super) const INFO: CodecInfo = CodecInfo {
-        id: lorafield_codec_milesight::ID,
-        version: env!("CARGO_PKG_VERSION"),
-        description: "Milesight IoT sensors (port 85 channel/type pairs): one table per model of The Things Network's device repository",
-        options: &[OptionSpec {
-            name: "model",
-            values: MODEL_NAMES,
-            default: None,
-            description: "the device repository's codec id without -codec (am307, em300-th, ws52x, ...); the device ids using one are accepted too",
-        }],
-        build,
-    };
-
-    fn build(options: &Options) -> Arc<dyn Codec> {
-        // The registry checked the model against MODEL_NAMES, all of which `model` resolves.
-        let name = options.model.as_deref().unwrap_or_default();
-        Arc::new(Milesight::new(lorafield_codec_milesight::model_or_first(
-            name,
-        )))
     }
 }
 
