@@ -200,7 +200,8 @@ mod tests {
             for options in all {
                 let Ok(codec) = registry.build(info.id, &options) else {
                     assert!(
-                        info.options.iter().any(|o| o.default.is_none()),
+                        info.options.iter().any(|o| o.default.is_none())
+                            || info.settings.iter().any(|s| s.required),
                         "{}",
                         info.id
                     );
@@ -214,6 +215,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[cfg(feature = "js")]
+    #[test]
+    fn port_zero_is_refused_for_scripts() {
+        let dir = std::env::temp_dir().join(format!("lorafield-port0-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("codec.js");
+        std::fs::write(
+            &script,
+            "function decodeUplink(i) { return {data: {port: i.fPort}}; }",
+        )
+        .unwrap();
+        let options =
+            Options::default().setting("script", Setting::Text(script.display().to_string()));
+        let codec = Registry::builtin().build("js", &options).unwrap();
+        let mut out = Vec::new();
+        decode_to_json(&*codec, 0, &[1], &mut out);
+        assert!(out.starts_with(br#"{"errors":[{"kind":"port_zero""#));
+        out.clear();
+        decode_to_json(&*codec, 7, &[1], &mut out);
+        assert_eq!(out, br#"{"data":{"port":7}}"#);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

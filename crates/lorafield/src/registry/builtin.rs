@@ -116,61 +116,73 @@ pub(crate) mod js {
             name: "script",
             description: "the script file (TS013 decodeUplink, TTN v2 Decoder or ChirpStack v3 Decode)",
             default: None,
+            required: true,
         },
         SettingSpec {
             name: "name",
             description: "the script's name in messages and decode stamps (the device repository's <vendor>/<codec id>)",
             default: Some("the script's path"),
+            required: false,
         },
         SettingSpec {
             name: "variables",
             description: "input.variables (TS013) or ChirpStack's third argument, a JSON object",
             default: None,
+            required: false,
         },
         SettingSpec {
             name: "isolation",
             description: "cached: a context per script and thread, reused; fresh: a new context per uplink, as The Things Stack does",
             default: Some("cached"),
+            required: false,
         },
         SettingSpec {
             name: "clock",
             description: "real: the host's clock; recv-time: Date.now() is the uplink's receive time and Math.random is seeded from the record",
             default: Some("real"),
+            required: false,
         },
         SettingSpec {
             name: "fuel",
             description: "work per call, in the engine's interrupt checks (the same work whatever the load)",
             default: Some("250, about 50 ms of work"),
+            required: false,
         },
         SettingSpec {
             name: "time_ms",
             description: "the wall-clock backstop per call",
             default: Some("1000"),
+            required: false,
         },
         SettingSpec {
             name: "memory_mb",
             description: "memory a call may allocate",
             default: Some("32"),
+            required: false,
         },
         SettingSpec {
             name: "stack_kb",
             description: "stack a call may use",
             default: Some("256"),
+            required: false,
         },
         SettingSpec {
             name: "script_size_kb",
             description: "the largest script",
             default: Some("1024"),
+            required: false,
         },
         SettingSpec {
             name: "output_size_kb",
             description: "the largest result",
             default: Some("256"),
+            required: false,
         },
         SettingSpec {
             name: "contexts",
             description: "evaluated contexts cached per thread",
             default: Some("64"),
+            required: false,
         },
     ];
 

@@ -35,8 +35,10 @@ pub struct SettingSpec {
     pub name: &'static str,
     /// What it takes and changes.
     pub description: &'static str,
-    /// The value used when none is given, in words; `None`: required, or nothing.
+    /// The value used when none is given, in words; `None`: nothing.
     pub default: Option<&'static str>,
+    /// Whether the codec cannot be built without it.
+    pub required: bool,
 }
 
 /// The value of a setting.
