@@ -125,4 +125,8 @@ impl Codec for JsCodec {
     fn script(&self) -> Option<(&str, &str)> {
         Some((self.script.name(), self.script.short_hash()))
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }

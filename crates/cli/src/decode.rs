@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
-use lorafield::{JsonWriter, Meta, Selection};
+use lorafield::{JsonWriter, Meta, Selection, Uplink};
 
 use crate::payload::{Encoding, parse_line};
 
@@ -40,12 +40,28 @@ impl Decoder {
     /// Appends the JSON result of decoding `payload` on `f_port` to `out`; returns whether it
     /// has errors.
     pub fn decode(&mut self, f_port: u8, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        self.decode_at(f_port, payload, None, out)
+    }
+
+    /// [`Decoder::decode`] for an uplink received at `recv_ms` (milliseconds since the Unix
+    /// epoch), which scripts see as `recvTime`.
+    pub fn decode_at(
+        &mut self,
+        f_port: u8,
+        payload: &[u8],
+        recv_ms: Option<i64>,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let meta = Meta {
             f_port: Some(f_port),
             ..Meta::default()
         };
         let choice = self.selection.select(&meta);
-        lorafield::decode_json(choice.codec(), f_port, payload, &mut self.json, out).has_errors
+        let mut uplink = Uplink::new(f_port, payload);
+        if let Some(ms) = recv_ms {
+            uplink = uplink.received_at(ms);
+        }
+        lorafield::decode_uplink_json(choice.codec(), uplink, &mut self.json, out).has_errors
     }
 
     /// Decodes one payload per input line (see [`parse_line`]) and writes one result per line,
@@ -75,7 +91,7 @@ impl Decoder {
             let errors = match parse_line(&line, self.encoding) {
                 Ok(item) => {
                     let f_port = item.f_port.unwrap_or(self.f_port);
-                    self.decode(f_port, &item.payload, &mut out)
+                    self.decode_at(f_port, &item.payload, item.recv_ms, &mut out)
                 }
                 Err(e) => {
                     let n = stats.lines;

@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Decode(commands::decode::DecodeArgs),
+    Decode(Box<commands::decode::DecodeArgs>),
     Codecs(commands::codecs::CodecsArgs),
     Vectors(commands::vectors::VectorsArgs),
     Redecode(Box<commands::redecode::RedecodeArgs>),
@@ -55,7 +55,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Decode(args) => commands::decode::run(args),
+        Command::Decode(args) => commands::decode::run(*args),
         Command::Codecs(args) => commands::codecs::run(args),
         Command::Vectors(args) => commands::vectors::run(args),
         Command::Redecode(args) => commands::redecode::run(*args),

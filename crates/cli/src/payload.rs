@@ -221,12 +221,16 @@ pub struct LineInput {
     pub f_port: Option<u8>,
     /// The payload.
     pub payload: Vec<u8>,
+    /// The receive time the line names (`"recvTime"`: RFC 3339 text, or milliseconds since
+    /// the Unix epoch), in milliseconds since the epoch.
+    pub recv_ms: Option<i64>,
 }
 
 /// Reads a stdin line: payload text (see [`parse_payload`]; an empty line is an empty
 /// payload), or a TS013 input object `{"fPort": .., "bytes": ..}` whose `bytes` is payload
-/// text or, as in TS013, an array of integers 0-255. `recvTime` and `variables` may be there
-/// too (and are not used); any other member is an error. Surrounding whitespace is ignored.
+/// text or, as in TS013, an array of integers 0-255; `recvTime` (RFC 3339 text or
+/// milliseconds) is the uplink's receive time, which scripts see; `variables` may be there
+/// (the codec's come from `--variables` or its rule); any other member is an error. Surrounding whitespace is ignored.
 pub fn parse_line(line: &[u8], encoding: Encoding) -> Result<LineInput, PayloadError> {
     let text = std::str::from_utf8(line)
         .map_err(|e| {
@@ -240,6 +244,7 @@ pub fn parse_line(line: &[u8], encoding: Encoding) -> Result<LineInput, PayloadE
         return Ok(LineInput {
             f_port: None,
             payload: parse_payload(text, encoding)?,
+            recv_ms: None,
         });
     }
     let object: serde_json::Map<String, serde_json::Value> =
@@ -276,7 +281,31 @@ pub fn parse_line(line: &[u8], encoding: Encoding) -> Result<LineInput, PayloadE
         }
         None => return Err(PayloadError("the object has no \"bytes\"".into())),
     };
-    Ok(LineInput { f_port, payload })
+    let recv_ms = match object.get("recvTime") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(t)) => Some(rfc3339_ms(t).ok_or_else(|| {
+            PayloadError(format!(
+                "recvTime {t:?} is not an RFC 3339 time (2024-05-01T12:00:00Z)"
+            ))
+        })?),
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            PayloadError(format!(
+                "recvTime {v} is neither RFC 3339 text nor milliseconds since 1970"
+            ))
+        })?),
+    };
+    Ok(LineInput {
+        f_port,
+        payload,
+        recv_ms,
+    })
+}
+
+/// RFC 3339 text (`2024-05-01T12:00:00.5Z`) as milliseconds since the Unix epoch.
+pub fn rfc3339_ms(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 #[cfg(test)]
@@ -399,11 +428,16 @@ mod tests {
         let l = parse_line(br#"{"fPort":3,"bytes":"A2cA+AQChfw="}"#, Encoding::Auto).unwrap();
         assert_eq!((l.f_port, l.payload.len()), (Some(3), 8));
         let l = parse_line(
-            br#"{"bytes":[3,103,1,16],"recvTime":"x","variables":{"a":1}}"#,
+            br#"{"bytes":[3,103,1,16],"recvTime":"2024-05-01T12:00:00.5Z","variables":{"a":1}}"#,
             Encoding::Auto,
         )
         .unwrap();
         assert_eq!((l.f_port, l.payload), (None, vec![3, 103, 1, 16]));
+        assert_eq!(l.recv_ms, Some(1_714_564_800_500));
+        let l = parse_line(br#"{"bytes":"","recvTime":1714564800500}"#, Encoding::Auto).unwrap();
+        assert_eq!(l.recv_ms, Some(1_714_564_800_500));
+        let e = parse_line(br#"{"bytes":"","recvTime":"yesterday"}"#, Encoding::Auto).unwrap_err();
+        assert!(e.to_string().contains("not an RFC 3339 time"), "{e}");
         assert!(parse_line(br#"{"bytes":[3,256]}"#, Encoding::Auto).is_err());
         assert!(parse_line(br#"{"fPort":300,"bytes":""}"#, Encoding::Auto).is_err());
         assert!(parse_line(br#"{"fPort":1}"#, Encoding::Auto).is_err());

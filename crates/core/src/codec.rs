@@ -97,6 +97,12 @@ pub trait Codec: Send + Sync {
     fn script(&self) -> Option<(&str, &str)> {
         None
     }
+
+    /// The codec as [`core::any::Any`], for callers that need its own API beyond decoding
+    /// uplinks (a script codec's downlinks). `None` by default.
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        None
+    }
 }
 
 /// A codec written once, generic over the sink: [`Codec`] follows from it, with every path (a

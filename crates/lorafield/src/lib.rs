@@ -111,11 +111,21 @@ pub fn decode_json(
     json: &mut JsonWriter,
     out: &mut Vec<u8>,
 ) -> JsonOutcome {
-    if f_port == 0 {
+    decode_uplink_json(codec, Uplink::new(f_port, payload), json, out)
+}
+
+/// [`decode_json`] for an uplink with what is known of its record: its receive time and
+/// seed ([`Uplink::received_at`], [`Uplink::with_seed`]), which scripts read.
+pub fn decode_uplink_json(
+    codec: &dyn Codec,
+    uplink: Uplink<'_>,
+    json: &mut JsonWriter,
+    out: &mut Vec<u8>,
+) -> JsonOutcome {
+    if uplink.f_port == 0 {
         return json.reject(DecodeError::new(0, ErrorKind::PortZero), out);
     }
-    let uplink = Uplink::new(f_port, payload);
-    if payload.len() > MAX_PAYLOAD {
+    if uplink.payload.len() > MAX_PAYLOAD {
         return json.decode(&TooLong(codec), uplink, out);
     }
     json.decode(codec, uplink, out)

@@ -1,3 +1,4 @@
 //! Option groups shared by several commands.
 
 pub(crate) mod microshare;
+pub(crate) mod scripts;

@@ -1,13 +1,15 @@
 //! `lorafield decode`: one payload, or one per line of standard input, to JSON results.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use lorafield::{Options, Registry};
-use lorafield_cli::config::load_selection;
+use lorafield_cli::config::{self, Request};
+
+use crate::args::scripts::ScriptArgs;
 use lorafield_cli::decode::Decoder;
 use lorafield_cli::payload::{Encoding, parse_payload};
 
@@ -61,6 +63,28 @@ pub(crate) struct DecodeArgs {
     /// Read payload text as base64 only.
     #[arg(long)]
     base64: bool,
+    /// Decode with this script (decodeUplink, TTN v2 Decoder or ChirpStack v3 Decode),
+    /// whatever the rules say.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["codec", "device"])]
+    js: Option<PathBuf>,
+    /// Decode with this device's codec from the device repository (--device-repo):
+    /// BRAND/MODEL[@FIRMWARE][:BAND], The Things Stack's brand and model ids (the latest
+    /// firmware when none; a band only where the firmware's bands use different codecs).
+    /// A device a native codec covers (Milesight, Elsys) uses it unless --prefer js.
+    #[arg(long, value_name = "BRAND/MODEL", conflicts_with = "codec")]
+    device: Option<String>,
+    /// native or js: which codec decodes a --device that a native codec covers.
+    #[arg(long, value_name = "native|js", requires = "device")]
+    prefer: Option<String>,
+    /// The script's variables (input.variables), a JSON object.
+    #[arg(long, value_name = "JSON")]
+    variables: Option<String>,
+    /// Decode downlinks instead (the script's decodeDownlink): the result is {"data":..} or
+    /// {"errors":[..]}.
+    #[arg(long)]
+    downlink: bool,
+    #[command(flatten)]
+    scripts: ScriptArgs,
 }
 
 const DECODE_EXAMPLES: &str = "\
@@ -78,12 +102,26 @@ pub(crate) fn run(args: DecodeArgs) -> Result<ExitCode> {
         model: args.model,
         ..Options::default()
     };
-    let selection = load_selection(
-        &Registry::builtin(),
-        args.config.as_deref(),
-        args.codec.as_deref(),
-        &options,
-    )?;
+    let request = Request {
+        config: args.config.as_deref(),
+        codec: args.codec.as_deref(),
+        options,
+        js: args.js.as_deref(),
+        device: args.device.as_deref(),
+        variables: args.variables.as_deref(),
+        prefer: args.prefer.as_deref(),
+        env: args.scripts.environment(),
+    };
+    let selection = config::load(&Registry::builtin(), &request)?;
+    if args.downlink {
+        return downlink(
+            &selection,
+            args.payload.as_deref(),
+            args.fport,
+            args.hex,
+            args.base64,
+        );
+    }
     let encoding = match (args.hex, args.base64) {
         (true, _) => Encoding::Hex,
         (_, true) => Encoding::Base64,
@@ -112,6 +150,68 @@ pub(crate) fn run(args: DecodeArgs) -> Result<ExitCode> {
             stats.with_errors > 0
         }
     };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `decode --downlink`: the script's decodeDownlink on one payload or one per stdin line.
+fn downlink(
+    selection: &lorafield::Selection,
+    payload: Option<&str>,
+    f_port: u8,
+    hex: bool,
+    base64: bool,
+) -> Result<ExitCode> {
+    use lorafield_cli::payload::parse_line;
+    let choice = selection.select(&lorafield::Meta {
+        f_port: Some(f_port),
+        ..lorafield::Meta::default()
+    });
+    let Some(codec) = lorafield_cli::downlink::script_codec(&choice) else {
+        anyhow::bail!(
+            "codec {} decodes no downlinks: --downlink runs a script's decodeDownlink (give --js FILE or --device BRAND/MODEL --prefer js)",
+            choice.id()
+        );
+    };
+    let encoding = match (hex, base64) {
+        (true, _) => Encoding::Hex,
+        (_, true) => Encoding::Base64,
+        _ => Encoding::Auto,
+    };
+    let mut out = io::stdout().lock();
+    let mut failed = false;
+    let one = |port: u8, bytes: &[u8], out: &mut dyn Write| -> Result<bool> {
+        let line = lorafield_cli::downlink::decode_downlink_line(codec, port, bytes);
+        writeln!(out, "{line}")?;
+        Ok(line.starts_with("{\"errors\""))
+    };
+    match payload {
+        Some(text) if text != "-" => {
+            let bytes = parse_payload(text.trim(), encoding)?;
+            failed |= one(f_port, &bytes, &mut out)?;
+        }
+        _ => {
+            for line in io::stdin().lock().lines() {
+                let line = line.context("reading standard input")?;
+                match parse_line(line.as_bytes(), encoding) {
+                    Ok(item) => {
+                        failed |= one(item.f_port.unwrap_or(f_port), &item.payload, &mut out)?;
+                    }
+                    Err(e) => {
+                        failed = true;
+                        let message = serde_json::to_string(&e.to_string())?;
+                        writeln!(
+                            out,
+                            r#"{{"errors":[{{"kind":"invalid_input","message":{message}}}]}}"#
+                        )?;
+                    }
+                }
+            }
+        }
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {

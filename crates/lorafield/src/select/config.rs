@@ -346,7 +346,14 @@ pub(super) fn read(
             action,
         });
     }
-    Ok(Selection { rules, default })
+    Ok(Selection {
+        rules,
+        default,
+        scripts: Scripts {
+            device_repo: repo_dir,
+            settings: js_settings,
+        },
+    })
 }
 
 /// The codec id of scripts.

@@ -242,6 +242,15 @@ impl fmt::Debug for Choice {
 pub struct Selection {
     rules: Vec<Rule>,
     default: Choice,
+    scripts: Scripts,
+}
+
+/// How the selection's scripts run and where its device repository is: the file's
+/// `device_repo` and `[js]` under what the command line says.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scripts {
+    pub(crate) device_repo: Option<std::path::PathBuf>,
+    pub(crate) settings: std::collections::BTreeMap<String, crate::registry::Setting>,
 }
 
 /// The choice [`Selection::select`] made: one of the selection's own, or one resolved for the
@@ -272,7 +281,109 @@ impl Selection {
         Selection {
             rules: Vec::new(),
             default: choice,
+            scripts: Scripts::default(),
         }
+    }
+
+    /// This selection with the command line's script settings and device repository (`env`)
+    /// where it has none of its own from a file: what [`Selection::with_script`] and
+    /// [`Selection::with_device`] use.
+    pub fn in_environment(mut self, env: &Environment) -> Selection {
+        if env.device_repo.is_some() {
+            self.scripts.device_repo = env.device_repo.clone();
+        }
+        self.scripts.settings.extend(env.js.clone());
+        self
+    }
+
+    /// Everything decoded by the script in file `path` (with `variables`, JSON text of an
+    /// object), run with the selection's script settings; the rules no longer matter.
+    #[cfg(feature = "js")]
+    pub fn with_script(
+        self,
+        registry: &Registry,
+        path: &std::path::Path,
+        variables: Option<&str>,
+    ) -> Result<Selection, SelectionError> {
+        use crate::registry::Setting;
+        let mut settings = self.scripts.settings.clone();
+        settings.insert("script".into(), Setting::Text(path.display().to_string()));
+        if let Some(v) = variables {
+            settings.insert("variables".into(), Setting::Json(v.into()));
+        }
+        let options = Options {
+            settings,
+            ..Options::default()
+        };
+        let choice =
+            Choice::build(registry, lorafield_codec_js::ID, &options).map_err(|error| {
+                SelectionError::Override {
+                    section: None,
+                    error,
+                }
+            })?;
+        Ok(Selection {
+            scripts: self.scripts,
+            ..Selection::single(choice)
+        })
+    }
+
+    /// Everything decoded by the codec of `device` (`BRAND/MODEL[@FIRMWARE][:BAND]`) in the
+    /// selection's device repository: its native codec where one covers it, unless `prefer`
+    /// is [`device::Prefer::Js`], else its script; the rules no longer matter.
+    #[cfg(feature = "js")]
+    pub fn with_device(
+        self,
+        registry: &Registry,
+        device: &str,
+        prefer: device::Prefer,
+        variables: Option<&str>,
+    ) -> Result<Selection, SelectionError> {
+        let choice = self.device_choice(registry, device, prefer, variables)?;
+        Ok(Selection {
+            scripts: self.scripts,
+            ..Selection::single(choice)
+        })
+    }
+
+    /// The codecs of the selection's device repository, if it has one.
+    #[cfg(feature = "js")]
+    pub fn device_codecs(
+        &self,
+        registry: &Registry,
+    ) -> Result<device::DeviceCodecs, SelectionError> {
+        let dir = self
+            .scripts
+            .device_repo
+            .as_ref()
+            .ok_or(SelectionError::NoDeviceRepo)?;
+        let repo = lorafield_codec_js::repo::DeviceRepo::open(dir)
+            .map_err(|e| SelectionError::Device(e.to_string()))?;
+        Ok(device::DeviceCodecs::new(
+            repo,
+            registry.clone(),
+            self.scripts.settings.clone(),
+        ))
+    }
+
+    #[cfg(feature = "js")]
+    fn device_choice(
+        &self,
+        registry: &Registry,
+        device: &str,
+        prefer: device::Prefer,
+        variables: Option<&str>,
+    ) -> Result<Choice, SelectionError> {
+        let codecs = self.device_codecs(registry)?;
+        let device: lorafield_codec_js::repo::DeviceRef =
+            device
+                .parse()
+                .map_err(|e: lorafield_codec_js::repo::RepoError| {
+                    SelectionError::Device(e.to_string())
+                })?;
+        codecs
+            .choice(&device, prefer, variables)
+            .map_err(|e| SelectionError::Device(e.to_string()))
     }
 
     /// Everything decoded by Cayenne LPP with its default options: the registry's `cayenne-lpp`,
@@ -530,6 +641,10 @@ pub enum SelectionError {
         /// The registry's codecs that take this value for this option: the `--codec` to add.
         owners: Vec<&'static str>,
     },
+    /// A device is asked for and no device repository is given.
+    NoDeviceRepo,
+    /// A device given on the command line does not resolve, or its codec cannot be built.
+    Device(String),
 }
 
 impl fmt::Display for SelectionError {
@@ -568,6 +683,10 @@ impl fmt::Display for SelectionError {
                 line,
                 reason,
             } => write!(f, "{section} (line {line}): {reason}"),
+            SelectionError::NoDeviceRepo => f.write_str(
+                "no device repository: give --device-repo DIR (a checkout of The Things Network's lorawan-devices), LORAFIELD_DEVICE_REPO, or device_repo = \"DIR\" in lorafield.toml",
+            ),
+            SelectionError::Device(reason) => f.write_str(reason),
             SelectionError::MissingCodec { rule, line } => write!(
                 f,
                 "rule {rule} (line {line}): no codec (add `codec = \"...\"`, `js = \"FILE\"` or `device = \"BRAND/MODEL\"`)"
