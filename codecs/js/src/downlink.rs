@@ -47,6 +47,7 @@ impl From<Failure> for RoutineError {
             ),
             Failure::ThrewNull => (ErrorKind::ScriptError, "uncaught null".into()),
             Failure::Invalid(m) => (ErrorKind::InvalidResult, m),
+            Failure::Missing(m) => (ErrorKind::Unsupported, m),
             Failure::Load(e) => (ErrorKind::ScriptError, e.to_string()),
             Failure::Engine(e) => (ErrorKind::ScriptError, format!("engine: {e}")),
             Failure::Reentered => (ErrorKind::ScriptError, "re-entered".into()),
@@ -129,7 +130,7 @@ fn routine_fn<'js>(
     routine: Routine,
     script: &str,
 ) -> Result<Function<'js>, Failure> {
-    let missing = || Failure::Invalid(format!("script {script} has no {}", routine.name()));
+    let missing = || Failure::Missing(format!("script {script} has no {}", routine.name()));
     let p = match routine {
         Routine::DecodeUplink if entries.kind == EntryKind::Ts013 => entries.main.as_ref(),
         Routine::DecodeUplink => None,

@@ -149,6 +149,8 @@ pub(crate) enum Failure {
     },
     /// The script's result is not a result.
     Invalid(String),
+    /// The script has no function for what was asked (a downlink of an uplink-only script).
+    Missing(String),
     /// `null` was thrown: by the script, or by the engine when an allocation failed at the
     /// memory limit (it cannot make an error object then). [`resolve_null`] tells which.
     ThrewNull,
@@ -411,7 +413,7 @@ pub(crate) fn check(codec: &JsCodec) -> Result<(), LoadError> {
             message,
             line,
         },
-        Failure::Invalid(e) | Failure::Engine(e) => LoadError::Engine(e),
+        Failure::Invalid(e) | Failure::Missing(e) | Failure::Engine(e) => LoadError::Engine(e),
         Failure::ThrewNull => match resolve_null(codec.script().text()) {
             Failure::Limit(limit) => LoadError::Limit {
                 script: codec.script().name().into(),
@@ -610,6 +612,7 @@ pub(crate) fn report(sink: &mut dyn Sink<'_>, failure: Failure) -> DecodeError {
         Failure::Limit(limit) => (ErrorKind::ScriptLimit(limit), limit_message(limit), None),
         Failure::Threw { message, line } => (ErrorKind::ScriptError, message, line),
         Failure::Invalid(message) => (ErrorKind::InvalidResult, message, None),
+        Failure::Missing(message) => (ErrorKind::Unsupported, message, None),
         Failure::ThrewNull => (ErrorKind::ScriptError, "uncaught null".into(), None),
         Failure::Load(e) => (ErrorKind::ScriptError, e.to_string(), None),
         Failure::Engine(e) => (ErrorKind::ScriptError, format!("engine: {e}"), None),

@@ -190,7 +190,7 @@ impl Call for DecodeCall<'_, '_> {
             .main
             .clone()
             .ok_or_else(|| {
-                Failure::Invalid(format!(
+                Failure::Missing(format!(
                     "script {name} has no decodeUplink(input), Decoder(bytes, fPort) or Decode(fPort, bytes, variables): it only handles downlinks"
                 ))
             })?

@@ -209,6 +209,10 @@ pub struct Resolved {
     pub script: PathBuf,
     /// The script's name for messages and stamps: `<vendor>/<file>`.
     pub script_name: String,
+    /// The downlink encoder script (`downlinkEncoder`), if the codec has one.
+    pub encoder: Option<PathBuf>,
+    /// The downlink decoder script (`downlinkDecoder`), if the codec has one.
+    pub decoder: Option<PathBuf>,
 }
 
 /// One routine of a codec file.
@@ -418,7 +422,15 @@ impl DeviceRepo {
             .ok_or_else(|| RepoError::NoScript {
                 codec: format!("{}/{codec}", device.vendor),
             })?;
+        let other = |key: &str| {
+            def[key]["fileName"]
+                .as_str()
+                .filter(|f| safe_file(f))
+                .map(|f| self.vendor_dir.join(&device.vendor).join(f))
+        };
         Ok(Resolved {
+            encoder: other("downlinkEncoder"),
+            decoder: other("downlinkDecoder"),
             vendor: device.vendor.clone(),
             model: device.model.clone(),
             firmware: version(firmware).unwrap_or_default(),

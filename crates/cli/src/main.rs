@@ -26,6 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Decode(Box<commands::decode::DecodeArgs>),
+    Encode(Box<commands::encode::EncodeArgs>),
     Codecs(commands::codecs::CodecsArgs),
     Vectors(commands::vectors::VectorsArgs),
     Redecode(Box<commands::redecode::RedecodeArgs>),
@@ -56,6 +57,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Decode(args) => commands::decode::run(*args),
+        Command::Encode(args) => commands::encode::run(*args),
         Command::Codecs(args) => commands::codecs::run(args),
         Command::Vectors(args) => commands::vectors::run(args),
         Command::Redecode(args) => commands::redecode::run(*args),

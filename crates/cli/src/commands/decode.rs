@@ -112,16 +112,18 @@ pub(crate) fn run(args: DecodeArgs) -> Result<ExitCode> {
         prefer: args.prefer.as_deref(),
         env: args.scripts.environment(),
     };
-    let selection = config::load(&Registry::builtin(), &request)?;
+    let registry = Registry::builtin();
     if args.downlink {
         return downlink(
-            &selection,
+            &registry,
+            &request,
             args.payload.as_deref(),
             args.fport,
             args.hex,
             args.base64,
         );
     }
+    let selection = config::load(&registry, &request)?;
     let encoding = match (args.hex, args.base64) {
         (true, _) => Encoding::Hex,
         (_, true) => Encoding::Base64,
@@ -159,22 +161,49 @@ pub(crate) fn run(args: DecodeArgs) -> Result<ExitCode> {
 
 /// `decode --downlink`: the script's decodeDownlink on one payload or one per stdin line.
 fn downlink(
-    selection: &lorafield::Selection,
+    registry: &Registry,
+    request: &Request<'_>,
     payload: Option<&str>,
     f_port: u8,
     hex: bool,
     base64: bool,
 ) -> Result<ExitCode> {
     use lorafield_cli::payload::parse_line;
-    let choice = selection.select(&lorafield::Meta {
-        f_port: Some(f_port),
-        ..lorafield::Meta::default()
+    // A device's downlink decoder may be another file than its uplink decoder.
+    #[cfg(feature = "js")]
+    let device_script = match request.device {
+        Some(device) => Some(lorafield_cli::downlink::device_script(
+            registry,
+            &request.env,
+            device,
+            lorafield::js::repo::Routine::DecodeDownlink,
+            request.variables,
+        )?),
+        None => None,
+    };
+    let selection = match request.device {
+        Some(_) => None,
+        None => Some(config::load(registry, request)?),
+    };
+    let choice = selection.as_ref().map(|s| {
+        s.select(&lorafield::Meta {
+            f_port: Some(f_port),
+            ..lorafield::Meta::default()
+        })
     });
-    let Some(codec) = lorafield_cli::downlink::script_codec(&choice) else {
-        anyhow::bail!(
-            "codec {} decodes no downlinks: --downlink runs a script's decodeDownlink (give --js FILE or --device BRAND/MODEL --prefer js)",
-            choice.id()
-        );
+    let codec = match &choice {
+        Some(choice) => lorafield_cli::downlink::script_codec(choice).ok_or_else(|| {
+            anyhow::anyhow!(
+                "codec {} decodes no downlinks: --downlink runs a script's decodeDownlink (give --js FILE or --device BRAND/MODEL)",
+                choice.id()
+            )
+        })?,
+        #[cfg(feature = "js")]
+        None => device_script
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no codec"))?,
+        #[cfg(not(feature = "js"))]
+        None => anyhow::bail!("no codec"),
     };
     let encoding = match (hex, base64) {
         (true, _) => Encoding::Hex,

@@ -2,6 +2,7 @@
 
 pub(crate) mod codecs;
 pub(crate) mod decode;
+pub(crate) mod encode;
 pub(crate) mod gen_shares;
 pub(crate) mod microshare_sim;
 pub(crate) mod outbox;

@@ -10,6 +10,13 @@ use lorafield_core::Codec;
 
 pub use options::{OptionSpec, Options, Setting, SettingSpec};
 
+/// The script options the settings of the `js` codec give (limits, isolation, clock,
+/// variables).
+#[cfg(feature = "js")]
+pub(crate) fn js_options(options: &Options) -> Result<lorafield_codec_js::JsOptions, String> {
+    builtin::js::js_options(options)
+}
+
 /// A registered codec: its id, what it is, and how to build it.
 #[derive(Clone, Copy)]
 pub struct CodecInfo {

@@ -97,6 +97,12 @@ impl DeviceCodecs {
         &self.repo
     }
 
+    /// These device codecs with a script setting replaced (`variables`, a limit).
+    pub fn with_setting(mut self, name: &str, value: Setting) -> Self {
+        self.settings.insert(name.into(), value);
+        self
+    }
+
     /// The codec for `device`: the native codec that covers it unless `prefer` is
     /// [`Prefer::Js`], else its script (with `variables`, JSON text of an object).
     pub fn choice(
@@ -130,6 +136,48 @@ impl DeviceCodecs {
                 .insert("variables".into(), Setting::Json(v.into()));
         }
         Choice::build(&self.registry, lorafield_codec_js::ID, &options).map_err(DeviceError::Codec)
+    }
+}
+
+impl DeviceCodecs {
+    /// The script that serves `routine` for `device` (its downlink encoder or decoder, which
+    /// may be another file than its uplink decoder), built with these codecs' settings.
+    pub fn script_for(
+        &self,
+        device: &DeviceRef,
+        routine: lorafield_codec_js::repo::Routine,
+    ) -> Result<lorafield_codec_js::JsCodec, DeviceError> {
+        use lorafield_codec_js::repo::Routine;
+        use lorafield_codec_js::{JsCodec, Script};
+        let resolved = self.repo.resolve(device).map_err(DeviceError::Repo)?;
+        let path = match routine {
+            Routine::EncodeDownlink => resolved.encoder.clone(),
+            Routine::DecodeDownlink => resolved.decoder.clone(),
+            Routine::DecodeUplink | Routine::NormalizeUplink => Some(resolved.script.clone()),
+        };
+        let build_error = |reason: String| {
+            DeviceError::Codec(RegistryError::Build {
+                codec: lorafield_codec_js::ID,
+                reason,
+            })
+        };
+        let Some(path) = path else {
+            return Err(build_error(format!(
+                "the codec of {device} has no {} script",
+                routine.name()
+            )));
+        };
+        let options = Options {
+            settings: self.settings.clone(),
+            ..Options::default()
+        };
+        let js = crate::registry::js_options(&options).map_err(build_error)?;
+        let script = Script::from_file(&path).map_err(|e| build_error(e.to_string()))?;
+        let name = match path.file_name() {
+            Some(f) => format!("{}/{}", resolved.vendor, f.to_string_lossy()),
+            None => resolved.script_name.clone(),
+        };
+        JsCodec::new(Script::new(name, script.text()), js).map_err(|e| build_error(e.to_string()))
     }
 }
 
