@@ -166,7 +166,8 @@ mod tests {
         );
         assert_eq!(
             lpp(r#"{"gps_1":{"latitude":52.3655,"longitude":4.8885,"altitude":21.54}}"#).unwrap(),
-            "018807fd930bef3d00086a"
+            // 523655 = 0x07fd87, 48885 = 0x00bef5, 2154 = 0x00086a.
+            "018807fd8700bef500086a"
         );
         assert_eq!(
             lpp(r#"{"temp_3":1}"#).unwrap_err(),
