@@ -9,5 +9,7 @@ pub mod decode;
 pub mod downlink;
 pub mod payload;
 pub mod redecode;
+#[cfg(feature = "js")]
+pub mod repo_vectors;
 pub mod serve;
 pub mod vectors;

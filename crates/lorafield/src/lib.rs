@@ -51,6 +51,8 @@ pub use lorafield_core::{
     Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, FieldBuf, GenericCodec,
     MAX_PAYLOAD, Members, Node, Sink, Uplink, Value,
 };
+#[cfg(feature = "js")]
+pub use registry::js_options;
 pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError, Setting, SettingSpec};
 #[cfg(feature = "js")]
 pub use select::device::{DeviceCodecs, DeviceError, Prefer, native_for};

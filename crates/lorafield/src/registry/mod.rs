@@ -11,9 +11,9 @@ use lorafield_core::Codec;
 pub use options::{OptionSpec, Options, Setting, SettingSpec};
 
 /// The script options the settings of the `js` codec give (limits, isolation, clock,
-/// variables).
+/// variables); `script` and `name` are left to the caller.
 #[cfg(feature = "js")]
-pub(crate) fn js_options(options: &Options) -> Result<lorafield_codec_js::JsOptions, String> {
+pub fn js_options(options: &Options) -> Result<lorafield_codec_js::JsOptions, String> {
     builtin::js::js_options(options)
 }
 
