@@ -4,6 +4,8 @@
 #![deny(missing_docs)]
 
 pub mod codecs;
+#[cfg(feature = "js")]
+pub mod compare;
 pub mod config;
 pub mod decode;
 pub mod downlink;

@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     Decode(Box<commands::decode::DecodeArgs>),
     Encode(Box<commands::encode::EncodeArgs>),
+    #[cfg(feature = "js")]
+    Compare(Box<commands::compare::CompareArgs>),
     Codecs(commands::codecs::CodecsArgs),
     Vectors(commands::vectors::VectorsArgs),
     Redecode(Box<commands::redecode::RedecodeArgs>),
@@ -58,6 +60,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Decode(args) => commands::decode::run(*args),
         Command::Encode(args) => commands::encode::run(*args),
+        #[cfg(feature = "js")]
+        Command::Compare(args) => commands::compare::run(*args),
         Command::Codecs(args) => commands::codecs::run(args),
         Command::Vectors(args) => commands::vectors::run(args),
         Command::Redecode(args) => commands::redecode::run(*args),
