@@ -45,7 +45,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn bits(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -56,7 +56,7 @@ impl Rng {
 
     /// A number below `n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.bits() % n.max(1) as u64) as usize
     }
 }
 
@@ -78,7 +78,7 @@ pub fn cases(examples: &[Case], count: usize, seed: u64) -> Vec<Case> {
             let what = match rng.below(4) {
                 0 if !bytes.is_empty() => {
                     let at = rng.below(bytes.len());
-                    bytes[at] = rng.next() as u8;
+                    bytes[at] = rng.bits() as u8;
                     "a byte changed"
                 }
                 1 if !bytes.is_empty() => {
@@ -87,7 +87,7 @@ pub fn cases(examples: &[Case], count: usize, seed: u64) -> Vec<Case> {
                     "cut short"
                 }
                 2 if bytes.len() < 242 => {
-                    bytes.push(rng.next() as u8);
+                    bytes.push(rng.bits() as u8);
                     "a byte added"
                 }
                 _ => {
@@ -108,7 +108,7 @@ pub fn cases(examples: &[Case], count: usize, seed: u64) -> Vec<Case> {
             Case {
                 origin: "random".into(),
                 f_port: ports[rng.below(ports.len())],
-                bytes: (0..len).map(|_| rng.next() as u8).collect(),
+                bytes: (0..len).map(|_| rng.bits() as u8).collect(),
             }
         };
         out.push(case);
