@@ -6,6 +6,7 @@
 pub mod codecs;
 pub mod config;
 pub mod decode;
+pub mod health;
 pub mod payload;
 pub mod redecode;
 pub mod serve;
