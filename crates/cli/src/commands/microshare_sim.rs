@@ -79,11 +79,12 @@ pub(crate) fn run(args: MicroshareSimArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let stats = runtime.block_on(async {
+        let shutdown = lorafield_cli::serve::shutdown_signal();
         let sim = Simulator::start(args.listen, config)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         eprintln!("lorafield microshare-sim: listening on {}", sim.base_url());
-        lorafield_cli::serve::shutdown_signal().await;
+        shutdown.await;
         let stats = sim.stats();
         sim.shutdown().await;
         anyhow::Ok(stats)

@@ -206,13 +206,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(
-        options,
-        selection,
-        std::sync::Arc::new(client),
-        shutdown_signal(),
-        |addr| eprintln!("lorafield serve: listening on {scheme}://{addr}"),
-    ))?;
+    runtime.block_on(async {
+        // The signal handlers first: a SIGTERM right after the listening line stops cleanly.
+        let shutdown = shutdown_signal();
+        serve(
+            options,
+            selection,
+            std::sync::Arc::new(client),
+            shutdown,
+            |addr| eprintln!("lorafield serve: listening on {scheme}://{addr}"),
+        )
+        .await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
