@@ -13,14 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lorafield::{Registry, Selection};
 use lorafield_cli::serve::{ServeOptions, serve};
 use lorafield_envelope::generate::{GenOptions, Shape, write_shares};
 use lorafield_microshare::Secret;
 use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
 use lorafield_microshare::sim::{SimConfig, Simulator};
-use lorafield_microshare::worker::WorkerConfig;
 
 const SENDERS: usize = 8;
 
@@ -70,7 +69,8 @@ async fn post_all(url: &str, bodies: Arc<Vec<String>>, http: &reqwest::Client) -
                 let Some(body) = bodies.get(i) else { break };
                 let start = Instant::now();
                 let r = http.post(&url).body(body.clone()).send().await.unwrap();
-                assert_eq!(r.status(), 202);
+                // 200: a duplicate (generated uplinks of different seeds may meet).
+                assert!(matches!(r.status().as_u16(), 200 | 202), "{}", r.status());
                 times.push(start.elapsed());
             }
             times
@@ -103,14 +103,11 @@ fn bench(c: &mut Criterion) {
             },
         ))
         .unwrap();
-        let options = ServeOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            rec_type: "io.example.bench".into(),
-            secret: None,
-            body_limit: 256 * 1024,
-            outbox: dir.path().to_path_buf(),
-            worker: WorkerConfig::default(),
-        };
+        let options = ServeOptions::new(
+            "127.0.0.1:0".parse().unwrap(),
+            "io.example.bench",
+            dir.path().to_path_buf(),
+        );
         let (tx, rx) = tokio::sync::oneshot::channel();
         let selection = Selection::builtin_default(&Registry::builtin());
         tokio::spawn(serve(
@@ -130,18 +127,25 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
 
-    let batch = Arc::new(bodies(2000, 3));
+    // Fresh uplinks for every batch: the outbox answers an uplink it holds already as a
+    // duplicate (200, nothing stored), which is not the path measured here.
+    let mut seed = 100;
     let mut g = c.benchmark_group("serve");
-    g.throughput(Throughput::Elements(batch.len() as u64));
+    g.throughput(Throughput::Elements(2000));
     g.sample_size(10);
     g.bench_function("accept (8 senders)", |b| {
-        b.iter(|| runtime.block_on(post_all(&url, batch.clone(), &http)))
+        b.iter_batched(
+            || {
+                seed += 1;
+                Arc::new(bodies(2000, seed))
+            },
+            |batch| runtime.block_on(post_all(&url, batch, &http)),
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 
-    // One long run, timed request by request.
-    // Other uplinks than the criterion runs posted (again and again): the duplicates counted
-    // below are the bridge's own.
+    // One long run, timed request by request, of uplinks not posted before.
     let long = Arc::new(bodies(20_000, 4));
     runtime.block_on(async {
         let stored_before = wait_quiet(&sim).await;

@@ -16,6 +16,9 @@ use clap::{Parser, Subcommand};
 ///
 /// Exit status: 0 when everything decoded, 1 when some result has errors (warnings do not
 /// count) or a vector case failed, 2 on usage or I/O errors.
+///
+/// Logs go to standard error; LORAFIELD_LOG sets what they show (error, warn, info by default,
+/// debug; or per part, such as lorafield_microshare=debug).
 #[derive(Parser)]
 #[command(name = "lorafield", version, max_term_width = 100)]
 struct Cli {

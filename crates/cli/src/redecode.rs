@@ -150,7 +150,8 @@ impl Read for PagesReader {
 
 /// The output of `redecode --to-microshare`: every line written is a record put into the
 /// outbox (a share's `data`, or the envelope itself), keyed like `serve` keys uplinks; the
-/// lines of one write share a commit.
+/// lines of one write share a commit. A record whose key and recType the outbox holds already
+/// is not put in again ([`OutboxWriter::held`] counts them).
 pub struct OutboxWriter {
     outbox: lorafield_microshare::outbox::Outbox,
     rec_type: String,
@@ -158,6 +159,7 @@ pub struct OutboxWriter {
     partial: Vec<u8>,
     /// Records put into the outbox.
     pub enqueued: u64,
+    held: Arc<AtomicU64>,
 }
 
 impl OutboxWriter {
@@ -169,7 +171,14 @@ impl OutboxWriter {
             selection: Selection::builtin_default(&Registry::builtin()),
             partial: Vec::new(),
             enqueued: 0,
+            held: Arc::default(),
         }
+    }
+
+    /// Counts the records not put in because the outbox held them already (readable after
+    /// the writer is boxed or dropped).
+    pub fn held(&self) -> Arc<AtomicU64> {
+        self.held.clone()
     }
 
     fn record(&self, line: &[u8]) -> io::Result<lorafield_microshare::outbox::NewRecord> {
@@ -208,10 +217,13 @@ impl io::Write for OutboxWriter {
             .filter(|l| !l.is_empty())
             .map(|l| self.record(l))
             .collect::<io::Result<Vec<_>>>()?;
-        self.enqueued += records.len() as u64;
-        self.outbox
+        let results = self
+            .outbox
             .enqueue_many_blocking(records)
             .map_err(io::Error::other)?;
+        let held = results.iter().filter(|r| r.is_duplicate()).count() as u64;
+        self.enqueued += results.len() as u64 - held;
+        self.held.fetch_add(held, Ordering::Relaxed);
         Ok(buf.len())
     }
 

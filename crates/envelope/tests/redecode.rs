@@ -524,3 +524,25 @@ fn ids_name_the_uplink_in_every_shape() {
     let mut plain = Redecoder::new(&selection);
     assert!(plain.redecode(lines[0], &mut out).ids.is_none());
 }
+
+#[test]
+fn a_tts_message_other_than_an_uplink_is_named() {
+    let selection = lpp();
+    let ids = r#""end_device_ids":{"device_id":"d","application_ids":{"application_id":"a"}}"#;
+    let mut r = Redecoder::new(&selection);
+    for (member, body) in [
+        ("join_accept", r#"{"session_key_id":"AQ=="}"#),
+        ("downlink_queued", r#"{"f_port":1,"frm_payload":"AQ=="}"#),
+        ("downlink_sent", r#"{"f_port":1,"frm_payload":"AQ=="}"#),
+        ("location_solved", r#"{"service":"frequency-plan"}"#),
+    ] {
+        let record = format!(r#"{{{ids},"{member}":{body},"received_at":"2026-03-02T08:00:00Z"}}"#);
+        let mut out = Vec::new();
+        let o = r.redecode(&record, &mut out);
+        assert_eq!(o.status, Status::PassedThrough, "{record}");
+        assert_eq!(o.event, Some(member));
+    }
+    let mut out = Vec::new();
+    let uplink = TTS.replace("PAYLOAD", "\"AQ==\"");
+    assert_eq!(r.redecode(&uplink, &mut out).event, None);
+}

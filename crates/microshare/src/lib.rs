@@ -5,6 +5,7 @@
 //!   answered; concurrent records share a commit.
 //! - [`worker`]: the delivery worker: bounded concurrency, exponential backoff with full jitter,
 //!   `Retry-After`, a dead-letter table.
+//! - [`throttle`]: rate-limited log lines (one per kind per interval, counting the rest).
 //! - [`sim`]: a local Microshare simulator with fault injection, for tests and for trying the
 //!   bridge without an account.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@ pub mod client;
 pub mod outbox;
 mod secret;
 pub mod sim;
+pub mod throttle;
 pub mod worker;
 
 pub use secret::Secret;

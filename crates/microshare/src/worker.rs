@@ -12,6 +12,8 @@ pub enum DeliveryError {
     Retry {
         /// What happened.
         reason: String,
+        /// The HTTP status, when there was an answer.
+        status: Option<u16>,
         /// The server's `Retry-After`, if it sent one.
         after: Option<Duration>,
     },
@@ -19,6 +21,8 @@ pub enum DeliveryError {
     Reject {
         /// What happened.
         reason: String,
+        /// The HTTP status, when there was an answer.
+        status: Option<u16>,
     },
     /// Stop sending (a revoked pipe token, wrong credentials): keep the outbox as it is.
     Stop {
@@ -26,6 +30,40 @@ pub enum DeliveryError {
         reason: String,
     },
 }
+
+impl DeliveryError {
+    /// The HTTP status of the answer, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            DeliveryError::Retry { status, .. } | DeliveryError::Reject { status, .. } => *status,
+            DeliveryError::Stop { .. } => None,
+        }
+    }
+
+    /// What happened.
+    pub fn reason(&self) -> &str {
+        match self {
+            DeliveryError::Retry { reason, .. }
+            | DeliveryError::Reject { reason, .. }
+            | DeliveryError::Stop { reason } => reason,
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())?;
+        if let DeliveryError::Retry {
+            after: Some(after), ..
+        } = self
+        {
+            write!(f, " (retry after {} s)", after.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DeliveryError {}
 
 /// Something that delivers one record: the Microshare client, or a stand-in in tests.
 pub trait Deliver: Send + Sync + 'static {
@@ -40,11 +78,13 @@ pub trait Deliver: Send + Sync + 'static {
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::outbox::{Claimed, Outbox, OutboxError, Settle, now_ms};
+use crate::throttle::{Held, LogThrottle};
 
 /// The worker's settings.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +103,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How long to wait for new records when nothing is due, at most.
     pub idle: Duration,
+    /// Failed attempts are logged at warn at most once per this interval for retries, and
+    /// once for dead letters; the next line says how many were held back.
+    pub log_interval: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -77,6 +120,7 @@ impl Default for WorkerConfig {
             max_age: Duration::from_secs(7 * 24 * 3600),
             lease: Duration::from_secs(120),
             idle: Duration::from_secs(1),
+            log_interval: crate::throttle::DEFAULT_INTERVAL,
         }
     }
 }
@@ -92,12 +136,54 @@ pub struct WorkerStats {
     pub dead: AtomicU64,
     /// Why delivery stopped, if it did.
     pub stopped: Mutex<Option<String>>,
+    /// Whether deliveries are failing: since the first failure after the last success.
+    failing: Mutex<Option<Failing>>,
+}
+
+/// Deliveries failing: every attempt settled since `since_ms` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failing {
+    /// When the first of these failures was settled (ms since the Unix epoch).
+    pub since_ms: i64,
+    /// Failed attempts since.
+    pub attempts: u64,
+    /// The last failure's HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// The last failure's reason.
+    pub reason: String,
 }
 
 impl WorkerStats {
     /// Why delivery stopped, if it did.
     pub fn stopped(&self) -> Option<String> {
         self.stopped.lock().map_or(None, |s| s.clone())
+    }
+
+    /// Since when deliveries fail and why, when the last attempt settled failed.
+    pub fn failing(&self) -> Option<Failing> {
+        self.failing.lock().map_or(None, |f| f.clone())
+    }
+
+    /// Records a delivery: nothing is failing any more.
+    pub fn record_success(&self) {
+        if let Ok(mut f) = self.failing.lock() {
+            *f = None;
+        }
+    }
+
+    /// Records a failed attempt settled at `now_ms`.
+    pub fn record_failure(&self, now_ms: i64, error: &DeliveryError) {
+        if let Ok(mut f) = self.failing.lock() {
+            let f = f.get_or_insert_with(|| Failing {
+                since_ms: now_ms,
+                attempts: 0,
+                status: None,
+                reason: String::new(),
+            });
+            f.attempts += 1;
+            f.status = error.status();
+            error.reason().clone_into(&mut f.reason);
+        }
     }
 }
 
@@ -139,22 +225,36 @@ pub fn settle_failure(
         DeliveryError::Stop { reason } => Settle::Retry {
             next_ms: now,
             error: reason.clone(),
+            status: None,
             counted: false,
         },
-        DeliveryError::Reject { reason } => Settle::Dead {
+        DeliveryError::Reject { reason, status } => Settle::Dead {
             reason: reason.clone(),
+            status: *status,
         },
-        DeliveryError::Retry { reason, .. } if attempts >= config.max_attempts => Settle::Dead {
-            reason: format!("{reason} (after {attempts} attempts)"),
-        },
-        DeliveryError::Retry { reason, .. } if age >= config.max_age => Settle::Dead {
+        DeliveryError::Retry { reason, status, .. } if attempts >= config.max_attempts => {
+            Settle::Dead {
+                reason: match attempts {
+                    1 => format!("{reason} (after 1 attempt)"),
+                    n => format!("{reason} (after {n} attempts)"),
+                },
+                status: *status,
+            }
+        }
+        DeliveryError::Retry { reason, status, .. } if age >= config.max_age => Settle::Dead {
             reason: format!("{reason} (after {} s)", age.as_secs()),
+            status: *status,
         },
-        DeliveryError::Retry { reason, after } => {
+        DeliveryError::Retry {
+            reason,
+            status,
+            after,
+        } => {
             let wait = backoff(config, attempts, *after, rng);
             Settle::Retry {
                 next_ms: now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 4),
                 error: reason.clone(),
+                status: *status,
                 counted: true,
             }
         }
@@ -174,6 +274,7 @@ pub async fn run<D: Deliver>(
     let mut tasks: JoinSet<Result<(), OutboxError>> = JoinSet::new();
     let mut seed = fastrand::Rng::new();
     let notify = outbox.notify().clone();
+    let throttle = Arc::new(LogThrottle::new(config.log_interval));
     loop {
         if *shutdown.borrow() || stats.stopped().is_some() {
             break;
@@ -206,6 +307,7 @@ pub async fn run<D: Deliver>(
             let outbox = outbox.clone();
             let deliver = deliver.clone();
             let stats = stats.clone();
+            let throttle = throttle.clone();
             let mut rng = fastrand::Rng::with_seed(seed.u64(..));
             tasks.spawn(async move {
                 let result = deliver
@@ -218,26 +320,13 @@ pub async fn run<D: Deliver>(
                 let settle = match result {
                     Ok(()) => {
                         stats.delivered.fetch_add(1, Ordering::Relaxed);
+                        stats.record_success();
                         Settle::Delivered
                     }
                     Err(e) => {
-                        let s = settle_failure(&config, &record, &e, now_ms(), &mut rng);
-                        match (&e, &s) {
-                            (DeliveryError::Stop { reason }, _) => {
-                                tracing::error!("delivery stopped: {reason}");
-                                if let Ok(mut stopped) = stats.stopped.lock() {
-                                    stopped.get_or_insert_with(|| reason.clone());
-                                }
-                            }
-                            (_, Settle::Dead { reason }) => {
-                                tracing::warn!(key = %record.key, "dead-lettered: {reason}");
-                                stats.dead.fetch_add(1, Ordering::Relaxed);
-                            }
-                            (_, _) => {
-                                tracing::debug!(key = %record.key, "retry: {e:?}");
-                                stats.retried.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
+                        let now = now_ms();
+                        let s = settle_failure(&config, &record, &e, now, &mut rng);
+                        report_failure(&stats, &throttle, &record, &e, &s, now);
                         s
                     }
                 };
@@ -249,6 +338,57 @@ pub async fn run<D: Deliver>(
         done.map_err(|e| OutboxError::Commit(e.to_string()))??;
     }
     Ok(())
+}
+
+/// Counts a failed attempt, records it in `stats`, and logs it: a stop at error, always;
+/// a retry or a dead letter at warn, rate-limited by `throttle`, with the HTTP status and
+/// the reason.
+fn report_failure(
+    stats: &WorkerStats,
+    throttle: &LogThrottle,
+    record: &Claimed,
+    error: &DeliveryError,
+    settle: &Settle,
+    now: i64,
+) {
+    stats.record_failure(now, error);
+    let status = match error.status() {
+        Some(s) => format!("HTTP {s}"),
+        None => "no answer".to_string(),
+    };
+    match (error, settle) {
+        (DeliveryError::Stop { reason }, _) => {
+            tracing::error!("delivery stopped: {reason}");
+            if let Ok(mut stopped) = stats.stopped.lock() {
+                stopped.get_or_insert_with(|| reason.clone());
+            }
+        }
+        (_, Settle::Dead { reason, .. }) => {
+            stats.dead.fetch_add(1, Ordering::Relaxed);
+            if let Some(held) = throttle.admit("dead", Instant::now()) {
+                tracing::warn!(
+                    "delivery failed ({status}), record {} dead-lettered: {reason}{}",
+                    record.key,
+                    Held(held)
+                );
+            }
+        }
+        (_, Settle::Retry { next_ms, .. }) => {
+            stats.retried.fetch_add(1, Ordering::Relaxed);
+            let wait = (next_ms - now).max(0) as f64 / 1000.0;
+            tracing::debug!(
+                "delivery of {} failed ({status}), retry in {wait:.1} s: {error}",
+                record.key
+            );
+            if let Some(held) = throttle.admit("retry", Instant::now()) {
+                tracing::warn!(
+                    "delivery failed ({status}), retrying with backoff: {error}{}",
+                    Held(held)
+                );
+            }
+        }
+        (_, Settle::Delivered) => {}
+    }
 }
 
 #[cfg(test)]
@@ -296,16 +436,20 @@ mod tests {
         let now = 1_000_000_000;
         let retry = DeliveryError::Retry {
             reason: "503".into(),
+            status: Some(503),
             after: None,
         };
         assert!(matches!(
             settle_failure(&config, &claimed(0, now), &retry, now, &mut rng),
             Settle::Retry { counted: true, .. }
         ));
-        assert!(matches!(
+        assert_eq!(
             settle_failure(&config, &claimed(19, now), &retry, now, &mut rng),
-            Settle::Dead { .. }
-        ));
+            Settle::Dead {
+                reason: "503 (after 20 attempts)".into(),
+                status: Some(503)
+            }
+        );
         let old = now - 8 * 24 * 3600 * 1000;
         assert!(matches!(
             settle_failure(&config, &claimed(0, old), &retry, now, &mut rng),
@@ -313,6 +457,7 @@ mod tests {
         ));
         let reject = DeliveryError::Reject {
             reason: "400".into(),
+            status: Some(400),
         };
         assert!(matches!(
             settle_failure(&config, &claimed(0, now), &reject, now, &mut rng),
@@ -326,6 +471,7 @@ mod tests {
             Settle::Retry {
                 next_ms: now,
                 error: "revoked".into(),
+                status: None,
                 counted: false
             }
         );
@@ -407,19 +553,28 @@ mod tests {
     async fn retried_records_arrive_and_hopeless_ones_die() {
         let retry = DeliveryError::Retry {
             reason: "503".into(),
+            status: Some(503),
             after: None,
         };
         let (s, stats) = run_flaky(2, retry.clone(), 30).await;
+        assert_eq!(stats.failing(), None, "the last attempts succeeded");
         assert_eq!((s.pending, s.in_flight, s.delivered, s.dead), (0, 0, 30, 0));
         assert_eq!(stats.delivered.load(Ordering::Relaxed), 30);
         assert_eq!(stats.retried.load(Ordering::Relaxed), 60);
         let (s, stats) = run_flaky(10, retry, 5).await;
         assert_eq!((s.delivered, s.dead), (0, 5));
         assert_eq!(stats.dead.load(Ordering::Relaxed), 5);
+        let failing = stats.failing().expect("every attempt failed");
+        assert_eq!(failing.attempts, 20);
+        assert_eq!(
+            (failing.status, failing.reason.as_str()),
+            (Some(503), "503")
+        );
         let (s, _) = run_flaky(
             1,
             DeliveryError::Reject {
                 reason: "400".into(),
+                status: Some(400),
             },
             5,
         )

@@ -394,6 +394,7 @@ async fn a_second_401_is_an_auth_error() {
     {
         DeliveryError::Retry {
             reason,
+            status: Some(401),
             after: None,
         } => {
             assert!(reason.contains("got a token before"), "{reason}")
@@ -503,7 +504,7 @@ async fn status_5xx_and_408_are_retried_other_4xx_rejected() {
             .await
             .unwrap_err();
         assert!(
-            matches!(error, DeliveryError::Reject { .. }),
+            matches!(error, DeliveryError::Reject { status: Some(s), .. } if s == status),
             "{status}: {error:?}"
         );
     }
@@ -889,7 +890,7 @@ async fn secrets_never_show() {
     for (client, rec_type) in deliveries {
         match client.deliver(rec_type, &[], b"{}").await.unwrap_err() {
             DeliveryError::Retry { reason, .. }
-            | DeliveryError::Reject { reason }
+            | DeliveryError::Reject { reason, .. }
             | DeliveryError::Stop { reason } => texts.push(reason),
         }
     }

@@ -22,7 +22,13 @@ pub(crate) struct MicroshareArgs {
     )]
     pipe_token: Option<String>,
     /// Microshare username, for a password token (fetched, and fetched again when it expires).
-    #[arg(long, env = "MICROSHARE_USERNAME", value_name = "USER")]
+    // Values hidden: the help shows `[env: MICROSHARE_USERNAME]`, not what is set (or `=`).
+    #[arg(
+        long,
+        env = "MICROSHARE_USERNAME",
+        hide_env_values = true,
+        value_name = "USER"
+    )]
     username: Option<String>,
     /// Microshare password.
     #[arg(
@@ -127,8 +133,13 @@ pub(crate) fn deliver_outbox(
     );
     if let Some(reason) = stats.stopped() {
         bail!(
-            "delivery stopped: {reason}; {} records wait in the outbox",
-            result.pending + result.in_flight
+            "delivery stopped: {reason}; {} {} in the outbox",
+            crate::commands::counted(result.pending + result.in_flight, "record"),
+            if result.pending + result.in_flight == 1 {
+                "waits"
+            } else {
+                "wait"
+            }
         );
     }
     Ok(())

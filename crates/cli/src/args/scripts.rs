@@ -13,7 +13,12 @@ use lorafield::{Environment, Setting};
 pub(crate) struct ScriptArgs {
     /// A checkout of The Things Network's device repository (lorawan-devices), or its vendor/
     /// folder; also `device_repo = "DIR"` in lorafield.toml.
-    #[arg(long, value_name = "DIR", env = "LORAFIELD_DEVICE_REPO")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "LORAFIELD_DEVICE_REPO",
+        hide_env_values = true
+    )]
     pub(crate) device_repo: Option<PathBuf>,
     /// Work a script may do per uplink, in the engine's interrupt checks (the same work
     /// whatever the machine's load) [default: 250, about 50 ms of work; [js] fuel].

@@ -23,7 +23,12 @@ pub(crate) struct CodecsArgs {
     #[arg(long)]
     json: bool,
     /// A checkout of the device repository: list its devices instead.
-    #[arg(long, value_name = "DIR", env = "LORAFIELD_DEVICE_REPO")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "LORAFIELD_DEVICE_REPO",
+        hide_env_values = true
+    )]
     device_repo: Option<std::path::PathBuf>,
     /// With --device-repo: only this vendor's devices.
     #[arg(long, value_name = "VENDOR", requires = "device_repo")]

@@ -22,10 +22,11 @@ use crate::logs::init_logs;
 /// drop-before (the connection closes before anything is stored), drop-after (the share is
 /// stored, then the connection closes unanswered: the case that makes duplicates), slow (the
 /// answer comes after --slow seconds, past a client's timeout). Fractions add up to 1 at most.
+///
+/// It logs on standard error under the name microshare_sim; LORAFIELD_LOG=microshare_sim=debug
+/// shows each fault as it is injected.
 #[derive(Args)]
-#[command(
-    after_help = "Example:\n  lorafield microshare-sim --listen 127.0.0.1:9000 --faults status500=0.1,status429=0.05,drop-after=0.05,slow=0.02"
-)]
+#[command(after_help = SIM_EXAMPLE)]
 pub(crate) struct MicroshareSimArgs {
     /// Where to listen (loopback is the sensible place).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
@@ -53,6 +54,12 @@ pub(crate) struct MicroshareSimArgs {
     seed: u64,
 }
 
+/// Short lines, so that no terminal wraps a value in the middle.
+pub(crate) const SIM_EXAMPLE: &str = "\
+Example:
+  lorafield microshare-sim --listen 127.0.0.1:9000 \\
+      --faults status500=0.1,status429=0.05,drop-after=0.05,slow=0.02";
+
 pub(crate) fn run(args: MicroshareSimArgs) -> Result<ExitCode> {
     use lorafield_microshare::sim::{SimConfig, SimUser, Simulator};
     init_logs();
@@ -72,11 +79,12 @@ pub(crate) fn run(args: MicroshareSimArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let stats = runtime.block_on(async {
+        let shutdown = lorafield_cli::serve::shutdown_signal();
         let sim = Simulator::start(args.listen, config)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         eprintln!("lorafield microshare-sim: listening on {}", sim.base_url());
-        lorafield_cli::serve::shutdown_signal().await;
+        shutdown.await;
         let stats = sim.stats();
         sim.shutdown().await;
         anyhow::Ok(stats)

@@ -1,12 +1,18 @@
 //! `lorafield outbox`: look into and mend the outbox of `lorafield serve`.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use lorafield_microshare::outbox::{self, DeadLetter};
 
-/// Look into the outbox of `lorafield serve`: counts, dead letters, delivered records.
+use super::counted;
+
+/// Look into the outbox of `lorafield serve`: counts, dead letters, delivered records. These
+/// work beside a running serve (they open the database on their own; the serve's lock is not
+/// needed).
 #[derive(Args)]
 pub(crate) struct OutboxArgs {
     #[command(subcommand)]
@@ -25,28 +31,105 @@ pub(crate) struct OutboxArgs {
 pub(crate) enum OutboxAction {
     /// Print the counts as JSON: pending, in_flight, delivered, dead, oldest_pending_age_s.
     Status,
+    /// List the dead letters, newest first: key, recType, attempts, the last HTTP status
+    /// ("-" when there was no answer) and the reason.
+    Dead {
+        /// List at most this many (a last line says how many more there are).
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// JSON Lines instead of a table: {"attempts","created_ms","died_ms","id","key",
+        /// "last_status","reason","recType"} per dead letter.
+        #[arg(long)]
+        json: bool,
+    },
     /// Move every dead record back to pending, due now, with its attempts reset.
     RetryDead,
-    /// Forget the delivered records (their bodies are not kept anyway).
+    /// Forget the delivered records and their keys (an uplink with one of those keys is taken
+    /// again afterwards, not answered as a duplicate).
     PurgeDelivered,
 }
 
 pub(crate) fn run(args: OutboxArgs) -> Result<ExitCode> {
-    use lorafield_microshare::outbox;
     let dir = &args.outbox;
     match args.action {
         OutboxAction::Status => {
             let s = outbox::status(dir)?;
             println!("{}", serde_json::to_string(&s)?);
         }
+        OutboxAction::Dead { limit, json } => {
+            let dead = outbox::dead_letters(dir, limit)?;
+            let mut out = io::stdout().lock();
+            if json {
+                for letter in &dead.letters {
+                    serde_json::to_writer(&mut out, letter)?;
+                    writeln!(out)?;
+                }
+            } else if !dead.letters.is_empty() {
+                write_table(&mut out, &dead.letters)?;
+            }
+            out.flush()?;
+            let more = dead.total.saturating_sub(dead.letters.len() as u64);
+            if more > 0 {
+                let noun = if more == 1 { "letter" } else { "letters" };
+                eprintln!(
+                    "lorafield outbox: {more} more dead {noun}; --limit {} lists them all",
+                    dead.total
+                );
+            } else if dead.total == 0 {
+                eprintln!("lorafield outbox: no dead letters");
+            }
+        }
         OutboxAction::RetryDead => {
             let n = outbox::retry_dead(dir)?;
-            eprintln!("lorafield outbox: {n} dead records are pending again");
+            let verb = if n == 1 { "is" } else { "are" };
+            eprintln!(
+                "lorafield outbox: {} {verb} pending again",
+                counted(n, "dead record")
+            );
         }
         OutboxAction::PurgeDelivered => {
             let n = outbox::purge_delivered(dir)?;
-            eprintln!("lorafield outbox: {n} delivered records forgotten");
+            eprintln!(
+                "lorafield outbox: {} forgotten",
+                counted(n, "delivered record")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// KEY, RECTYPE, ATTEMPTS, STATUS, REASON: the columns padded to their widest cell, the
+/// reason last and whole (on one line).
+fn write_table(out: &mut impl Write, letters: &[DeadLetter]) -> io::Result<()> {
+    let rows: Vec<[String; 5]> = letters
+        .iter()
+        .map(|d| {
+            [
+                d.key.clone(),
+                d.rec_type.clone(),
+                d.attempts.to_string(),
+                d.last_status.map_or("-".into(), |s| s.to_string()),
+                d.reason.replace(['\n', '\r'], " "),
+            ]
+        })
+        .collect();
+    let head = ["KEY", "RECTYPE", "ATTEMPTS", "STATUS", "REASON"];
+    let mut widths = head.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(head.map(String::from)).chain(rows) {
+        let [key, rec_type, attempts, status, reason] = row;
+        writeln!(
+            out,
+            "{key:<w0$}  {rec_type:<w1$}  {attempts:>w2$}  {status:>w3$}  {reason}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        )?;
+    }
+    Ok(())
 }

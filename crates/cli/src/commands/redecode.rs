@@ -128,9 +128,12 @@ pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    let mut held = None;
     let mut out: Box<dyn Write + Send> = match (&args.output, &to_outbox) {
         (_, Some((outbox, rec_type))) => {
-            Box::new(redecode::OutboxWriter::new(outbox.clone(), rec_type))
+            let writer = redecode::OutboxWriter::new(outbox.clone(), rec_type);
+            held = Some(writer.held());
+            Box::new(writer)
         }
         (Some(p), None) => Box::new(io::BufWriter::with_capacity(
             1 << 20,
@@ -198,6 +201,17 @@ pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
     }
     eprintln!("lorafield redecode: {}", report.counts);
     drop(out);
+    let held = held.map_or(0, |h| h.load(Ordering::Relaxed));
+    if held > 0 {
+        let what = match held {
+            1 => "1 record was".to_string(),
+            n => format!("{n} records were"),
+        };
+        eprintln!(
+            "lorafield redecode: {what} in the outbox already (the same key and recType: \
+             waiting, dead, or delivered and not yet purged), not sent again"
+        );
+    }
     if let Some((outbox, rec_type)) = to_outbox {
         deliver_outbox(&args.microshare, outbox, &rec_type)?;
     }

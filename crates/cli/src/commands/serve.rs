@@ -17,26 +17,46 @@ use crate::logs::init_logs;
 ///
 /// POST /uplink takes a TTS v3 webhook body, a TTN v2 HTTP integration body or a ChirpStack v4
 /// ?event=up body. It answers 202 {"key":"lfk-...","outbox_id":N,"decoded":true} once the
-/// record (the same envelope with its decoded payload and "lorafield" stamp) is on disk; 400
-/// with a reason for a body that is not an uplink; 401 without the right --secret; 413 past
-/// --body-limit. An uplink whose payload does not decode is still forwarded, with the errors
-/// in its stamp. Each record is posted with the tag lfk-<16 hex digits>, a hash of DevEUI,
-/// f_cnt, received_at and payload, so that duplicates made by retries can be found.
+/// record (the same envelope with its decoded payload and "lorafield" stamp) is on disk. An
+/// uplink whose payload does not decode is still forwarded, with the errors in its stamp. Each
+/// record is posted with the tag lfk-<16 hex digits>, a hash of DevEUI, f_cnt, received_at and
+/// payload.
+///
+/// Fitting The Things Stack, which retries any answer but 2xx: a join-accept, a downlink event
+/// or another message that is not an uplink, and an uplink on port 0 (MAC commands), get 200
+/// {"ignored":"<kind>"} and are not forwarded (ChirpStack's ?event=join, ack, txack, status,
+/// log, location, integration too); an uplink whose key the outbox holds already (a webhook
+/// retried) gets 200 {"key":..,"duplicate":true} and is not stored twice; the outbox remembers
+/// delivered keys until `lorafield outbox purge-delivered`. 400 is for bodies that are not JSON
+/// or not any known event, 401 for a missing or wrong --secret, 413 past --body-limit.
+///
+/// Beyond loopback (--listen 0.0.0.0:8080, a LAN address), serve refuses to start without
+/// --secret, unless --allow-unauthenticated is given (then it warns at every start).
+/// --tls-cert and --tls-key serve HTTPS, so that The Things Stack can post to it without a
+/// proxy. One serve per outbox directory: a second one is refused (the `lorafield outbox`
+/// commands work beside it).
 ///
 /// Delivery: --concurrency requests in flight, exponential backoff with full jitter (from 0.5 s
 /// doubling to 5 min), Retry-After honoured; transport errors, 408, 425, 429 and 5xx are
 /// retried, other 4xx are not; after --max-attempts or --max-age a record goes to the
-/// dead-letter table (see `lorafield outbox`). A revoked pipe token (401) stops delivery:
+/// dead-letter table (see `lorafield outbox dead`). A revoked pipe token (401) stops delivery:
 /// uplinks are still taken into the outbox and /healthz says why.
 ///
-/// GET /healthz: 200 "ok", or 503 with the reason. GET /metrics: Prometheus text (received,
-/// rejected, decoded, decode failures, enqueued, delivered, retried, dead, outbox depth and
-/// oldest age). SIGTERM or Ctrl-C: stop accepting, answer what is in flight, finish the
-/// deliveries in flight, exit.
+/// GET /healthz: {"status":"ok"|"degraded"|"down","checks":{"outbox":{"ok":..,"detail":..},
+/// "delivery":{..}}}, 200 while uplinks are accepted (ok or degraded: delivery failing for
+/// more than a minute, or stopped), 503 when not (down: the outbox cannot be written). GET
+/// /metrics: Prometheus text (received, rejected, ignored by kind, duplicates, decoded, decode
+/// failures, enqueued, delivered, retried, dead, outbox depth and oldest age). SIGTERM or
+/// Ctrl-C: stop accepting, answer what is in flight, finish the deliveries in flight, exit.
+///
+/// Logs go to standard error; LORAFIELD_LOG sets what they show (an env-filter: error, warn,
+/// info by default, debug; or per part: lorafield_microshare=debug). Refused webhooks and
+/// failed deliveries are logged at warn, at most one line per kind per 10 s, the next line
+/// saying how many were held back. Secrets are never logged.
 #[derive(Args)]
 #[command(after_help = SERVE_EXAMPLES)]
 pub(crate) struct ServeArgs {
-    /// Where to listen.
+    /// Where to listen. Beyond loopback it needs --secret (or --allow-unauthenticated).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
     /// The Microshare recType records are posted to (a rule's forward_to overrides it).
@@ -49,6 +69,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// A shared secret the webhook must send in --secret-header (compared in constant time).
+    /// In The Things Stack: the webhook's additional header of that name.
     #[arg(
         long,
         env = "LORAFIELD_WEBHOOK_SECRET",
@@ -59,6 +80,16 @@ pub(crate) struct ServeArgs {
     /// The header that carries --secret.
     #[arg(long, value_name = "NAME", default_value = "x-lorafield-secret")]
     secret_header: String,
+    /// Listen beyond loopback without --secret: anyone who reaches the port can post records.
+    /// For a network that is yours alone; serve warns at every start.
+    #[arg(long)]
+    allow_unauthenticated: bool,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The largest body taken, in bytes; larger ones are answered 413.
     #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
     body_limit: usize,
@@ -75,17 +106,38 @@ pub(crate) struct ServeArgs {
     microshare: MicroshareArgs,
 }
 
-const SERVE_EXAMPLES: &str = "\
+pub(crate) const SERVE_EXAMPLES: &str = "\
 Examples:
-  LORAFIELD_PIPE_TOKEN=... lorafield serve --rec-type io.example.decoded --listen 0.0.0.0:8080
+  # On a network: a webhook secret (the webhook sends it in x-lorafield-secret)
+  export LORAFIELD_PIPE_TOKEN=...
+  lorafield serve --rec-type io.example.decoded --listen 0.0.0.0:8080 \\
+      --secret \"$HOOK_SECRET\"
+  # HTTPS without a proxy
+  lorafield serve --rec-type io.example.decoded --listen 0.0.0.0:8443 \\
+      --secret \"$HOOK_SECRET\" --tls-cert cert.pem --tls-key key.pem
+  # On one machine, against the simulator
   lorafield microshare-sim --listen 127.0.0.1:9000 &
-  lorafield serve --rec-type io.example.decoded --microshare-url http://127.0.0.1:9000 \\
+  lorafield serve --rec-type io.example.decoded \\
+      --microshare-url http://127.0.0.1:9000 \\
       --username user@example.org --password secret --api-key apikey";
 
-pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
-    use lorafield_cli::serve::{ServeOptions, serve, shutdown_signal};
+/// What `serve` runs with, checked: everything but the things it opens and binds.
+struct Prepared {
+    options: lorafield_cli::serve::ServeOptions,
+    selection: lorafield::Selection,
+    client: lorafield_microshare::client::Client,
+}
+
+/// Checks the arguments and builds the options, before anything is opened or bound: a
+/// listen address beyond loopback without a secret is refused here.
+fn prepare(args: ServeArgs) -> Result<Prepared> {
+    use lorafield_cli::serve::{ServeOptions, TlsFiles, exposure};
     use lorafield_microshare::worker::WorkerConfig;
-    init_logs();
+    exposure(
+        args.listen,
+        args.secret.is_some(),
+        args.allow_unauthenticated,
+    )?;
     let registry = Registry::builtin();
     let selection =
         redecode::load_selection(&registry, args.config.as_deref(), None, &Options::default())?;
@@ -106,37 +158,217 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         )),
         None => None,
     };
-    let options = ServeOptions {
-        listen: args.listen,
-        rec_type: args.rec_type,
-        secret,
-        body_limit: args.body_limit,
-        outbox: args.outbox,
-        worker: WorkerConfig {
-            concurrency: args.concurrency,
-            max_attempts: args.max_attempts,
-            max_age: std::time::Duration::from_secs_f64(args.max_age_hours * 3600.0),
-            ..WorkerConfig::default()
-        },
+    let mut options = ServeOptions::new(args.listen, &args.rec_type, args.outbox);
+    options.secret = secret;
+    options.allow_unauthenticated = args.allow_unauthenticated;
+    options.tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
     };
+    options.body_limit = args.body_limit;
+    options.worker = WorkerConfig {
+        concurrency: args.concurrency,
+        max_attempts: args.max_attempts,
+        max_age: std::time::Duration::from_secs_f64(args.max_age_hours * 3600.0),
+        ..WorkerConfig::default()
+    };
+    Ok(Prepared {
+        options,
+        selection,
+        client,
+    })
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
+    use lorafield_cli::serve::{serve, shutdown_signal};
+    init_logs();
+    let Prepared {
+        options,
+        selection,
+        client,
+    } = prepare(args)?;
+    let endpoints = client.endpoints();
+    let rules = selection.rules();
     tracing::info!(
-        "forwarding to {} as recType {} ({} rules), outbox {}, {:?}",
-        args.microshare.microshare_url,
+        "forwarding to Microshare at {} (tokens from {}) with {}, as recType {} ({})",
+        endpoints.api,
+        endpoints.auth,
+        client.sign_in(),
         options.rec_type,
-        selection.rules(),
-        options.outbox.display(),
-        client
+        super::counted(rules as u64, "selection rule"),
     );
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(
-        options,
-        selection,
-        std::sync::Arc::new(client),
-        shutdown_signal(),
-        |addr| eprintln!("lorafield serve: listening on http://{addr}"),
-    ))?;
+    runtime.block_on(async {
+        // The signal handlers first: a SIGTERM right after the listening line stops cleanly.
+        let shutdown = shutdown_signal();
+        serve(
+            options,
+            selection,
+            std::sync::Arc::new(client),
+            shutdown,
+            |addr| eprintln!("lorafield serve: listening on {scheme}://{addr}"),
+        )
+        .await
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    /// The commands of an examples text, as a shell would run them: continued lines joined,
+    /// comments skipped, `export NAME=value` and `NAME=value` prefixes turned into the flag
+    /// that reads NAME, a trailing `&` dropped, words split at spaces outside double quotes.
+    fn example_commands(text: &str) -> Vec<Vec<String>> {
+        let mut joined = Vec::new();
+        let mut current = String::new();
+        for line in text.lines().skip(1) {
+            let line = line.trim();
+            match line.strip_suffix('\\') {
+                Some(start) => current.push_str(start),
+                None => {
+                    current.push_str(line);
+                    joined.push(std::mem::take(&mut current));
+                }
+            }
+        }
+        let app = Cli::command();
+        let flag_of = |subcommand: &str, env: &str| -> Option<String> {
+            let sub = app.find_subcommand(subcommand).unwrap();
+            let arg = sub
+                .get_arguments()
+                .find(|a| a.get_env().is_some_and(|e| e == env))?;
+            Some(format!("--{}", arg.get_long().unwrap()))
+        };
+        let mut exported: Vec<(String, String)> = Vec::new();
+        let mut commands = Vec::new();
+        for line in joined.iter().filter(|l| !l.starts_with('#')) {
+            let mut words: Vec<String> = Vec::new();
+            let mut word = String::new();
+            let mut quoted = false;
+            for c in line.trim_end_matches('&').trim().chars() {
+                match c {
+                    '"' => quoted = !quoted,
+                    ' ' if !quoted => {
+                        if !word.is_empty() {
+                            words.push(std::mem::take(&mut word));
+                        }
+                    }
+                    c => word.push(c),
+                }
+            }
+            words.push(word);
+            if words[0] == "export" {
+                for w in &words[1..] {
+                    let (name, value) = w.split_once('=').unwrap();
+                    exported.push((name.into(), value.into()));
+                }
+                continue;
+            }
+            let mut prefixed = Vec::new();
+            while let Some((name, value)) = words[0].split_once('=') {
+                prefixed.push((name.to_string(), value.to_string()));
+                words.remove(0);
+            }
+            assert_eq!(words[0], "lorafield", "{line}");
+            // An exported variable is read by the commands that read it; one given as a
+            // prefix must be read by its command.
+            for (name, value) in exported.iter().cloned() {
+                if let Some(flag) = flag_of(&words[1], &name) {
+                    words.extend([flag, value]);
+                }
+            }
+            for (name, value) in prefixed {
+                let flag = flag_of(&words[1], &name)
+                    .unwrap_or_else(|| panic!("no flag of {} reads {name}", words[1]));
+                words.extend([flag, value]);
+            }
+            commands.push(words);
+        }
+        commands
+    }
+
+    #[test]
+    fn every_serve_example_passes_the_checks_serve_makes_before_it_binds() {
+        let commands = example_commands(SERVE_EXAMPLES);
+        assert!(commands.len() >= 4, "{commands:?}");
+        let mut serves = 0;
+        let mut beyond_loopback = 0;
+        for words in commands {
+            let cli =
+                Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{}: {e}", words.join(" ")));
+            if let Command::Serve(args) = cli.command {
+                serves += 1;
+                let prepared =
+                    prepare(*args).unwrap_or_else(|e| panic!("{}: {e:#}", words.join(" ")));
+                if !prepared.options.listen.ip().is_loopback() {
+                    beyond_loopback += 1;
+                    assert!(prepared.options.secret.is_some(), "{}", words.join(" "));
+                }
+            }
+        }
+        assert_eq!((serves, beyond_loopback), (3, 2));
+    }
+
+    #[test]
+    fn beyond_loopback_without_a_secret_is_refused_before_anything_is_opened() {
+        let parse = |extra: &[&str]| {
+            let mut words = vec![
+                "lorafield",
+                "serve",
+                "--rec-type",
+                "r",
+                "--pipe-token",
+                "t",
+                "--listen",
+                "0.0.0.0:8080",
+            ];
+            words.extend(extra);
+            match Cli::try_parse_from(words).unwrap().command {
+                Command::Serve(args) => prepare(*args),
+                _ => unreachable!(),
+            }
+        };
+        let e = parse(&[]).err().unwrap().to_string();
+        assert!(
+            e.contains("--secret") && e.contains("--allow-unauthenticated"),
+            "{e}"
+        );
+        assert!(parse(&["--secret", "s"]).is_ok());
+        let open = parse(&["--allow-unauthenticated"]).ok().unwrap();
+        assert!(open.options.allow_unauthenticated && open.options.secret.is_none());
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_and_its_key_together() {
+        let base = ["lorafield", "serve", "--rec-type", "r", "--pipe-token", "t"];
+        let with = |extra: &[&str]| {
+            Cli::try_parse_from(base.iter().chain(extra)).map(|c| match c.command {
+                Command::Serve(args) => prepare(*args).unwrap().options.tls,
+                _ => unreachable!(),
+            })
+        };
+        assert!(with(&["--tls-cert", "c.pem"]).is_err());
+        assert!(with(&["--tls-key", "k.pem"]).is_err());
+        let tls = with(&["--tls-cert", "c.pem", "--tls-key", "k.pem"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (tls.cert.to_str(), tls.key.to_str()),
+            (Some("c.pem"), Some("k.pem"))
+        );
+        assert!(with(&[]).unwrap().is_none());
+    }
 }

@@ -131,6 +131,7 @@ impl<'s> Redecoder<'s> {
             copy(record, 0..record.len(), out);
             return Outcome {
                 in_share: share.is_some(),
+                event: env.other_message,
                 ..Outcome::new(status)
             };
         };

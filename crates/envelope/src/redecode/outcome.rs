@@ -121,6 +121,9 @@ pub struct Outcome<'r> {
     pub reason: Option<String>,
     /// Whether it failed because its text is not a JSON object.
     pub unreadable: bool,
+    /// The Things Stack message a record passed through holds instead of an uplink
+    /// (`join_accept`, `downlink_queued`, `location_solved`, ...: the member's name).
+    pub event: Option<&'static str>,
     /// What identifies the uplink (for a record key), when the re-decoder was asked for it
     /// ([`Redecoder::with_ids`](super::Redecoder::with_ids)) and the record is an uplink with a port.
     pub ids: Option<UplinkIds<'r>>,
@@ -151,6 +154,7 @@ impl<'r> Outcome<'r> {
             after: None,
             reason: None,
             unreadable: false,
+            event: None,
             ids: None,
         }
     }

@@ -117,6 +117,15 @@ impl Credentials {
             Credentials::Pipe(_) => "pipe",
         }
     }
+
+    /// How these credentials sign in, in words, for a log line: `a pipe token`, or `a password
+    /// token for USER`. Never a secret.
+    pub fn describe(&self) -> String {
+        match self {
+            Credentials::Password { username, .. } => format!("a password token for {username}"),
+            Credentials::Pipe(_) => "a pipe token".into(),
+        }
+    }
 }
 
 /// What [`Client::new`] needs.
@@ -188,11 +197,16 @@ impl ClientError {
                 ..
             } if ClientError::retryable(status) => DeliveryError::Retry {
                 reason,
+                status: Some(status),
                 after: retry_after,
             },
-            ClientError::Status { .. } => DeliveryError::Reject { reason },
+            ClientError::Status { status, .. } => DeliveryError::Reject {
+                reason,
+                status: Some(status),
+            },
             ClientError::Transport(_) => DeliveryError::Retry {
                 reason,
+                status: None,
                 after: None,
             },
             ClientError::Auth { .. } => DeliveryError::Stop {
@@ -273,6 +287,16 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
+    /// Where requests go.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    /// How it signs in, in words ([`Credentials::describe`]).
+    pub fn sign_in(&self) -> String {
+        self.inner.credentials.describe()
+    }
+
     /// A client for `config`; fails if an endpoint is not an http(s) URL or the timeout is zero.
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
         let ClientConfig {
@@ -486,6 +510,10 @@ impl Deliver for Client {
             Err(e @ ClientError::Auth { .. }) if self.inner.token.lock().await.generation > 0 => {
                 Err(DeliveryError::Retry {
                     reason: format!("{e} (these credentials got a token before: retrying)"),
+                    status: match e {
+                        ClientError::Auth { status, .. } => Some(status),
+                        _ => None,
+                    },
                     after: None,
                 })
             }

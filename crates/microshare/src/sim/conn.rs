@@ -53,7 +53,7 @@ impl Listener for SimListener {
                     );
                 }
                 Err(e) => {
-                    tracing::debug!("microshare simulator: accept: {e}");
+                    tracing::debug!(target: crate::sim::LOG_TARGET, "accept: {e}");
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }

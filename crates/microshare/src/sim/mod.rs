@@ -74,6 +74,9 @@ const EXPIRES_IN: u64 = 172_800;
 const SIM_EPOCH_MS: u64 = 1_750_000_000_000;
 /// The largest request body read; larger ones get 413.
 const MAX_BODY: usize = 4 << 20;
+/// The name the simulator logs under (`LORAFIELD_LOG=microshare_sim=debug` shows each fault
+/// injected).
+pub const LOG_TARGET: &str = "microshare_sim";
 /// How long [`Simulator::shutdown`] waits for open connections before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// The `owner.appid` and `owner.org` of every share.
@@ -227,7 +230,7 @@ impl Simulator {
             axum::serve(SimListener(listener), app).with_graceful_shutdown(wait_stop(stopped));
         let task = tokio::spawn(async move {
             if let Err(e) = serve.await {
-                tracing::warn!("microshare simulator: {e}");
+                tracing::warn!(target: LOG_TARGET, "{e}");
             }
         });
         Ok(Simulator {
@@ -306,7 +309,7 @@ pub async fn run(
 /// [`run`] until Ctrl-C; logs the address it listens on (`tracing`, info).
 pub async fn run_until_ctrl_c(addr: SocketAddr, config: SimConfig) -> io::Result<SimStats> {
     let sim = Simulator::start(addr, config).await?;
-    tracing::info!("microshare simulator listening on {}", sim.base_url());
+    tracing::info!(target: LOG_TARGET, "listening on {}", sim.base_url());
     let shared = Arc::clone(&sim.shared);
     let signal = tokio::signal::ctrl_c().await;
     sim.shutdown().await;

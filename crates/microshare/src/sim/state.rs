@@ -137,6 +137,9 @@ impl Shared {
             }
             fault
         };
+        if let Some(fault) = fault {
+            tracing::debug!(target: super::LOG_TARGET, "fault injected: {}", fault.key());
+        }
         match fault {
             Some(Fault::DropBefore) => {
                 conn.cut();

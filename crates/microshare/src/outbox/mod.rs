@@ -7,58 +7,38 @@
 //! Three tables: `pending` (waiting or in flight: a claimed record carries a lease; a record
 //! whose lease ran out, after a crash for instance, is claimed again), `delivered` (what was
 //! sent, without the body), `dead` (what will not be sent without `retry-dead`, with the
-//! reason). Times are wall-clock milliseconds since the Unix epoch.
+//! reason and the last HTTP status); and the key index, `keys`: every record key (per recType)
+//! the outbox holds, in whichever table, until its delivered record is purged. A record whose
+//! key is held already is not added again ([`Enqueued::Duplicate`]). Times are wall-clock
+//! milliseconds since the Unix epoch. The schema carries a version (`PRAGMA user_version`);
+//! a file from an older lorafield is migrated when it is opened (see `schema.rs`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, oneshot};
+
+mod admin;
+mod lock;
+mod schema;
+
+pub use admin::{
+    DeadLetter, DeadLetters, Status, dead_letters, purge_delivered, retry_dead, status,
+};
+pub use lock::{LOCK_FILE, Lock, lock};
+pub use schema::VERSION;
+use schema::open_connection;
 
 /// The database file in the outbox directory.
 pub const FILE: &str = "outbox.sqlite3";
 
 /// The most operations one commit takes.
 const MAX_BATCH: usize = 1024;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS pending (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL,
-    rec_type TEXT NOT NULL,
-    body BLOB NOT NULL,
-    created_ms INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_ms INTEGER NOT NULL,
-    lease_ms INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS pending_due ON pending (next_ms, id);
-CREATE TABLE IF NOT EXISTS delivered (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    rec_type TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    delivered_ms INTEGER NOT NULL,
-    attempts INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dead (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    rec_type TEXT NOT NULL,
-    body BLOB NOT NULL,
-    created_ms INTEGER NOT NULL,
-    died_ms INTEGER NOT NULL,
-    attempts INTEGER NOT NULL,
-    reason TEXT NOT NULL
-);
-";
 
 /// The record key: the first 8 bytes of SHA-256 over the DevEUI (upper-cased), the frame
 /// counter, the receive time and the raw payload text, each followed by a NUL, as
@@ -100,6 +80,7 @@ pub fn now_ms() -> i64 {
 
 /// What went wrong with the outbox.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum OutboxError {
     /// SQLite said no.
     Sqlite(rusqlite::Error),
@@ -109,6 +90,18 @@ pub enum OutboxError {
     Commit(String),
     /// The writer thread is gone (the outbox was closed).
     Closed,
+    /// The file carries a schema version this lorafield does not know (a newer one made it).
+    Schema {
+        /// The file's version.
+        found: u32,
+    },
+    /// Another process holds the outbox's [`Lock`] (another `lorafield serve`).
+    InUse {
+        /// The outbox directory.
+        dir: PathBuf,
+        /// The holder's process id, as it wrote it in the lock file.
+        holder: Option<u32>,
+    },
 }
 
 impl fmt::Display for OutboxError {
@@ -118,6 +111,24 @@ impl fmt::Display for OutboxError {
             OutboxError::Io(e) => write!(f, "outbox directory: {e}"),
             OutboxError::Commit(e) => write!(f, "outbox commit failed: {e}"),
             OutboxError::Closed => f.write_str("the outbox is closed"),
+            OutboxError::Schema { found } => write!(
+                f,
+                "the outbox has schema version {found}; this lorafield knows versions up to {VERSION} (a newer lorafield made it)"
+            ),
+            OutboxError::InUse { dir, holder } => {
+                write!(
+                    f,
+                    "the outbox in {} is in use by another lorafield serve",
+                    dir.display()
+                )?;
+                if let Some(pid) = holder {
+                    write!(f, " (process {pid})")?;
+                }
+                write!(
+                    f,
+                    "; give each serve its own --outbox directory (the lorafield outbox commands work beside it)"
+                )
+            }
         }
     }
 }
@@ -139,6 +150,30 @@ pub struct NewRecord {
     pub rec_type: String,
     /// The JSON to post.
     pub body: Vec<u8>,
+}
+
+/// What became of a record given to [`Outbox::enqueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Added, with this row id.
+    Added(i64),
+    /// Not added: the outbox holds a record with the same key and recType already (pending,
+    /// delivered and not yet purged, or dead), with this row id.
+    Duplicate(i64),
+}
+
+impl Enqueued {
+    /// The row id of the record (the one added, or the one held).
+    pub fn id(self) -> i64 {
+        match self {
+            Enqueued::Added(id) | Enqueued::Duplicate(id) => id,
+        }
+    }
+
+    /// Whether the record was held already.
+    pub fn is_duplicate(self) -> bool {
+        matches!(self, Enqueued::Duplicate(_))
+    }
 }
 
 /// A record claimed for delivery.
@@ -169,6 +204,8 @@ pub enum Settle {
         next_ms: i64,
         /// Why it failed.
         error: String,
+        /// The HTTP status of the answer, if there was one.
+        status: Option<u16>,
         /// Whether the attempt counts (a stop hands the record back without counting).
         counted: bool,
     },
@@ -176,26 +213,13 @@ pub enum Settle {
     Dead {
         /// Why.
         reason: String,
+        /// The HTTP status of the last answer, if there was one.
+        status: Option<u16>,
     },
 }
 
-/// Counts of the outbox, as `lorafield outbox status` prints them.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct Status {
-    /// Records waiting to be sent (not in flight).
-    pub pending: u64,
-    /// Records claimed by a worker whose lease has not run out.
-    pub in_flight: u64,
-    /// Records delivered (until purged).
-    pub delivered: u64,
-    /// Records in the dead-letter table.
-    pub dead: u64,
-    /// How long the oldest record not yet delivered has waited, in seconds.
-    pub oldest_pending_age_s: Option<f64>,
-}
-
 enum Op {
-    Enqueue(NewRecord, oneshot::Sender<Result<i64, OutboxError>>),
+    Enqueue(NewRecord, oneshot::Sender<Result<Enqueued, OutboxError>>),
     Claim {
         limit: usize,
         lease: Duration,
@@ -212,21 +236,13 @@ pub struct Outbox {
     path: Arc<PathBuf>,
     notify: Arc<Notify>,
     commits: Arc<AtomicU64>,
+    write_error: Arc<Mutex<Option<String>>>,
 }
 
 impl fmt::Debug for Outbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Outbox").field("path", &self.path).finish()
     }
-}
-
-fn open_connection(path: &Path) -> Result<Connection, OutboxError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(SCHEMA)?;
-    Ok(conn)
 }
 
 impl Outbox {
@@ -237,17 +253,28 @@ impl Outbox {
         let conn = open_connection(&path)?;
         let (tx, rx) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
-        let counted = commits.clone();
+        let write_error = Arc::new(Mutex::new(None));
+        let health = WriterHealth {
+            commits: commits.clone(),
+            error: write_error.clone(),
+        };
         std::thread::Builder::new()
             .name("outbox-writer".into())
-            .spawn(move || writer(conn, &rx, &counted))
+            .spawn(move || writer(conn, &rx, &health))
             .map_err(OutboxError::Io)?;
         Ok(Outbox {
             tx,
             path: Arc::new(path),
             notify: Arc::new(Notify::new()),
             commits,
+            write_error,
         })
+    }
+
+    /// Why the last commit failed, if it did (the next one that succeeds clears it): when this
+    /// says something, uplinks are not being stored.
+    pub fn write_error(&self) -> Option<String> {
+        self.write_error.lock().map_or(None, |e| e.clone())
     }
 
     /// Commits that added records, since it was opened: with concurrent enqueues, fewer than
@@ -266,8 +293,9 @@ impl Outbox {
         &self.notify
     }
 
-    /// Adds a record; returns its row id once it is committed to disk.
-    pub async fn enqueue(&self, record: NewRecord) -> Result<i64, OutboxError> {
+    /// Adds a record unless its key is held already; returns its row id once it is committed
+    /// to disk, or the id of the record held.
+    pub async fn enqueue(&self, record: NewRecord) -> Result<Enqueued, OutboxError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Op::Enqueue(record, reply))
@@ -278,7 +306,7 @@ impl Outbox {
     }
 
     /// [`Outbox::enqueue`] for code outside an async runtime.
-    pub fn enqueue_blocking(&self, record: NewRecord) -> Result<i64, OutboxError> {
+    pub fn enqueue_blocking(&self, record: NewRecord) -> Result<Enqueued, OutboxError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Op::Enqueue(record, reply))
@@ -288,9 +316,12 @@ impl Outbox {
         Ok(id)
     }
 
-    /// Adds records, sharing commits; returns their row ids once all are committed. For code
-    /// outside an async runtime.
-    pub fn enqueue_many_blocking(&self, records: Vec<NewRecord>) -> Result<Vec<i64>, OutboxError> {
+    /// Adds records, sharing commits; returns what became of each once all are committed. For
+    /// code outside an async runtime.
+    pub fn enqueue_many_blocking(
+        &self,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<Enqueued>, OutboxError> {
         let mut waiting = Vec::with_capacity(records.len());
         for record in records {
             let (reply, rx) = oneshot::channel();
@@ -347,62 +378,22 @@ impl Outbox {
     }
 }
 
-/// The counts of the outbox in `dir` (another process may be using it).
-pub fn status(dir: &Path) -> Result<Status, OutboxError> {
-    let conn = open_existing(dir)?;
-    let now = now_ms();
-    let count = |sql: &str| -> Result<u64, OutboxError> {
-        Ok(conn.query_row(sql, params![now], |r| r.get::<_, i64>(0))? as u64)
-    };
-    let pending = count("SELECT COUNT(*) FROM pending WHERE lease_ms <= ?1")?;
-    let in_flight = count("SELECT COUNT(*) FROM pending WHERE lease_ms > ?1")?;
-    let delivered = count("SELECT COUNT(*) FROM delivered WHERE ?1 = ?1")?;
-    let dead = count("SELECT COUNT(*) FROM dead WHERE ?1 = ?1")?;
-    let oldest: Option<i64> =
-        conn.query_row("SELECT MIN(created_ms) FROM pending", [], |r| r.get(0))?;
-    Ok(Status {
-        pending,
-        in_flight,
-        delivered,
-        dead,
-        oldest_pending_age_s: oldest.map(|c| (now - c).max(0) as f64 / 1000.0),
-    })
+/// What the writer thread reports: commits that added records, and the last commit's error.
+struct WriterHealth {
+    commits: Arc<AtomicU64>,
+    error: Arc<Mutex<Option<String>>>,
 }
 
-/// Moves every dead record back to `pending`, due now, with its attempts and age reset;
-/// returns how many.
-pub fn retry_dead(dir: &Path) -> Result<u64, OutboxError> {
-    let mut conn = open_existing(dir)?;
-    let tx = conn.transaction()?;
-    let n = tx.execute(
-        "INSERT INTO pending (key, rec_type, body, created_ms, attempts, next_ms, lease_ms, last_error)
-         SELECT key, rec_type, body, ?1, 0, ?1, 0, reason FROM dead ORDER BY id",
-        params![now_ms()],
-    )?;
-    tx.execute("DELETE FROM dead", [])?;
-    tx.commit()?;
-    Ok(n as u64)
-}
-
-/// Forgets the delivered records; returns how many.
-pub fn purge_delivered(dir: &Path) -> Result<u64, OutboxError> {
-    let conn = open_existing(dir)?;
-    Ok(conn.execute("DELETE FROM delivered", [])? as u64)
-}
-
-fn open_existing(dir: &Path) -> Result<Connection, OutboxError> {
-    let path = dir.join(FILE);
-    if !path.is_file() {
-        return Err(OutboxError::Io(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("no outbox at {} (no {FILE})", dir.display()),
-        )));
+impl WriterHealth {
+    fn record(&self, error: Option<&str>) {
+        if let Ok(mut e) = self.error.lock() {
+            *e = error.map(str::to_string);
+        }
     }
-    open_connection(&path)
 }
 
 /// The writer thread: every operation queued while a commit runs goes into the next one.
-fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>, commits: &AtomicU64) {
+fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>, health: &WriterHealth) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -417,6 +408,7 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>, commits: &AtomicU64) {
             Ok(tx) => tx,
             Err(e) => {
                 let msg = e.to_string();
+                health.record(Some(&msg));
                 for op in batch.drain(..) {
                     fail(op, &msg);
                 }
@@ -428,12 +420,14 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>, commits: &AtomicU64) {
         match tx.commit() {
             Ok(()) => {
                 if enqueues {
-                    commits.fetch_add(1, Ordering::Relaxed);
+                    health.commits.fetch_add(1, Ordering::Relaxed);
                 }
+                health.record(None);
                 results.into_iter().for_each(Reply::send);
             }
             Err(e) => {
                 let msg = e.to_string();
+                health.record(Some(&msg));
                 results.into_iter().for_each(|r| r.fail(&msg));
             }
         }
@@ -443,8 +437,8 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>, commits: &AtomicU64) {
 /// An operation's result, held until its commit.
 enum Reply {
     Enqueue(
-        oneshot::Sender<Result<i64, OutboxError>>,
-        Result<i64, OutboxError>,
+        oneshot::Sender<Result<Enqueued, OutboxError>>,
+        Result<Enqueued, OutboxError>,
     ),
     Claim(
         oneshot::Sender<Result<Vec<Claimed>, OutboxError>>,
@@ -487,16 +481,7 @@ fn fail(op: Op, msg: &str) {
 
 fn apply(tx: &Transaction<'_>, op: Op, now: i64) -> Reply {
     match op {
-        Op::Enqueue(r, reply) => {
-            let res = tx
-                .prepare_cached(
-                    "INSERT INTO pending (key, rec_type, body, created_ms, next_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-                )
-                .and_then(|mut st| st.execute(params![r.key, r.rec_type, r.body, now]))
-                .map(|_| tx.last_insert_rowid())
-                .map_err(OutboxError::from);
-            Reply::Enqueue(reply, res)
-        }
+        Op::Enqueue(r, reply) => Reply::Enqueue(reply, enqueue(tx, &r, now)),
         Op::Claim {
             limit,
             lease,
@@ -511,6 +496,25 @@ fn apply(tx: &Transaction<'_>, op: Op, now: i64) -> Reply {
             Reply::Settle(reply, res)
         }
     }
+}
+
+/// Adds `r` unless the key index holds its key and recType already.
+fn enqueue(tx: &Transaction<'_>, r: &NewRecord, now: i64) -> Result<Enqueued, OutboxError> {
+    let held = tx
+        .prepare_cached("SELECT id FROM keys WHERE key = ?1 AND rec_type = ?2")?
+        .query_row(params![r.key, r.rec_type], |row| row.get::<_, i64>(0))
+        .optional()?;
+    if let Some(id) = held {
+        return Ok(Enqueued::Duplicate(id));
+    }
+    tx.prepare_cached(
+        "INSERT INTO pending (key, rec_type, body, created_ms, next_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+    )?
+    .execute(params![r.key, r.rec_type, r.body, now])?;
+    let id = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO keys (key, rec_type, id) VALUES (?1, ?2, ?3)")?
+        .execute(params![r.key, r.rec_type, id])?;
+    Ok(Enqueued::Added(id))
 }
 
 fn claim(
@@ -556,20 +560,21 @@ fn settle_one(tx: &Transaction<'_>, id: i64, settle: &Settle, now: i64) -> Resul
         Settle::Retry {
             next_ms,
             error,
+            status,
             counted,
         } => {
             tx.prepare_cached(
-                "UPDATE pending SET attempts = attempts + ?4, next_ms = ?2, lease_ms = 0, last_error = ?3
-                 WHERE id = ?1",
+                "UPDATE pending SET attempts = attempts + ?4, next_ms = ?2, lease_ms = 0, last_error = ?3,
+                 last_status = ?5 WHERE id = ?1",
             )?
-            .execute(params![id, next_ms, error, i64::from(*counted)])?;
+            .execute(params![id, next_ms, error, i64::from(*counted), status])?;
         }
-        Settle::Dead { reason } => {
+        Settle::Dead { reason, status } => {
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO dead (id, key, rec_type, body, created_ms, died_ms, attempts, reason)
-                 SELECT id, key, rec_type, body, created_ms, ?2, attempts + 1, ?3 FROM pending WHERE id = ?1",
+                "INSERT OR REPLACE INTO dead (id, key, rec_type, body, created_ms, died_ms, attempts, reason, last_status)
+                 SELECT id, key, rec_type, body, created_ms, ?2, attempts + 1, ?3, ?4 FROM pending WHERE id = ?1",
             )?
-            .execute(params![id, now, reason])?;
+            .execute(params![id, now, reason, status])?;
             tx.prepare_cached("DELETE FROM pending WHERE id = ?1")?
                 .execute(params![id])?;
         }
@@ -629,9 +634,9 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..50 {
             let o = outbox.clone();
-            tasks.push(tokio::spawn(
-                async move { o.enqueue(rec(i)).await.unwrap() },
-            ));
+            tasks.push(tokio::spawn(async move {
+                o.enqueue(rec(i)).await.unwrap().id()
+            }));
         }
         let mut ids = Vec::new();
         for t in tasks {
@@ -670,6 +675,7 @@ mod tests {
                 Settle::Retry {
                     next_ms: now_ms() + 60_000,
                     error: "503".into(),
+                    status: Some(503),
                     counted: true,
                 },
             )
@@ -680,6 +686,7 @@ mod tests {
                 claimed[2].id,
                 Settle::Dead {
                     reason: "400 bad".into(),
+                    status: Some(400),
                 },
             )
             .await
@@ -696,10 +703,18 @@ mod tests {
             "not due"
         );
 
+        let dead = dead_letters(dir.path(), 10).unwrap();
+        assert_eq!(dead.total, 1);
+        assert_eq!(dead.letters[0].key, claimed[2].key);
+        assert_eq!(
+            (dead.letters[0].attempts, dead.letters[0].last_status),
+            (1, Some(400))
+        );
         assert_eq!(retry_dead(dir.path()).unwrap(), 1);
         let again = outbox.claim(10, Duration::from_secs(60)).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].key, claimed[2].key);
+        assert_eq!(again[0].id, claimed[2].id, "a retried record keeps its id");
         assert_eq!(again[0].attempts, 0);
         assert_eq!(purge_delivered(dir.path()).unwrap(), 1);
         assert_eq!(status(dir.path()).unwrap().delivered, 0);
@@ -732,6 +747,70 @@ mod tests {
         let outbox = Outbox::open(dir.path()).unwrap();
         let s = outbox.status().unwrap();
         assert_eq!((s.pending, s.in_flight), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_key_held_is_a_duplicate_until_its_delivered_record_is_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let first = outbox.enqueue(rec(1)).await.unwrap();
+        assert!(matches!(first, Enqueued::Added(_)));
+        assert_eq!(
+            outbox.enqueue(rec(1)).await.unwrap(),
+            Enqueued::Duplicate(first.id())
+        );
+        // The same key for another recType is another record.
+        let elsewhere = NewRecord {
+            rec_type: "io.example.other".into(),
+            ..rec(1)
+        };
+        assert!(!outbox.enqueue(elsewhere).await.unwrap().is_duplicate());
+        // Duplicates within one commit: the first is added, the second is not.
+        let both = outbox.clone();
+        let ids = tokio::task::spawn_blocking(move || {
+            both.enqueue_many_blocking(vec![rec(2), rec(2)]).unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(matches!(ids[0], Enqueued::Added(_)));
+        assert_eq!(ids[1], Enqueued::Duplicate(ids[0].id()));
+        // Delivered: still held.
+        let claimed = outbox.claim(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(claimed.len(), 3);
+        for c in &claimed {
+            outbox.settle(c.id, Settle::Delivered).await.unwrap();
+        }
+        assert!(outbox.enqueue(rec(1)).await.unwrap().is_duplicate());
+        assert_eq!(status(dir.path()).unwrap().pending, 0);
+        // Purged: forgotten, taken again.
+        assert_eq!(purge_delivered(dir.path()).unwrap(), 3);
+        assert!(!outbox.enqueue(rec(1)).await.unwrap().is_duplicate());
+        assert!(outbox.enqueue(rec(1)).await.unwrap().is_duplicate());
+        assert_eq!(outbox.write_error(), None);
+    }
+
+    #[tokio::test]
+    async fn a_dead_record_holds_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let id = outbox.enqueue(rec(7)).await.unwrap().id();
+        outbox.claim(1, Duration::from_secs(60)).await.unwrap();
+        outbox
+            .settle(
+                id,
+                Settle::Dead {
+                    reason: "gone".into(),
+                    status: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            outbox.enqueue(rec(7)).await.unwrap(),
+            Enqueued::Duplicate(id)
+        );
+        let dead = dead_letters(dir.path(), 0).unwrap();
+        assert_eq!((dead.total, dead.letters.len()), (1, 0));
     }
 
     #[test]

@@ -1,0 +1,272 @@
+//! `POST /uplink`: forward an uplink (202), ignore an event that is not one (200), answer a
+//! webhook retried (200, a duplicate), or refuse (4xx, 503).
+//!
+//! The Things Stack posts every event of a webhook to the same URL when several message
+//! kinds are enabled, and counts any answer other than 2xx as a failed try (retried, and
+//! after enough failures the webhook is disabled): so joins, downlink events and port-0
+//! uplinks are answered `200 {"ignored":"<kind>"}`, and an uplink whose key the outbox holds
+//! already `200 {"key":..,"duplicate":true}`. 400 is kept for bodies that are not JSON or
+//! not any known event.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use lorafield_envelope::{Redecoder, Status};
+use lorafield_microshare::outbox::{Enqueued, NewRecord, uplink_key};
+use lorafield_microshare::throttle::Held;
+use subtle::ConstantTimeEq;
+
+use super::{App, reply};
+
+/// The kinds of event answered `200 {"ignored":"<kind>"}`, as `/metrics` counts them: The
+/// Things Stack's messages other than uplinks (`join` for `join_accept`, the rest by their
+/// member's name), uplinks without application data (`port_zero`: port 0, MAC commands only,
+/// or no port), and ChirpStack's events other than `up` (`?event=join`, ...).
+pub const IGNORED_KINDS: [&str; 17] = [
+    "join",
+    "downlink_ack",
+    "downlink_nack",
+    "downlink_sent",
+    "downlink_failed",
+    "downlink_queued",
+    "downlink_queue_invalidated",
+    "location_solved",
+    "service_data",
+    "uplink_normalized",
+    "port_zero",
+    "ack",
+    "txack",
+    "status",
+    "log",
+    "location",
+    "integration",
+];
+
+/// ChirpStack's `?event=` values other than `up`, and the kind each is counted as.
+const CHIRPSTACK_EVENTS: [(&str, &str); 7] = [
+    ("join", "join"),
+    ("ack", "ack"),
+    ("txack", "txack"),
+    ("status", "status"),
+    ("log", "log"),
+    ("location", "location"),
+    ("integration", "integration"),
+];
+
+/// The kind a TTS message member is counted as.
+fn tts_kind(member: &str) -> &str {
+    match member {
+        "join_accept" => "join",
+        other => other,
+    }
+}
+
+/// What to do with a body that is not an uplink to forward.
+enum NotForwarded {
+    /// 200 `{"ignored":kind}`.
+    Ignore(&'static str),
+    /// An error status and its reason.
+    Reject(StatusCode, String),
+}
+
+pub(super) async fn uplink(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Body,
+) -> Response {
+    app.metrics.received.fetch_add(1, Ordering::Relaxed);
+    match take(&app, &headers, &query, body).await {
+        Ok(response) => response,
+        Err(NotForwarded::Ignore(kind)) => {
+            app.metrics.ignore(kind);
+            tracing::debug!("ignored a {kind} event from {peer}");
+            reply(
+                StatusCode::OK,
+                serde_json::json!({ "ignored": kind }).to_string(),
+            )
+        }
+        Err(NotForwarded::Reject(status, reason)) => {
+            app.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+            let kind = match status.as_u16() {
+                400 => "rejected 400",
+                401 => "rejected 401",
+                413 => "rejected 413",
+                _ => "rejected 5xx",
+            };
+            if let Some(held) = app.throttle.admit(kind, Instant::now()) {
+                if status.is_server_error() {
+                    tracing::error!(
+                        "webhook from {peer} answered {status}: {reason}{}",
+                        Held(held)
+                    );
+                } else {
+                    tracing::warn!(
+                        "webhook from {peer} rejected ({status}): {reason}{}",
+                        Held(held)
+                    );
+                }
+            }
+            reply(status, serde_json::json!({ "error": reason }).to_string())
+        }
+    }
+}
+
+/// Checks, decodes and enqueues one webhook body.
+async fn take(
+    app: &App,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: Body,
+) -> Result<Response, NotForwarded> {
+    let m = &app.metrics;
+    // The limit is applied here rather than by a layer, so that a 413 is counted too.
+    let limit = app.options.body_limit;
+    let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        NotForwarded::Reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes (--body-limit), or was cut off"),
+        )
+    })?;
+    if let Some((name, secret)) = &app.options.secret {
+        let given = headers.get(name).map_or(&b""[..], |v| v.as_bytes());
+        if !bool::from(given.ct_eq(secret.expose().as_bytes())) {
+            return Err(NotForwarded::Reject(
+                StatusCode::UNAUTHORIZED,
+                format!("missing or wrong {name} header"),
+            ));
+        }
+    }
+    match query.get("event").map(String::as_str) {
+        None | Some("up") => {}
+        Some(event) => {
+            return Err(match CHIRPSTACK_EVENTS.iter().find(|(e, _)| *e == event) {
+                Some((_, kind)) => NotForwarded::Ignore(kind),
+                None => NotForwarded::Reject(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "event {event:?} is not one ChirpStack sends (uplinks come with ?event=up)"
+                    ),
+                ),
+            });
+        }
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return Err(NotForwarded::Reject(
+            StatusCode::BAD_REQUEST,
+            "the body is not UTF-8 text".into(),
+        ));
+    };
+    let mut out = Vec::with_capacity(body.len() + 256);
+    let mut redecoder = Redecoder::new(&app.selection).with_ids(true);
+    let outcome = redecoder.redecode(text, &mut out);
+    let decoded = match outcome.status {
+        Status::Changed | Status::Unchanged => true,
+        Status::Failed if outcome.shape.is_some() && !outcome.unreadable => false,
+        Status::Failed => {
+            let reason = outcome.reason.as_deref().unwrap_or("not an uplink");
+            return Err(NotForwarded::Reject(StatusCode::BAD_REQUEST, reason.into()));
+        }
+        Status::PassedThrough if outcome.shape.is_some() => {
+            return Err(NotForwarded::Ignore("port_zero"));
+        }
+        Status::PassedThrough => {
+            let kind = outcome
+                .event
+                .map(tts_kind)
+                .and_then(|k| IGNORED_KINDS.iter().find(|i| **i == k));
+            return Err(match kind {
+                Some(kind) => NotForwarded::Ignore(kind),
+                None => not_an_uplink(),
+            });
+        }
+        Status::Page => return Err(not_an_uplink()),
+    };
+    if decoded {
+        m.decoded.fetch_add(1, Ordering::Relaxed);
+    } else {
+        m.decode_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    let key = uplink_key(outcome.ids.as_ref(), text);
+    let rec_type = redecoder
+        .last_choice()
+        .and_then(|c| c.forward_to())
+        .unwrap_or(&app.options.rec_type)
+        .to_string();
+    let reason = outcome.reason.clone();
+    let record = NewRecord {
+        key: key.clone(),
+        rec_type,
+        body: out,
+    };
+    match app.outbox.enqueue(record).await {
+        Ok(Enqueued::Added(id)) => {
+            m.enqueued.fetch_add(1, Ordering::Relaxed);
+            let mut answer = serde_json::json!({ "key": key, "outbox_id": id, "decoded": decoded });
+            if let Some(reason) = reason {
+                answer["decode_error"] = reason.into();
+            }
+            Ok(reply(StatusCode::ACCEPTED, answer.to_string()))
+        }
+        Ok(Enqueued::Duplicate(_)) => {
+            m.duplicates.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("{key}: held already (a webhook retried), not stored again");
+            Ok(reply(
+                StatusCode::OK,
+                serde_json::json!({ "key": key, "duplicate": true }).to_string(),
+            ))
+        }
+        Err(e) => Err(NotForwarded::Reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the uplink could not be stored: {e}"),
+        )),
+    }
+}
+
+fn not_an_uplink() -> NotForwarded {
+    NotForwarded::Reject(
+        StatusCode::BAD_REQUEST,
+        "not an uplink or a known event: a TTS v3 uplink_message (or another ApplicationUp \
+         message), a TTN v2 uplink or a ChirpStack v4 event was expected"
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tts_message_and_chirpstack_event_has_a_kind() {
+        // The Things Stack's ApplicationUp messages besides uplink_message.
+        for member in [
+            "join_accept",
+            "downlink_ack",
+            "downlink_nack",
+            "downlink_sent",
+            "downlink_failed",
+            "downlink_queued",
+            "downlink_queue_invalidated",
+            "location_solved",
+            "service_data",
+            "uplink_normalized",
+        ] {
+            assert!(IGNORED_KINDS.contains(&tts_kind(member)), "{member}");
+        }
+        for (_, kind) in CHIRPSTACK_EVENTS {
+            assert!(IGNORED_KINDS.contains(&kind), "{kind}");
+        }
+        let mut kinds = IGNORED_KINDS.to_vec();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), IGNORED_KINDS.len(), "no kind twice");
+    }
+}
