@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lorafield::{Options, Registry};
-use lorafield_cli::redecode;
 
 use crate::args::microshare::MicroshareArgs;
+use crate::args::scripts::ScriptArgs;
 use crate::logs::init_logs;
 
 /// The webhook bridge: The Things Stack (or TTN v2, or ChirpStack) posts uplinks here; each is
@@ -104,6 +104,8 @@ pub(crate) struct ServeArgs {
     max_age_hours: f64,
     #[command(flatten)]
     microshare: MicroshareArgs,
+    #[command(flatten)]
+    scripts: ScriptArgs,
 }
 
 pub(crate) const SERVE_EXAMPLES: &str = "\
@@ -139,8 +141,15 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
         args.allow_unauthenticated,
     )?;
     let registry = Registry::builtin();
-    let selection =
-        redecode::load_selection(&registry, args.config.as_deref(), None, &Options::default())?;
+    let selection = lorafield_cli::config::load(
+        &registry,
+        &lorafield_cli::config::Request {
+            config: args.config.as_deref(),
+            options: Options::default(),
+            env: args.scripts.environment(),
+            ..lorafield_cli::config::Request::default()
+        },
+    )?;
     let client = args.microshare.client(false)?;
     if args.concurrency == 0 || args.max_attempts == 0 {
         bail!("--concurrency and --max-attempts must be at least 1");

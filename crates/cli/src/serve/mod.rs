@@ -31,6 +31,7 @@ use crate::health::Health;
 
 mod checks;
 mod metrics;
+mod scripts;
 mod uplink;
 
 pub use uplink::IGNORED_KINDS;
@@ -142,6 +143,8 @@ pub fn exposure(
 
 struct App {
     selection: Selection,
+    /// Threads for scripts, when the selection runs any.
+    scripts: Option<scripts::ScriptPool>,
     outbox: Outbox,
     options: ServeOptions,
     metrics: metrics::Metrics,
@@ -216,8 +219,16 @@ pub async fn serve<D: Deliver>(
         "listening on {url}: POST /uplink, GET /healthz, GET /metrics; {access}; outbox {}",
         options.outbox.display()
     );
+    let scripts = match selection.has_runtime() {
+        true => {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Some(scripts::ScriptPool::new(threads).context("starting the script threads")?)
+        }
+        false => None,
+    };
     let app = Arc::new(App {
         selection,
+        scripts,
         outbox,
         throttle: LogThrottle::new(options.log_interval),
         options,

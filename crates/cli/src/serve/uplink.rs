@@ -120,9 +120,65 @@ pub(super) async fn uplink(
     }
 }
 
+/// An uplink decoded, ready to be enqueued.
+struct Decoded {
+    /// The record: the envelope with its decoded payload and stamp.
+    out: Vec<u8>,
+    /// Whether it decoded without errors.
+    decoded: bool,
+    /// Its record key.
+    key: String,
+    /// The recType it goes to.
+    rec_type: String,
+    /// Why it did not decode.
+    reason: Option<String>,
+}
+
+/// Decodes a webhook body; what to answer when it is not an uplink to forward.
+fn decode(app: &App, text: &str) -> Result<Decoded, NotForwarded> {
+    let mut out = Vec::with_capacity(text.len() + 256);
+    let mut redecoder = Redecoder::new(&app.selection).with_ids(true);
+    let outcome = redecoder.redecode(text, &mut out);
+    let decoded = match outcome.status {
+        Status::Changed | Status::Unchanged => true,
+        Status::Failed if outcome.shape.is_some() && !outcome.unreadable => false,
+        Status::Failed => {
+            let reason = outcome.reason.as_deref().unwrap_or("not an uplink");
+            return Err(NotForwarded::Reject(StatusCode::BAD_REQUEST, reason.into()));
+        }
+        Status::PassedThrough if outcome.shape.is_some() => {
+            return Err(NotForwarded::Ignore("port_zero"));
+        }
+        Status::PassedThrough => {
+            let kind = outcome
+                .event
+                .map(tts_kind)
+                .and_then(|k| IGNORED_KINDS.iter().find(|i| **i == k));
+            return Err(match kind {
+                Some(kind) => NotForwarded::Ignore(kind),
+                None => not_an_uplink(),
+            });
+        }
+        Status::Page => return Err(not_an_uplink()),
+    };
+    let key = uplink_key(outcome.ids.as_ref(), text);
+    let rec_type = redecoder
+        .last_choice()
+        .and_then(|c| c.forward_to())
+        .unwrap_or(&app.options.rec_type)
+        .to_string();
+    Ok(Decoded {
+        out,
+        decoded,
+        key,
+        rec_type,
+        reason: outcome.reason.clone(),
+    })
+}
+
 /// Checks, decodes and enqueues one webhook body.
 async fn take(
-    app: &App,
+    app: &Arc<App>,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
     body: Body,
@@ -165,43 +221,33 @@ async fn take(
             "the body is not UTF-8 text".into(),
         ));
     };
-    let mut out = Vec::with_capacity(body.len() + 256);
-    let mut redecoder = Redecoder::new(&app.selection).with_ids(true);
-    let outcome = redecoder.redecode(text, &mut out);
-    let decoded = match outcome.status {
-        Status::Changed | Status::Unchanged => true,
-        Status::Failed if outcome.shape.is_some() && !outcome.unreadable => false,
-        Status::Failed => {
-            let reason = outcome.reason.as_deref().unwrap_or("not an uplink");
-            return Err(NotForwarded::Reject(StatusCode::BAD_REQUEST, reason.into()));
+    let decoded = match &app.scripts {
+        // Scripts run on threads of their own, off the async executor: a script may work for
+        // as long as its limits allow.
+        Some(pool) => {
+            let job_app = app.clone();
+            let body = body.clone();
+            pool.run(move || {
+                let text = std::str::from_utf8(&body).unwrap_or_default();
+                decode(&job_app, text)
+            })
+            .await
+            .map_err(|e| NotForwarded::Reject(StatusCode::SERVICE_UNAVAILABLE, e))??
         }
-        Status::PassedThrough if outcome.shape.is_some() => {
-            return Err(NotForwarded::Ignore("port_zero"));
-        }
-        Status::PassedThrough => {
-            let kind = outcome
-                .event
-                .map(tts_kind)
-                .and_then(|k| IGNORED_KINDS.iter().find(|i| **i == k));
-            return Err(match kind {
-                Some(kind) => NotForwarded::Ignore(kind),
-                None => not_an_uplink(),
-            });
-        }
-        Status::Page => return Err(not_an_uplink()),
+        None => decode(app, text)?,
     };
+    let Decoded {
+        out,
+        decoded,
+        key,
+        rec_type,
+        reason,
+    } = decoded;
     if decoded {
         m.decoded.fetch_add(1, Ordering::Relaxed);
     } else {
         m.decode_failures.fetch_add(1, Ordering::Relaxed);
     }
-    let key = uplink_key(outcome.ids.as_ref(), text);
-    let rec_type = redecoder
-        .last_choice()
-        .and_then(|c| c.forward_to())
-        .unwrap_or(&app.options.rec_type)
-        .to_string();
-    let reason = outcome.reason.clone();
     let record = NewRecord {
         key: key.clone(),
         rec_type,

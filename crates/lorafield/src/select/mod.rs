@@ -527,6 +527,16 @@ impl Selection {
         Selected::Fixed(&self.default)
     }
 
+    /// Whether some record may be decoded by a script: a rule's or the default's codec runs
+    /// one, or a rule resolves each record's device (which may run one).
+    pub fn has_runtime(&self) -> bool {
+        self.choices().any(Choice::is_runtime)
+            || self
+                .rules
+                .iter()
+                .any(|r| !matches!(r.action, Action::Choice(_)))
+    }
+
     /// How many rules there are (the default not counted).
     pub fn rules(&self) -> usize {
         self.rules.len()
