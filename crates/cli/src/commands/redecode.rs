@@ -221,7 +221,10 @@ pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
         for f in &report.failures {
             eprintln!("{f}");
         }
-        let more = report.counts.failed - report.failures.len() as u64;
+        let more = report
+            .counts
+            .failed
+            .saturating_sub(report.failures.len() as u64);
         if more > 0 {
             match &args.errors {
                 Some(p) => eprintln!("... and {more} more in {}", p.display()),
