@@ -3,11 +3,9 @@
 //! record on both paths to JSON.
 
 use lorafield_codec_lpp::{CayenneLpp, Layout, MAX_EVENTS, Profile, TYPES};
+use lorafield_core::MAX_PAYLOAD;
 use lorafield_core::json::JsonWriter;
 use lorafield_core::{ErrorKind, FieldBuf, Uplink};
-
-/// LoRaWAN's largest application payload (`frm_payload`), in bytes.
-const MAX_PAYLOAD: usize = 242;
 
 /// The most events records of these (bytes, events) kinds yield in `cap` bytes, and the kinds
 /// that yield it (an unbounded knapsack).

@@ -2,6 +2,7 @@
 //! shape, and decode(encode(decode(x))) == decode(x).
 
 use lorafield_codec_lpp::{CayenneLpp, MAX_EVENTS, Profile, TYPES, encode_events};
+use lorafield_core::MAX_PAYLOAD;
 use lorafield_core::json::JsonWriter;
 use lorafield_core::{Decoded, ErrorKind, FieldBuf, Uplink};
 use proptest::prelude::*;
@@ -69,9 +70,6 @@ fn check_roundtrip(profile: Profile, frame: &[u8]) {
         assert_eq!(data_json(&d2), data_json(&d1));
     }
 }
-
-/// LoRaWAN's largest application payload (`frm_payload`), in bytes.
-const MAX_PAYLOAD: usize = 242;
 
 /// A frame of well-formed records of `profile`'s types, sometimes with a broken tail (at most
 /// 16 records of 11 bytes and 5 more: always within [`MAX_PAYLOAD`]).

@@ -3,6 +3,7 @@
 //! text.
 
 use lorafield_codec_elsys::{Elsys, Layout, MAX_EVENTS, TYPES};
+use lorafield_core::MAX_PAYLOAD;
 use lorafield_core::json::JsonWriter;
 use lorafield_core::{ErrorKind, FieldBuf, Uplink};
 use proptest::prelude::*;
@@ -41,9 +42,6 @@ fn check_shape(frame: &[u8]) -> Value {
     assert_eq!(String::from_utf8(fast).unwrap(), text);
     v
 }
-
-/// LoRaWAN's largest application payload (`frm_payload`), in bytes.
-const MAX_PAYLOAD: usize = 242;
 
 /// A frame of well-formed records, sometimes with a broken tail: at most [`MAX_PAYLOAD`]
 /// bytes, as a device sends (the records that would not fit are left out).

@@ -5,11 +5,9 @@
 
 use lorafield_codec_milesight::engine::Id;
 use lorafield_codec_milesight::{MAX_EVENTS, Milesight, models};
+use lorafield_core::MAX_PAYLOAD;
 use lorafield_core::json::JsonWriter;
 use lorafield_core::{ErrorKind, FieldBuf, MAX_WARNINGS, Uplink};
-
-/// LoRaWAN's largest application payload (`frm_payload`), in bytes.
-const MAX_PAYLOAD: usize = 242;
 
 /// Bytes a rule's channel or type test takes.
 fn bytes_of(id: Id) -> Vec<u8> {

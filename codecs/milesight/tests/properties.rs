@@ -2,6 +2,7 @@
 //! the fast path to JSON prints what the FieldBuf path prints.
 
 use lorafield_codec_milesight::{MAX_EVENTS, Milesight, models};
+use lorafield_core::MAX_PAYLOAD;
 use lorafield_core::json::JsonWriter;
 use lorafield_core::{FieldBuf, Uplink};
 use proptest::prelude::*;
@@ -33,9 +34,6 @@ fn check(model: usize, bytes: &[u8]) {
         codec.model().id
     );
 }
-
-/// LoRaWAN's largest application payload (`frm_payload`), in bytes.
-const MAX_PAYLOAD: usize = 242;
 
 /// Payloads made of pairs the models know (channel ids and types that occur), to get past the
 /// first pair more often than random bytes do.

@@ -419,7 +419,7 @@ fn every_example_of_the_help_runs_from_a_checkout() {
         .unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     let examples: Vec<&str> = help
-        .split("Examples:\n")
+        .split("Examples (at the root of a clone of the repository):\n")
         .nth(1)
         .expect("the help has examples")
         .lines()

@@ -102,7 +102,7 @@ pub(crate) struct RedecodeArgs {
 
 /// One command a line, each runnable from the top of a checkout (the CLI tests run them).
 const REDECODE_EXAMPLES: &str = "\
-Examples:
+Examples (at the root of a clone of the repository):
   lorafield redecode fixtures/envelopes/sample.jsonl
   lorafield redecode --diff fixtures/envelopes/sample.jsonl fixtures/envelopes/page-2017.json
   lorafield redecode -o out.jsonl --errors failed.jsonl fixtures/envelopes/*.jsonl
