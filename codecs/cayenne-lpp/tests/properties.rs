@@ -2,8 +2,9 @@
 //! shape, and decode(encode(decode(x))) == decode(x).
 
 use lorafield_codec_lpp::{CayenneLpp, MAX_EVENTS, Profile, TYPES, encode_events};
+use lorafield_core::MAX_PAYLOAD;
 use lorafield_core::json::JsonWriter;
-use lorafield_core::{Decoded, FieldBuf, Uplink};
+use lorafield_core::{Decoded, ErrorKind, FieldBuf, Uplink};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -31,12 +32,17 @@ fn check_shape(profile: Profile, frame: &[u8]) {
     }
     if let Some(e) = d.error {
         assert!(e.offset < frame.len(), "{text}");
+        // A frame a device can send never fills the buffer (tests/capacity.rs).
+        assert_ne!(e.kind, ErrorKind::SinkFull, "{text}");
         assert_eq!(errors.map(Vec::len), Some(1));
     }
     // The fast path (rendering as it decodes) prints the same text.
     let mut fast = Vec::new();
-    let outcome =
-        JsonWriter::new().decode(&CayenneLpp::new(profile), Uplink::new(1, frame), &mut fast);
+    let outcome = JsonWriter::with_max_events(MAX_EVENTS).decode(
+        &CayenneLpp::new(profile),
+        Uplink::new(1, frame),
+        &mut fast,
+    );
     assert_eq!(String::from_utf8(fast.clone()).unwrap(), text);
     assert_eq!(
         outcome.data.map(|r| fast[r].to_vec()),
@@ -65,7 +71,8 @@ fn check_roundtrip(profile: Profile, frame: &[u8]) {
     }
 }
 
-/// A frame of well-formed records of `profile`'s types, sometimes with a broken tail.
+/// A frame of well-formed records of `profile`'s types, sometimes with a broken tail (at most
+/// 16 records of 11 bytes and 5 more: always within [`MAX_PAYLOAD`]).
 fn frame(profile: Profile) -> impl Strategy<Value = Vec<u8>> {
     let types: Vec<(u8, usize)> = TYPES
         .iter()
@@ -101,17 +108,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
-    fn any_bytes_give_valid_json(profile in profile(), bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+    fn any_bytes_give_valid_json(profile in profile(), bytes in prop::collection::vec(any::<u8>(), 0..=MAX_PAYLOAD)) {
         check_shape(profile, &bytes);
     }
 
     #[test]
     fn well_formed_frames_give_valid_json(profile in profile(), f in frame(Profile::Extended)) {
+        prop_assert!(f.len() <= MAX_PAYLOAD);
         check_shape(profile, &f);
     }
 
     #[test]
-    fn any_bytes_roundtrip(profile in profile(), bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+    fn any_bytes_roundtrip(profile in profile(), bytes in prop::collection::vec(any::<u8>(), 0..=MAX_PAYLOAD)) {
         check_roundtrip(profile, &bytes);
     }
 

@@ -35,22 +35,23 @@ fn decoding_into_a_fieldbuf_allocates_nothing() {
     })
     .collect();
     let mut buf = FieldBuf::<MAX_EVENTS>::new();
-    let region = Region::new(GLOBAL);
     let mut events = 0;
-    for _ in 0..100 {
-        for frame in &frames {
-            let decoded = buf.decode(&Elsys, Uplink::new(5, frame));
-            events += black_box(decoded.data.map_or(0, <[_]>::len));
-        }
-    }
-    let stats = region.change();
+    // The global allocator counts every thread's allocations, the test harness's too: an
+    // allocation per frame shows in every try, a stray one of another thread in one at most.
+    let stats = (0..3)
+        .map(|_| {
+            let region = Region::new(GLOBAL);
+            for _ in 0..100 {
+                for frame in &frames {
+                    let decoded = buf.decode(&Elsys, Uplink::new(5, frame));
+                    events += black_box(decoded.data.map_or(0, <[_]>::len));
+                }
+            }
+            let s = region.change();
+            (s.allocations, s.reallocations, s.bytes_allocated)
+        })
+        .min()
+        .unwrap();
     assert!(events > 0);
-    assert_eq!(
-        (
-            stats.allocations,
-            stats.reallocations,
-            stats.bytes_allocated
-        ),
-        (0, 0, 0)
-    );
+    assert_eq!(stats, (0, 0, 0));
 }

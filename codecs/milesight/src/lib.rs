@@ -38,6 +38,15 @@ pub use models::models;
 /// The codec's id in the registry.
 pub const ID: &str = "milesight";
 
+/// Events enough for any frame of up to 242 bytes (LoRaWAN's largest payload) of every model
+/// but one: the densest pairs are WS50x's and WS558's switch states, six events in three bytes
+/// (480 in 242 bytes; `tests/capacity.rs` searches every model's pairs). The exception is the
+/// VS121's people counter (`04 c9`), whose own region count byte asks for up to 255 regions of
+/// three events each: a pair of more than 169 regions, or several large ones, fills a
+/// `FieldBuf` this large. Decoding then stops at that pair with `sink_full`, what came before
+/// kept, on both paths to JSON alike.
+pub const MAX_EVENTS: usize = 512;
+
 /// One device model: its id (the device repository's codec id without `-codec`), the device
 /// ids that use it, and its rules.
 #[derive(Debug)]

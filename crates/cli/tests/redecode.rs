@@ -259,3 +259,241 @@ fn the_config_file_chooses_and_the_flags_override() {
     let o = run_in(dir.path(), &["--jobs", "0", &sample], b"");
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn stderr_lines(o: &Output) -> Vec<String> {
+    String::from_utf8(o.stderr.clone())
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Seven records that fail, one of each kind and some more.
+const SEVEN_FAILURES: &str = concat!(
+    "{}\n",
+    "{\"foo\":1}\n",
+    "[1]\n",
+    "{\"uplink_message\":{\"f_port\":1,\"frm_payload\":\"AWcA\"}}\n",
+    "{\"uplink_message\":{\"f_port\":1,\"frm_payload\":\"A*\"}}\n",
+    "{\"a\":1}\n",
+    "{\"b\":2}\n",
+);
+
+#[test]
+fn the_first_failures_are_named_on_stderr_then_how_many_more() {
+    let o = run(&["-o", "/dev/null"], SEVEN_FAILURES.as_bytes());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr_lines(&o);
+    assert_eq!(err.len(), 7, "{err:#?}");
+    assert!(err[0].starts_with("<stdin>:1: not an uplink envelope: it has none of uplink_message"));
+    assert!(err[1].starts_with("<stdin>:2: not an uplink envelope"));
+    assert!(err[2].starts_with("<stdin>:3: not a JSON object"));
+    assert_eq!(
+        err[3],
+        "<stdin>:4: cayenne-lpp: unexpected end of payload at byte 0"
+    );
+    assert!(err[4].starts_with("<stdin>:5: uplink_message.frm_payload is not base64"));
+    assert_eq!(err[5], "... and 2 more; --errors FILE keeps them all");
+    assert!(err[6].starts_with("lorafield redecode: read 7:"));
+    assert_eq!(summary(&o), [7, 0, 0, 0, 7, 0, 7, 0]);
+
+    // With --errors, the hint names the file that holds them all.
+    let dir = tempfile::tempdir().unwrap();
+    let errors = dir.path().join("failed.jsonl");
+    let o = run(
+        &["-o", "/dev/null", "--errors", path(&errors)],
+        SEVEN_FAILURES.as_bytes(),
+    );
+    let err = stderr_lines(&o);
+    assert_eq!(err[5], format!("... and 2 more in {}", errors.display()));
+    assert_eq!(std::fs::read_to_string(&errors).unwrap().lines().count(), 7);
+
+    // Five or fewer: no hint.
+    let five: String = SEVEN_FAILURES
+        .lines()
+        .take(5)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let err = stderr_lines(&run(&["-o", "/dev/null"], five.as_bytes()));
+    assert_eq!(err.len(), 6, "{err:#?}");
+    assert!(err[5].starts_with("lorafield redecode: read 5:"));
+}
+
+#[test]
+fn quiet_keeps_stderr_to_the_summary_line() {
+    for args in [
+        &["-q"][..],
+        &["-q", "--diff"],
+        &["-q", "--errors", "/dev/null"],
+    ] {
+        let o = run(args, SEVEN_FAILURES.as_bytes());
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(
+                "lorafield redecode: read 7: decoded 0 (changed 0, unchanged 0), failed 7"
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_object_that_is_no_envelope_is_written_with_its_reason() {
+    let o = run(&[], b"{}\n{\"foo\":1}\n");
+    assert_eq!(o.status.code(), Some(1));
+    let out: Vec<Value> = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[1]["foo"], 1, "the record as it was");
+    for v in &out {
+        let e = &v["lorafield"]["errors"][0];
+        assert_eq!(e["kind"], "invalid_envelope");
+        let message = e["message"].as_str().unwrap();
+        assert!(message.starts_with("not an uplink envelope"), "{message}");
+        assert!(message.contains("uplink_message") && message.contains("payload_raw"));
+    }
+    assert_eq!(summary(&o), [2, 0, 0, 0, 2, 0, 2, 0]);
+}
+
+#[test]
+fn with_diff_failed_records_are_lines_with_their_reason() {
+    let mut input = std::fs::read(fixture("sample.jsonl")).unwrap();
+    input.extend_from_slice(b"{}\n[1]\n");
+    let o = run(&["--diff"], &input);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (failed, changed): (Vec<&Value>, Vec<&Value>) =
+        lines.iter().partition(|l| l.get("reason").is_some());
+    assert_eq!(changed.len(), 5);
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0]["at"], "<stdin>:12");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not an uplink envelope")
+    );
+    assert_eq!(failed[1]["at"], "<stdin>:13");
+    assert!(
+        failed[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a JSON object")
+    );
+    // read 13 = decoded 8 + failed 2 + passed 3; changed 5 + failed 2 = written 7 + errors 0.
+    assert_eq!(summary(&o), [13, 8, 5, 3, 2, 3, 7, 0]);
+    // With --errors the failures go there, not to the diff.
+    let o = run(&["--diff", "--errors", "/dev/null"], &input);
+    assert_eq!(
+        String::from_utf8(o.stdout.clone()).unwrap().lines().count(),
+        5
+    );
+    assert_eq!(summary(&o)[6..], [5, 2]);
+}
+
+#[test]
+fn with_diff_before_is_as_compact_as_after() {
+    let record = br#"{"end_device_ids":{"device_id":"d"},"uplink_message":{"f_port":3,"frm_payload":"A2cA+AQChfw=","decoded_payload": { "temperature_3" : 1, "label": "a b" }}}"#;
+    let o = run(&["--diff"], record);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains(r#""before":{"temperature_3":1,"label":"a b"},"after":{"analog_in_4":-312.36,"temperature_3":24.8}"#),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_example_of_the_help_runs_from_a_checkout() {
+    let help = Command::new(env!("CARGO_BIN_EXE_lorafield"))
+        .args(["redecode", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let examples: Vec<&str> = help
+        .split("Examples (at the root of a clone of the repository):\n")
+        .nth(1)
+        .expect("the help has examples")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("lorafield "))
+        .collect();
+    assert!(examples.len() >= 4, "{examples:?}");
+    // A directory laid out like a checkout: its fixtures, and `lorafield` on the PATH.
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    std::os::unix::fs::symlink(
+        fixtures.canonicalize().unwrap(),
+        dir.path().join("fixtures"),
+    )
+    .unwrap();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_lorafield"));
+    let paths = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin.parent().unwrap().to_path_buf()];
+    dirs.extend(std::env::split_paths(&paths));
+    let path_var = std::env::join_paths(dirs).unwrap();
+    for example in examples {
+        let o = Command::new("sh")
+            .args(["-c", &format!("set -e; {example}")])
+            .current_dir(dir.path())
+            .env("PATH", &path_var)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        // 0, or 1 where a record fails on purpose (broken.jsonl); never a missing file.
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{example}: {err}");
+        assert!(!err.contains("No such file"), "{example}: {err}");
+        if example.contains("lorafield redecode") {
+            assert!(summary(&o)[0] > 0, "{example}: {err}");
+        }
+    }
+}
+
+#[test]
+fn on_a_terminal_it_says_it_reads_standard_input() {
+    // `script` runs the command on a pseudo-terminal; Ctrl-D (0x04) ends its input.
+    let bin = env!("CARGO_BIN_EXE_lorafield");
+    for (args, notice) in [("", true), ("-q", false)] {
+        let command = format!("{bin} redecode -o /dev/null {args}");
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux) runs the command on a terminal");
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(b"{}\n\x04").unwrap();
+        drop(input);
+        // Bounded: a run that does not end is killed and fails the test.
+        let mut waited = 0;
+        while child.try_wait().unwrap().is_none() {
+            if waited == 600 {
+                child.kill().unwrap();
+                panic!("redecode {args} did not end on Ctrl-D");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            waited += 1;
+        }
+        let o = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            text.contains("lorafield: reading records from standard input"),
+            notice,
+            "{args}: {text}"
+        );
+        assert!(
+            text.contains("lorafield redecode: read 1:"),
+            "{args}: {text}"
+        );
+    }
+}

@@ -61,3 +61,11 @@ pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_NOTES, MAX_WARNINGS, TEX
 pub use sink::{Container, Event, Sink};
 pub use value::{Field, Value};
 pub use view::{Members, Node};
+
+/// Events (fields and container openings) enough for any frame of up to 242 bytes, LoRaWAN's
+/// largest application payload, of the built-in codecs (Milesight's WS50x yields the most, 480;
+/// its VS121 people counter, whose region count is a byte of the payload, is the one exception):
+/// the size of the `FieldBuf` the facade decodes into, and how many events
+/// [`json::JsonWriter::decode`] renders by default. A frame with more stops with
+/// [`ErrorKind::SinkFull`] at the same field on both paths, what came before kept.
+pub const MAX_EVENTS: usize = 512;

@@ -15,12 +15,16 @@ use lorafield::core::json::write_str;
 use rayon::prelude::*;
 
 use crate::frame::{Chunk, Framer};
-use crate::redecode::{Redecoder, Status, page_objects, write_compact};
+use crate::redecode::{RecordId, Redecoder, Status, page_objects, write_compact, write_minified};
+
+/// How many failed records a [`Report`] names (the first ones, in input order).
+pub const FIRST_FAILURES: usize = 5;
 
 /// What a run did with the records it read.
 ///
-/// `read = decoded + failed + passed_through`, `decoded = changed + unchanged`, and (without
-/// `--diff`) `read = written + to_errors`.
+/// `read = decoded + failed + passed_through`, `decoded = changed + unchanged`, and
+/// `read = written + to_errors`; with `diff`, where only changes and failures are written,
+/// `changed + failed = written + to_errors`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Records read (the shares of a page each count; the page does not).
@@ -35,7 +39,7 @@ pub struct Counts {
     pub failed: u64,
     /// Records that are not uplinks with application data, written as they were.
     pub passed_through: u64,
-    /// Lines written to the output (records, or with `diff` the changes).
+    /// Lines written to the output (records, or with `diff` the changes and the failures).
     pub written: u64,
     /// Records written to the errors output.
     pub to_errors: u64,
@@ -56,9 +60,14 @@ impl Counts {
 
     /// Whether every record read is accounted for (see the type's docs).
     pub fn balanced(&self, diff: bool) -> bool {
+        let written = if diff {
+            self.changed + self.failed
+        } else {
+            self.read
+        };
         self.read == self.decoded + self.failed + self.passed_through
             && self.decoded == self.changed + self.unchanged
-            && (diff || self.read == self.written + self.to_errors)
+            && written == self.written + self.to_errors
     }
 }
 
@@ -82,7 +91,8 @@ impl fmt::Display for Counts {
 /// What is written for each record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settings {
-    /// Write only changed records, as `{"at":..,"id":..,"before":..,"after":..}`.
+    /// Write only changed records, as `{"at":..,"id":..,"before":..,"after":..}` (both
+    /// compact), and failed ones, as `{"at":..,"id":..,"reason":..}`.
     pub diff: bool,
     /// Send failed records to the errors output as `{"at":..,"reason":..,"record":..}`
     /// instead of the output.
@@ -98,6 +108,23 @@ pub struct ChunkOutput {
     pub errors: Vec<u8>,
     /// Its counts.
     pub counts: Counts,
+    /// Its first failed records (at most [`FIRST_FAILURES`]).
+    pub failures: Vec<Failure>,
+}
+
+/// A failed record: where it is and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `<file>:<line>`.
+    pub at: String,
+    /// Why (as in its stamp and in the errors output).
+    pub reason: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.reason)
+    }
 }
 
 /// Re-decodes the records of one chunk from `source`.
@@ -120,9 +147,12 @@ pub fn process_chunk(
                 let reason = format!("not UTF-8 text: {e}");
                 let mark = o.out.len();
                 crate::redecode::write_unreadable(&text, &reason, &mut o.out);
-                fail(
-                    &text, false, item.line, source, &reason, settings, mark, &mut o,
-                );
+                let at = Place {
+                    source,
+                    line: item.line,
+                    id: &RecordId::None,
+                };
+                fail(&text, false, &at, &reason, settings, mark, &mut o);
             }
         }
     }
@@ -153,23 +183,24 @@ fn one(
                 Err(e) => {
                     let reason = format!("a Microshare page whose objs cannot be read: {e}");
                     write_compact(text, &mut o.out);
-                    fail(text, true, line, source, &reason, settings, mark, o);
+                    let at = Place {
+                        source,
+                        line,
+                        id: &RecordId::None,
+                    };
+                    fail(text, true, &at, &reason, settings, mark, o);
                 }
             }
             return;
         }
         Status::Failed => {
             let reason = outcome.reason.as_deref().unwrap_or("failed");
-            fail(
-                text,
-                !outcome.unreadable,
-                line,
+            let at = Place {
                 source,
-                reason,
-                settings,
-                mark,
-                o,
-            );
+                line,
+                id: &outcome.id,
+            };
+            fail(text, !outcome.unreadable, &at, reason, settings, mark, o);
             return;
         }
         Status::Changed => {
@@ -196,7 +227,7 @@ fn one(
             outcome.id.write_json(&mut o.out);
             o.out.extend_from_slice(b",\"before\":");
             match outcome.before {
-                Some(b) => write_compact(b, &mut o.out),
+                Some(b) => write_minified(b, &mut o.out),
                 None => o.out.extend_from_slice(b"null"),
             }
             o.out.extend_from_slice(b",\"after\":");
@@ -212,20 +243,33 @@ fn one(
     o.counts.written += 1;
 }
 
-/// Accounts for a failed record whose output (from `mark`) is already in `o.out`.
-#[allow(clippy::too_many_arguments)]
+/// Where a record is: its input, line and id.
+struct Place<'a> {
+    source: &'a str,
+    line: u64,
+    id: &'a RecordId<'a>,
+}
+
+/// Accounts for a failed record whose output (from `mark`) is already in `o.out`: it stays
+/// there, or goes to the errors output, or (with `diff`) becomes a line saying why.
 fn fail(
     text: &str,
     readable: bool,
-    line: u64,
-    source: &str,
+    at: &Place<'_>,
     reason: &str,
     settings: &Settings,
     mark: usize,
     o: &mut ChunkOutput,
 ) {
+    let Place { source, line, id } = *at;
     o.counts.read += 1;
     o.counts.failed += 1;
+    if o.failures.len() < FIRST_FAILURES {
+        o.failures.push(Failure {
+            at: format!("{source}:{line}"),
+            reason: reason.to_string(),
+        });
+    }
     if settings.errors {
         o.out.truncate(mark);
         let e = &mut o.errors;
@@ -243,6 +287,14 @@ fn fail(
         o.counts.to_errors += 1;
     } else if settings.diff {
         o.out.truncate(mark);
+        o.out.extend_from_slice(b"{\"at\":");
+        write_at(source, line, &mut o.out);
+        o.out.extend_from_slice(b",\"id\":");
+        id.write_json(&mut o.out);
+        o.out.extend_from_slice(b",\"reason\":");
+        write_str(reason, &mut o.out);
+        o.out.extend_from_slice(b"}\n");
+        o.counts.written += 1;
     } else {
         o.out.push(b'\n');
         o.counts.written += 1;
@@ -287,6 +339,9 @@ pub struct Report {
     pub counts: Counts,
     /// Inputs that could not be opened or read to the end, with the reason.
     pub io_errors: Vec<String>,
+    /// The first failed records, in input order (at most [`FIRST_FAILURES`]; `counts.failed`
+    /// says how many failed in all).
+    pub failures: Vec<Failure>,
 }
 
 enum Msg {
@@ -322,8 +377,9 @@ pub fn run(
 
     std::thread::scope(|scope| {
         scope.spawn(move || read_inputs(inputs, target, &chunk_tx));
-        let writer = scope.spawn(move || -> io::Result<Counts> {
+        let writer = scope.spawn(move || -> io::Result<(Counts, Vec<Failure>)> {
             let mut counts = Counts::default();
+            let mut failures = Vec::new();
             for batch in done_rx {
                 for o in batch {
                     out.write_all(&o.out)?;
@@ -331,6 +387,8 @@ pub fn run(
                         e.write_all(&o.errors)?;
                     }
                     counts.add(&o.counts);
+                    let room = FIRST_FAILURES - failures.len();
+                    failures.extend(o.failures.into_iter().take(room));
                 }
                 progress(&counts);
             }
@@ -338,7 +396,7 @@ pub fn run(
             if let Some(e) = errors.as_mut() {
                 e.flush()?;
             }
-            Ok(counts)
+            Ok((counts, failures))
         });
         let mut batch: Vec<(Arc<str>, Chunk)> = Vec::with_capacity(2 * jobs);
         let mut input = chunk_rx.into_iter();
@@ -371,10 +429,14 @@ pub fn run(
         }
         drop(done_tx);
         drop(input);
-        let counts = writer
+        let (counts, failures) = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")))?;
-        Ok(Report { counts, io_errors })
+        Ok(Report {
+            counts,
+            io_errors,
+            failures,
+        })
     })
 }
 

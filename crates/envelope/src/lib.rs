@@ -61,7 +61,10 @@
 //!    name (`model`, `profile`), defaults filled in; `errors` and `warnings` are those of the
 //!    result, objects as in the decode output, left out when empty. A record that could not be
 //!    decoded because the envelope is wrong (no payload, not base64, a port out of range, a
-//!    member of the wrong type) gets one error of kind `invalid_envelope` with the reason.
+//!    member of the wrong type) gets one error of kind `invalid_envelope` with the reason. So
+//!    does a JSON object of none of the shapes above (`{}`, `{"foo":1}`), its stamp at its top
+//!    level: `not an uplink envelope: it has none of uplink_message (TTS v3), payload_raw (TTN v2),
+//!    ...`, naming what was looked for.
 //!
 //! Every other byte is copied as it was, member order and spacing included; a record spread
 //! over several lines (a pretty-printed page) is put on one line by dropping its line breaks
@@ -84,4 +87,5 @@ mod scan;
 pub use frame::{Chunk, Framer, Item};
 pub use redecode::{
     Outcome, RecordId, Redecoder, Shape, Status, UplinkIds, page_objects, write_compact,
+    write_minified,
 };

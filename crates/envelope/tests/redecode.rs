@@ -358,10 +358,6 @@ fn bad_records_are_errors_with_file_and_line_and_the_run_goes_on() {
             assert!(v["lorafield"].get("errors").is_none());
             continue;
         }
-        if reason.starts_with("not an uplink") {
-            assert!(v.get("lorafield").is_none(), "left as it was");
-            continue;
-        }
         let e = &v["lorafield"]["errors"][0];
         assert!(
             e["message"]
@@ -545,4 +541,158 @@ fn a_tts_message_other_than_an_uplink_is_named() {
     let mut out = Vec::new();
     let uplink = TTS.replace("PAYLOAD", "\"AQ==\"");
     assert_eq!(r.redecode(&uplink, &mut out).event, None);
+}
+
+#[test]
+fn an_object_that_is_no_envelope_fails_with_a_stamp_saying_what_was_looked_for() {
+    let selection = lpp();
+    let mut r = Redecoder::new(&selection);
+    for (record, written) in [
+        (
+            "{}",
+            r#"{"lorafield":{"errors":[{"kind":"invalid_envelope","message":REASON}]}}"#,
+        ),
+        (
+            r#"{"foo":1}"#,
+            r#"{"foo":1,"lorafield":{"errors":[{"kind":"invalid_envelope","message":REASON}]}}"#,
+        ),
+        (
+            "{\n  \"foo\": 1,\n  \"lorafield\": {\"codec\": \"x\"}\n}",
+            r#"{"foo": 1,"lorafield": {"errors":[{"kind":"invalid_envelope","message":REASON}]}}"#,
+        ),
+    ] {
+        let mut out = Vec::new();
+        let o = r.redecode(record, &mut out);
+        assert_eq!(o.status, Status::Failed, "{record}");
+        let reason = o.reason.unwrap();
+        for looked_for in [
+            "uplink_message",
+            "payload_raw",
+            "deviceInfo",
+            "data",
+            "objs",
+        ] {
+            assert!(reason.contains(looked_for), "{reason}");
+        }
+        let quoted = serde_json::to_string(&reason).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            written.replace("REASON", &quoted),
+            "{record}"
+        );
+    }
+}
+
+#[test]
+fn with_diff_a_failed_record_is_a_line_with_its_reason() {
+    let good = tts("\"A2cA+AQChfw=\"");
+    let text = [
+        good.clone(),
+        "{}".into(),
+        tts("\"A2cA*AQChfw=\""),
+        "not json".into(),
+        good,
+    ]
+    .join("\n");
+    let diff = Settings {
+        diff: true,
+        errors: false,
+    };
+    let (out, errors, c) = batch(&lpp(), &text, "in.jsonl", diff);
+    assert!(errors.is_empty());
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The two changes and the three failures, in input order.
+    assert_eq!(lines.len(), 5);
+    assert!(lines[0]["after"].is_object() && lines[4]["after"].is_object());
+    for (line, at) in [(&lines[1], 2), (&lines[2], 3), (&lines[3], 4)] {
+        assert_eq!(line["at"], format!("in.jsonl:{at}"));
+        assert!(line.get("after").is_none(), "{line}");
+        assert!(line["reason"].is_string(), "{line}");
+    }
+    assert!(
+        lines[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not an uplink envelope")
+    );
+    assert!(lines[2]["reason"].as_str().unwrap().contains("not base64"));
+    assert_eq!(
+        lines[2]["id"],
+        serde_json::json!({"device_id": "d1", "f_cnt": 5})
+    );
+    assert!(
+        lines[3]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a JSON object")
+    );
+    assert_eq!(lines[3]["id"], Value::Null);
+    assert_eq!(
+        (c.read, c.changed, c.failed, c.written, c.to_errors),
+        (5, 2, 3, 5, 0)
+    );
+    assert!(c.balanced(true));
+    // With --errors they go there instead; the accounting still adds up.
+    let both = Settings {
+        diff: true,
+        errors: true,
+    };
+    let (out, errors, c) = batch(&lpp(), &text, "in.jsonl", both);
+    assert_eq!(out.lines().count(), 2);
+    assert_eq!(errors.lines().count(), 3);
+    assert_eq!((c.written, c.to_errors), (2, 3));
+    assert!(c.balanced(true));
+    assert!(!Counts { written: 4, ..c }.balanced(true));
+}
+
+#[test]
+fn with_diff_before_is_compact_like_after() {
+    let record = r#"{"uplink_message":{"f_port":3,"frm_payload":"A2cA+AQChfw=","decoded_payload": { "temperature_3" : 1, "note": "a b\" c" }}}"#;
+    let diff = Settings {
+        diff: true,
+        errors: false,
+    };
+    let (out, _, _) = batch(&lpp(), record, "in.jsonl", diff);
+    assert!(
+        out.contains(r#""before":{"temperature_3":1,"note":"a b\" c"},"after":{"#),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_run_names_its_first_failures_in_input_order() {
+    use lorafield_envelope::batch::{FIRST_FAILURES, Input, RunOptions, run};
+    let text: String = (0..12).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    let input = Input {
+        name: "in.jsonl".into(),
+        open: Box::new(move || Ok(Box::new(std::io::Cursor::new(text)) as Box<_>)),
+    };
+    let options = RunOptions {
+        jobs: 2,
+        settings: Settings::default(),
+        chunk_bytes: Some(16),
+    };
+    let mut out = Vec::new();
+    let report = run(vec![input], &lpp(), &options, &mut out, None, &mut |_| {}).unwrap();
+    assert_eq!(report.counts.failed, 12);
+    let at: Vec<&str> = report.failures.iter().map(|f| f.at.as_str()).collect();
+    assert_eq!(
+        at,
+        [
+            "in.jsonl:1",
+            "in.jsonl:2",
+            "in.jsonl:3",
+            "in.jsonl:4",
+            "in.jsonl:5"
+        ]
+    );
+    assert_eq!(report.failures.len(), FIRST_FAILURES);
+    assert!(
+        report.failures[0]
+            .to_string()
+            .starts_with("in.jsonl:1: not an uplink envelope")
+    );
 }

@@ -65,8 +65,11 @@ pub use lorafield_codec_js as js;
 /// The core crate, for codec authors.
 pub use lorafield_core as core;
 
-/// Events enough for any frame of the built-in codecs (a full 242-byte LoRaWAN payload).
-pub const MAX_EVENTS: usize = 256;
+/// Events enough for any frame of the built-in codecs (a full 242-byte LoRaWAN payload; the one
+/// exception is Milesight's VS121 people counter with more than 169 regions): the `FieldBuf`
+/// size to decode into, and the limit [`JsonWriter`] renders up to, so that both paths stop
+/// with `sink_full` at the same field on a frame with more.
+pub const MAX_EVENTS: usize = lorafield_core::MAX_EVENTS;
 
 /// Decodes one uplink with `codec` into `buf` (cleared first).
 ///

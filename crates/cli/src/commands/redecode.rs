@@ -28,12 +28,17 @@ use crate::args::microshare::{MicroshareArgs, deliver_outbox};
 /// there is one, else cayenne-lpp; --codec replaces every rule, --profile/--model alone change
 /// that option wherever the chosen codec takes it. Option values ignore case (--model AM308).
 ///
+/// "failed" counts records that could not be read (not JSON, not UTF-8, cut short) or decoded
+/// (a JSON object that is no uplink envelope, no payload, not base64, a codec error). Each one
+/// carries its reason: in its stamp when it is written, in --errors when given, as a line of
+/// its own with --diff. Standard error names the first 5 (`<file>:<line>: <reason>`), then how
+/// many more failed.
+///
 /// Summary, one line on standard error at the end:
 ///   lorafield redecode: read R: decoded D (changed C, unchanged U), failed F, passed through P;
 ///   written W, to errors E
-/// where R = D + F + P, D = C + U and (without --diff) R = W + E. "failed" counts records that
-/// could not be read (not JSON, not UTF-8, cut short) or decoded (no payload, not base64, a
-/// codec error); each is reported with its file and line.
+/// where R = D + F + P, D = C + U and R = W + E; with --diff, where only changes and failures
+/// are written, C + F = W + E.
 ///
 /// Exit status: 0 when every uplink decoded, 1 when some record failed, 2 on usage or I/O
 /// errors (a file that cannot be opened or read to its end; the other files are still read).
@@ -51,12 +56,14 @@ pub(crate) struct RedecodeArgs {
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Write each record that could not be read or decoded here, as
-    /// {"at":"<file>:<line>","reason":..,"record":..}, instead of to the output.
+    /// {"at":"<file>:<line>","reason":..,"record":..}, instead of to the output (or, with
+    /// --diff, instead of its line there).
     #[arg(long, value_name = "FILE")]
     errors: Option<PathBuf>,
     /// Write only the records whose decoded payload changed, as
-    /// {"at":"<file>:<line>","id":..,"before":..,"after":..}; "id" is the share id, or
-    /// {"device_id":..,"f_cnt":..} for a bare envelope.
+    /// {"at":"<file>:<line>","id":..,"before":..,"after":..} (both compact), and those that
+    /// failed, as {"at":"<file>:<line>","id":..,"reason":..} (unless --errors takes them);
+    /// "id" is the share id, {"device_id":..,"f_cnt":..} for a bare envelope, or null.
     #[arg(long)]
     diff: bool,
     /// The selection rules (default: lorafield.toml in the current directory, if any).
@@ -71,7 +78,9 @@ pub(crate) struct RedecodeArgs {
     /// Device model, for codecs that have models.
     #[arg(long, short = 'm')]
     model: Option<String>,
-    /// No progress bar (there is none anyway when standard error is not a terminal).
+    /// Standard error holds the summary line only (and I/O errors, if any): no progress bar
+    /// (there is none anyway when standard error is not a terminal), no list of failures, no
+    /// notice that standard input is read.
     #[arg(long, short = 'q')]
     quiet: bool,
     /// Read the shares of this recType from Microshare (GET /share/{recType}, every page)
@@ -91,11 +100,14 @@ pub(crate) struct RedecodeArgs {
     microshare: MicroshareArgs,
 }
 
+/// One command a line, each runnable from the top of a checkout (the CLI tests run them).
 const REDECODE_EXAMPLES: &str = "\
-Examples:
-  lorafield redecode fixtures/envelopes/shares.jsonl
-  lorafield redecode --profile tts -o out.jsonl --errors failed.jsonl history-*.jsonl.gz
-  lorafield redecode --diff page-1.json page-2.json
+Examples (at the root of a clone of the repository):
+  lorafield redecode fixtures/envelopes/sample.jsonl
+  lorafield redecode --diff fixtures/envelopes/sample.jsonl fixtures/envelopes/page-2017.json
+  lorafield redecode -o out.jsonl --errors failed.jsonl fixtures/envelopes/*.jsonl
+  lorafield gen-shares --count 1000 | gzip > shares.jsonl.gz
+  lorafield redecode --profile tts -q shares.jsonl.gz > /dev/null
   lorafield gen-shares --count 1000 | lorafield redecode --jobs 2 > /dev/null";
 
 pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
@@ -148,6 +160,13 @@ pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
         None => None,
     };
     let read = Arc::new(AtomicU64::new(0));
+    let reads_stdin = args.from_microshare.is_none()
+        && (args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-"));
+    if reads_stdin && !args.quiet && io::stdin().is_terminal() {
+        eprintln!(
+            "lorafield: reading records from standard input, JSON Lines or a page (Ctrl-D ends)"
+        );
+    }
     let inputs = match &args.from_microshare {
         Some(rec_type) => vec![redecode::microshare_input(
             args.microshare.client(true)?,
@@ -198,6 +217,21 @@ pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
     }
     for e in &report.io_errors {
         eprintln!("lorafield: {e}");
+    }
+    if !args.quiet {
+        for f in &report.failures {
+            eprintln!("{f}");
+        }
+        let more = report
+            .counts
+            .failed
+            .saturating_sub(report.failures.len() as u64);
+        if more > 0 {
+            match &args.errors {
+                Some(p) => eprintln!("... and {more} more in {}", p.display()),
+                None => eprintln!("... and {more} more; --errors FILE keeps them all"),
+            }
+        }
     }
     eprintln!("lorafield redecode: {}", report.counts);
     drop(out);

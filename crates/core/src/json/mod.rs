@@ -31,8 +31,15 @@ const ERROR_BOUND: usize = 512;
 
 /// Renders decoded results as JSON, keeping its buffer and scratch space (members being sorted)
 /// from one call to the next, so that steady-state writing allocates nothing.
-#[derive(Debug, Default, Clone)]
+///
+/// [`JsonWriter::decode`] renders at most [`crate::MAX_EVENTS`] events (fields and container
+/// openings) per frame, as many as a `FieldBuf<MAX_EVENTS>` stores, and stops with
+/// [`crate::ErrorKind::SinkFull`] at the same field: both paths print the same result for every
+/// frame, however long. [`JsonWriter::with_max_events`] matches another `FieldBuf` size.
+#[derive(Debug, Clone)]
 pub struct JsonWriter {
+    /// How many events [`JsonWriter::decode`] renders before `sink_full`.
+    max_events: usize,
     scratch: Vec<Member>,
     buf: Vec<u8>,
     frags: Vec<sink::Frag>,
@@ -122,10 +129,52 @@ impl Sheet<'_> {
     }
 }
 
+impl Default for JsonWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl JsonWriter {
-    /// A writer with empty scratch space.
+    /// A writer with empty scratch space that renders up to [`crate::MAX_EVENTS`] events a
+    /// frame.
     pub const fn new() -> Self {
+        Self::with_max_events(crate::MAX_EVENTS)
+    }
+
+    /// A writer whose [`JsonWriter::decode`] stops with [`crate::ErrorKind::SinkFull`] where a
+    /// `FieldBuf<N>` with `N = max_events` would: at the field that does not fit.
+    ///
+    /// ```
+    /// use lorafield_core::json::JsonWriter;
+    /// use lorafield_core::{Codec, DecodeError, Field, FieldBuf, Sink, Uplink, Value};
+    ///
+    /// /// Every byte a field.
+    /// struct Bytes;
+    /// impl Codec for Bytes {
+    ///     fn id(&self) -> &'static str {
+    ///         "bytes"
+    ///     }
+    ///     fn decode<'a>(&self, u: Uplink<'a>, sink: &mut dyn Sink<'a>) -> Result<(), DecodeError> {
+    ///         for (i, &b) in u.payload.iter().enumerate() {
+    ///             let f = Field::new("b", Some(i as u8), Value::U64(b.into()));
+    ///             sink.field(f).map_err(|k| DecodeError::new(i, k))?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let frame = Uplink::new(1, &[1, 2, 3]);
+    /// let mut fast = Vec::new();
+    /// JsonWriter::with_max_events(2).decode(&Bytes, frame, &mut fast);
+    /// let mut stored = Vec::new();
+    /// FieldBuf::<2>::new().decode(&Bytes, frame).write_json(&mut stored);
+    /// assert_eq!(fast, stored);
+    /// assert!(fast.ends_with(br#""kind":"sink_full","message":"no room for more fields at byte 2","offset":2}]}"#));
+    /// ```
+    pub const fn with_max_events(max_events: usize) -> Self {
         JsonWriter {
+            max_events,
             scratch: Vec::new(),
             buf: Vec::new(),
             frags: Vec::new(),

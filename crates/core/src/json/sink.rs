@@ -132,6 +132,8 @@ pub struct JsonSink<'w> {
     warnings: &'w mut Vec<DecodeError>,
     keys: &'w mut Vec<CachedKey>,
     notes: Notes<'w>,
+    /// Events (fields and openings) that may still come before `sink_full`.
+    left: usize,
 }
 
 impl JsonWriter {
@@ -175,6 +177,7 @@ impl JsonWriter {
                 text: &mut self.text,
                 normalized: &mut self.normalized,
             },
+            left: self.max_events,
         };
         let result = codec.decode_json(uplink, &mut sink);
         let error = result.err();
@@ -647,6 +650,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
     // through memory and its wide loads would stall on the narrower stores that built it.
     #[inline(always)]
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
+        // As many as a FieldBuf stores, so that both paths stop at the same field.
+        self.left = self.left.checked_sub(1).ok_or(ErrorKind::SinkFull)?;
         let object = self
             .levels
             .last()
@@ -675,6 +680,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         if self.depth() >= MAX_DEPTH {
             return Err(ErrorKind::Nesting);
         }
+        self.left = self.left.checked_sub(1).ok_or(ErrorKind::SinkFull)?;
         let object = self.level().container == Container::Object;
         self.reserve(8 + 6 * name.len());
         let start = self.pos;
@@ -720,6 +726,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
     }
 
     fn dyn_field(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        // Counted as a FieldBuf counts it: both paths stop at the same member.
+        self.left = self.left.checked_sub(1).ok_or(ErrorKind::SinkFull)?;
         let object = self.mark_dynamic();
         self.reserve(8 + 6 * key.len() + dyn_bound(&value));
         let mut pos = put_byte(self.buf, self.pos, b',');
@@ -734,6 +742,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         if self.depth() >= MAX_DEPTH {
             return Err(ErrorKind::Nesting);
         }
+        self.left = self.left.checked_sub(1).ok_or(ErrorKind::SinkFull)?;
         let object = self.mark_dynamic();
         self.reserve(8 + 6 * key.len());
         let start = self.pos;
@@ -796,6 +805,7 @@ impl JsonSink<'_> {
 mod tests {
     use super::*;
     use crate::{FieldBuf, Value};
+    use alloc::format;
     use alloc::string::String;
 
     /// A codec that replays a script of sink calls.
@@ -869,11 +879,16 @@ mod tests {
 
     /// The writer's result through the sink, and through a FieldBuf: they must agree.
     fn both(steps: &'static [Step]) -> String {
+        both_within::<64>(steps)
+    }
+
+    /// The same with room for `N` events on both paths.
+    fn both_within<const N: usize>(steps: &'static [Step]) -> String {
         let codec = Script(steps);
-        let mut w = JsonWriter::new();
+        let mut w = JsonWriter::with_max_events(N);
         let mut fast = Vec::new();
         let outcome = w.decode(&codec, Uplink::new(1, &[]), &mut fast);
-        let mut buf = FieldBuf::<64>::new();
+        let mut buf = FieldBuf::<N>::new();
         let d = buf.decode(&codec, Uplink::new(1, &[]));
         let mut slow = Vec::new();
         w.write_result(&d, &mut slow);
@@ -1052,7 +1067,7 @@ mod tests {
             s
         };
         let codec = Script(&MANY);
-        let mut w = JsonWriter::new();
+        let mut w = JsonWriter::with_max_events(MANY.len());
         let mut out = Vec::new();
         w.decode(&codec, Uplink::new(1, &[]), &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -1062,5 +1077,47 @@ mod tests {
             v["data"]["name_of_some_length_255"],
             serde_json::json!(281.5)
         );
+    }
+
+    #[test]
+    fn past_the_limit_both_paths_stop_at_the_same_field() {
+        const FULL: &str = r#""errors":[{"kind":"sink_full","message":"no room for more fields at byte 0","offset":0}]}"#;
+        // The third field does not fit: the two before it are kept.
+        assert_eq!(
+            both_within::<2>(&[F("a", None, 1), F("b", None, 2), F("c", None, 3)]),
+            format!(r#"{{"data":{{"a":0.1,"b":0.2}},{FULL}"#)
+        );
+        // An opening counts as an event; a container cut short is left out whole.
+        assert_eq!(
+            both_within::<3>(&[
+                F("a", None, 1),
+                Open("o", None, Object),
+                F("x", None, 1),
+                F("y", None, 2),
+                Close
+            ]),
+            format!(r#"{{"data":{{"a":0.1}},{FULL}"#)
+        );
+        assert_eq!(
+            both_within::<2>(&[F("a", None, 1), F("b", None, 2), Open("l", None, Array)]),
+            both_within::<2>(&[F("a", None, 1), F("b", None, 2), F("c", None, 3)])
+        );
+        // Exactly full is not an error; closing takes no room.
+        assert_eq!(
+            both_within::<3>(&[
+                Open("l", None, Array),
+                F("", None, 1),
+                F("", None, 2),
+                Close
+            ]),
+            r#"{"data":{"l":[0.1,0.2]}}"#
+        );
+        // The default is the facade's FieldBuf size.
+        static MANY: [Step; crate::MAX_EVENTS + 1] = [F("n", None, 1); crate::MAX_EVENTS + 1];
+        let text = both_within::<{ crate::MAX_EVENTS }>(&MANY);
+        let mut fast = Vec::new();
+        JsonWriter::new().decode(&Script(&MANY), Uplink::new(1, &[]), &mut fast);
+        assert_eq!(String::from_utf8(fast).unwrap(), text);
+        assert!(text.ends_with(&format!(",{FULL}")), "{text}");
     }
 }

@@ -19,9 +19,14 @@ use fields::{
     Fields, clip, is_known_non_uplink, member_span, received_at, shape_of, share_id, string,
 };
 pub use outcome::{Outcome, RecordId, Shape, Status, UplinkIds};
-pub use text::write_compact;
 pub(crate) use text::write_unreadable;
 use text::{Message, Tail, copy, copy_line, same_json};
+pub use text::{write_compact, write_minified};
+
+/// Why a JSON object that is none of the shapes read fails: what was looked for.
+const NOT_AN_ENVELOPE: &str = "not an uplink envelope: it has none of uplink_message (TTS v3), \
+    payload_raw (TTN v2), deviceInfo (ChirpStack v4), data or recType (a Microshare share), \
+    objs (a Microshare page)";
 
 /// Standard base64, padding optional (some integrations strip it).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -122,11 +127,16 @@ impl<'s> Redecoder<'s> {
             } else if env.objs.is_some() {
                 return Outcome::new(Status::Page);
             } else {
-                let reason = "not an uplink envelope: no uplink_message (TTS v3), payload_raw \
-                              (TTN v2), deviceInfo (ChirpStack v4) or share data"
-                    .to_string();
-                copy(record, 0..record.len(), out);
-                return Outcome::failed(reason);
+                // Written back with a stamp at its top level saying why.
+                let reason = NOT_AN_ENVELOPE.to_string();
+                return self.fail(
+                    record,
+                    env,
+                    None,
+                    reason,
+                    Outcome::failed(String::new()),
+                    out,
+                );
             };
             copy(record, 0..record.len(), out);
             return Outcome {

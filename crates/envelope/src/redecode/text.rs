@@ -43,6 +43,29 @@ pub fn write_compact(record: &str, out: &mut Vec<u8>) {
     copy(record, 0..record.len(), out);
 }
 
+/// Appends the JSON text `json` compact: without the whitespace between its tokens (strings
+/// are copied as they are), as lorafield prints its own JSON.
+pub fn write_minified(json: &str, out: &mut Vec<u8>) {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        } else if b == b'"' {
+            in_string = true;
+        }
+        out.push(b);
+    }
+}
+
 /// What is to be written for text that is not a JSON object.
 pub(crate) fn write_unreadable(record: &str, reason: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"lorafield\":{\"errors\":[{\"kind\":\"unreadable\",\"message\":");
