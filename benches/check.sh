@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The bench gate (benches/README.md, "The bench gate"): runs the LPP, codecs and redecode
-# benches with a short measurement, takes each ratio to its peer (or to Cayenne LPP), and
-# compares the median over the runs with benches/baseline.json. Exits 1 when a ratio fell more
-# than GATE_TOLERANCE (default 0.10) below its baseline, 2 on an error (a bench with no result
-# included), 0 otherwise. Runs from any directory; not in CI.
+# benches with a short measurement, takes each ratio to its peer (or to Cayenne LPP) from each
+# bench's fastest sample over the runs, and compares it with benches/baseline.json. Exits 1
+# when a ratio fell more than GATE_TOLERANCE (default 0.10) below its baseline, 2 on an error
+# (a bench with no result included), 0 otherwise. Runs from any directory; not in CI.
 #
-#   benches/check.sh              check: the median of 3 runs against the baseline
+#   benches/check.sh              check: 3 runs against the baseline
 #   benches/check.sh --runs 1     one run (quicker, less sure)
 #   benches/check.sh --update     rewrite benches/baseline.json from 3 runs
 #
@@ -88,7 +88,7 @@ if [ "$update" = 1 ]; then
     cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
     machine="$(nproc) CPUs (${cpu:-unknown CPU}), $(uname -s) $(uname -m), $(rustc --version | cut -d' ' -f1-2)"
     [ -z "${GATE_MACHINE:-}" ] || machine="$machine; $GATE_MACHINE"
-    how="benches/check.sh --update: median of $runs runs of cargo bench -- ${criterion_args[*]}; each bench's fastest sample"
+    how="benches/check.sh --update: $runs runs of cargo bench -- ${criterion_args[*]}; each bench's fastest sample over the runs"
     "$gate" update --baseline "$root/benches/baseline.json" --commit "$commit" \
         --date "$(date -u +%Y-%m-%d)" --machine "$machine" --how "$how" "${dirs[@]}"
 else

@@ -4,12 +4,13 @@
 //! `benches/check.sh` runs the benches into one criterion output directory per run, then the
 //! `gate` binary, which reads criterion's `new/benchmark.json` (the bench id) and
 //! `new/sample.json` (its samples) there. A bench's time is its fastest sample's time per
-//! iteration: on a machine shared with other jobs, preemption and co-runners only ever add time,
-//! so the minimum is the estimate that moves least from run to run (criterion's mean and median
-//! moved by 30-60% on a busy machine where the minimum held within 2%). A ratio is the time of
-//! the reference divided by the time of the bench: higher is better, and `2.31` reads "2.31x the
-//! peer". Over several runs the gate takes each ratio's median. A ratio fails when it falls more
-//! than the tolerance below its baseline; a bench with no result is an error, never a pass.
+//! iteration, and over several runs the fastest of those: on a machine shared with other jobs,
+//! preemption and co-runners only ever add time, so the minimum is the estimate that moves least
+//! (criterion's median moved by 30-150% between runs on a busy machine where the fastest sample
+//! held within a few percent, but for a whole run now and then). A ratio is the time of the
+//! reference divided by the time of the bench: higher is better, and `2.31` reads "2.31x the
+//! peer". A ratio fails when it falls more than the tolerance below its baseline; a bench with
+//! no result is an error, never a pass.
 //!
 //! ```
 //! use lorafield_benches::gate::{self, Baseline, Times};
@@ -242,15 +243,16 @@ fn visit(dir: &Path, times: &mut Times) -> Result<(), Error> {
     Ok(())
 }
 
-/// Each ratio of [`RATIOS`] over one or more runs.
+/// The times of each ratio's two benches over one or more runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measured {
-    /// Per ratio (in the order of [`RATIOS`]): its value in each run.
-    pub runs: Vec<Vec<f64>>,
+    /// Per ratio (in the order of [`RATIOS`]): the times (ns) of its bench and of its
+    /// reference in each run.
+    pub runs: Vec<Vec<(f64, f64)>>,
 }
 
 impl Measured {
-    /// The ratios of every run; any bench missing from any run is an error.
+    /// The times of every run; any bench missing from any run is an error.
     pub fn from_runs(runs: &[Times]) -> Result<Measured, Error> {
         if runs.is_empty() {
             return Err(Error::NoRuns);
@@ -265,43 +267,44 @@ impl Measured {
         };
         let mut per_ratio = Vec::with_capacity(RATIOS.len());
         for r in RATIOS {
-            let mut values = Vec::with_capacity(runs.len());
+            let mut times = Vec::with_capacity(runs.len());
             for run in 0..runs.len() {
-                values.push(time(run, r.vs_id())? / time(run, r.bench_id())?);
+                times.push((time(run, r.bench_id())?, time(run, r.vs_id())?));
             }
-            per_ratio.push(values);
+            per_ratio.push(times);
         }
         Ok(Measured { runs: per_ratio })
     }
 
-    /// The median of each ratio over the runs.
-    pub fn medians(&self) -> Vec<f64> {
-        self.runs.iter().map(|v| median(v)).collect()
+    /// Each ratio: the reference's fastest time over the runs divided by the bench's. A run in
+    /// which other jobs slowed one bench throughout does not count, as long as another run was
+    /// spared.
+    pub fn ratios(&self) -> Vec<f64> {
+        let fastest = |times: &[(f64, f64)], side: fn(&(f64, f64)) -> f64| {
+            times.iter().map(side).fold(f64::INFINITY, f64::min)
+        };
+        self.runs
+            .iter()
+            .map(|times| fastest(times, |t| t.1) / fastest(times, |t| t.0))
+            .collect()
     }
 
-    /// The spread of each ratio over the runs: (max - min) / median.
+    /// The run-to-run spread of each ratio: (max - min) of the ratio in each run, over the
+    /// ratio. 0 for one run.
     pub fn spreads(&self) -> Vec<f64> {
         self.runs
             .iter()
-            .map(|v| {
-                let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
-                    (lo.min(x), hi.max(x))
-                });
-                (hi - lo) / median(v)
+            .zip(self.ratios())
+            .map(|(times, ratio)| {
+                let (lo, hi) = times
+                    .iter()
+                    .map(|(bench, vs)| vs / bench)
+                    .fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+                        (lo.min(x), hi.max(x))
+                    });
+                (hi - lo) / ratio
             })
             .collect()
-    }
-}
-
-/// The median of a non-empty list.
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
     }
 }
 
@@ -325,9 +328,9 @@ pub struct Entry {
     pub bench: String,
     /// The reference's criterion id.
     pub vs: String,
-    /// The time of `vs` divided by the time of `bench` (the median over the runs).
+    /// The time of `vs` divided by the time of `bench` ([`Measured::ratios`]).
     pub ratio: f64,
-    /// The spread over the runs, (max - min) / median.
+    /// The run-to-run spread ([`Measured::spreads`]).
     pub spread: f64,
 }
 
@@ -364,11 +367,11 @@ impl Baseline {
         })
     }
 
-    /// The baseline of a measurement: each ratio's median, and its spread.
+    /// The baseline of a measurement: each ratio, and its spread.
     pub fn from_measured(measured: &Measured, note: Note) -> Baseline {
         let ratios = RATIOS
             .iter()
-            .zip(measured.medians())
+            .zip(measured.ratios())
             .zip(measured.spreads())
             .map(|((r, ratio), spread)| Entry {
                 bench: r.bench_id(),
@@ -391,7 +394,7 @@ pub struct Row {
     pub ratio: Ratio,
     /// Its baseline.
     pub baseline: f64,
-    /// Its value now (the median over the runs).
+    /// Its value now.
     pub now: f64,
     /// Its spread over the runs now.
     pub spread: f64,
@@ -424,11 +427,7 @@ pub fn compare(baseline: &Baseline, measured: &Measured) -> Result<Vec<Row>, Err
         });
     }
     let mut rows = Vec::with_capacity(RATIOS.len());
-    for ((r, now), spread) in RATIOS
-        .iter()
-        .zip(measured.medians())
-        .zip(measured.spreads())
-    {
+    for ((r, now), spread) in RATIOS.iter().zip(measured.ratios()).zip(measured.spreads()) {
         let entry = baseline
             .ratios
             .iter()
@@ -583,14 +582,17 @@ mod tests {
     }
 
     #[test]
-    fn runs_give_their_median_and_spread() {
-        // Ratios 2.0, 2.5 and 1.0 over three runs: median 2.0, spread (2.5 - 1.0) / 2.0.
-        let runs = [run(10.0, 20.0), run(10.0, 25.0), run(10.0, 10.0)];
+    fn runs_give_the_ratio_of_the_fastest_times_and_the_spread() {
+        // Per run, bench and reference: 10 and 20 ns (2.0x), 12 and 18 (1.5x), 11 and 33 (3.0x).
+        // The fastest of each, 10 and 18, give 1.8x: neither a run's ratio nor their median.
+        let runs = [run(10.0, 20.0), run(12.0, 18.0), run(11.0, 33.0)];
         let m = Measured::from_runs(&runs).unwrap();
-        assert!(m.medians().iter().all(|&x| x == 2.0));
-        assert!(m.spreads().iter().all(|&x| x == 0.75));
-        let m = Measured::from_runs(&runs[..2]).unwrap();
-        assert!(m.medians().iter().all(|&x| x == 2.25));
+        assert!(m.ratios().iter().all(|&x| (x - 1.8).abs() < 1e-12));
+        // The runs' ratios go from 1.5 to 3.0: a spread of 1.5 / 1.8.
+        assert!(m.spreads().iter().all(|&x| (x - 1.5 / 1.8).abs() < 1e-12));
+        let one = Measured::from_runs(&runs[1..2]).unwrap();
+        assert!(one.ratios().iter().all(|&x| x == 1.5));
+        assert!(one.spreads().iter().all(|&x| x == 0.0));
     }
 
     #[test]

@@ -74,12 +74,14 @@ fn run(args: &Args) -> Result<bool, gate::Error> {
     }
     let measured = Measured::from_runs(&runs)?;
     if args.update {
-        // What changes, against the baseline being replaced (when it still compares).
-        if let Ok(rows) = Baseline::load(&args.baseline).and_then(|b| gate::compare(&b, &measured))
-        {
-            print!("{}", gate::table(&rows, args.tolerance, runs.len()));
-        }
-        Baseline::from_measured(&measured, args.note.clone()).save(&args.baseline)?;
+        let baseline = Baseline::from_measured(&measured, args.note.clone());
+        // What changes, against the baseline being replaced when it still compares (else
+        // against itself, for the spread).
+        let rows = Baseline::load(&args.baseline)
+            .and_then(|old| gate::compare(&old, &measured))
+            .or_else(|_| gate::compare(&baseline, &measured))?;
+        print!("{}", gate::table(&rows, args.tolerance, runs.len()));
+        baseline.save(&args.baseline)?;
         println!("wrote {}", args.baseline.display());
         return Ok(true);
     }
