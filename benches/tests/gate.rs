@@ -39,6 +39,33 @@ fn the_gated_ratios_are_distinct() {
     }
 }
 
+#[test]
+fn the_baseline_holds_exactly_the_gated_ratios() {
+    let baseline = Baseline::load(&manifest_dir().join("baseline.json")).unwrap();
+    let pairs: Vec<_> = baseline
+        .ratios
+        .iter()
+        .map(|e| (e.bench.clone(), e.vs.clone()))
+        .collect();
+    let gated: Vec<_> = RATIOS.iter().map(|r| (r.bench_id(), r.vs_id())).collect();
+    assert_eq!(
+        pairs, gated,
+        "benches/baseline.json is not the gate's: run `benches/check.sh --update`"
+    );
+    for e in &baseline.ratios {
+        assert!(e.ratio.is_finite() && e.ratio > 0.0, "{e:?}");
+    }
+    let note = &baseline.measured;
+    for (what, text) in [
+        ("commit", &note.commit),
+        ("date", &note.date),
+        ("machine", &note.machine),
+        ("how", &note.how),
+    ] {
+        assert!(!text.is_empty(), "the baseline does not say its {what}");
+    }
+}
+
 /// Writes criterion's output for one run in which every gated bench takes 10 µs and every
 /// reference 20 µs (ratio 2.0), except the bench ids in `times`; `skip` is left out.
 fn fake_run(dir: &Path, times: &[(String, f64)], skip: Option<&str>) {
