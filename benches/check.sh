@@ -52,7 +52,7 @@ export LORAFIELD_BIN="$target/release/lorafield"
 filter='^(lpp|codecs|redecode/(core|command))/'
 out="$target/bench-gate"
 dirs=()
-max_load=0
+loads=()
 for i in $(seq 1 "$runs"); do
     dir="$out/run-$i"
     log="$out/run-$i.log"
@@ -70,10 +70,12 @@ for i in $(seq 1 "$runs"); do
     fi
     load_after=$(cut -d' ' -f1 /proc/loadavg)
     echo "   $((SECONDS - start)) s; load average $load_before before, $load_after after"
-    max_load=$(printf '%s\n' "$max_load" "$load_before" "$load_after" | sort -g | tail -n 1)
+    loads+=("$load_before" "$load_after")
     dirs+=("$dir")
 done
 
+min_load=$(printf '%s\n' "${loads[@]}" | sort -g | head -n 1)
+max_load=$(printf '%s\n' "${loads[@]}" | sort -g | tail -n 1)
 cpus=$(nproc)
 if awk -v l="$max_load" -v c="$cpus" 'BEGIN { exit !(l > c) }'; then
     echo "note: the machine was busy (load average up to $max_load on $cpus CPUs). The LPP and"
@@ -84,10 +86,11 @@ fi
 gate="$target/release/gate"
 if [ "$update" = 1 ]; then
     commit="$(git rev-parse --short HEAD)"
-    git diff --quiet HEAD -- . || commit="$commit with uncommitted changes"
+    git diff --quiet HEAD -- . ':!benches/baseline.json' || commit="$commit with uncommitted changes"
     cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-    machine="$(nproc) CPUs (${cpu:-unknown CPU}), $(uname -s) $(uname -m), $(rustc --version | cut -d' ' -f1-2)"
+    machine="$cpus CPUs (${cpu:-unknown CPU}), $(uname -s) $(uname -m), $(rustc --version | cut -d' ' -f1-2)"
     [ -z "${GATE_MACHINE:-}" ] || machine="$machine; $GATE_MACHINE"
+    machine="$machine; load average $min_load-$max_load during the runs"
     how="benches/check.sh --update: $runs runs of cargo bench -- ${criterion_args[*]}; each bench's fastest sample over the runs"
     "$gate" update --baseline "$root/benches/baseline.json" --commit "$commit" \
         --date "$(date -u +%Y-%m-%d)" --machine "$machine" --how "$how" "${dirs[@]}"

@@ -89,19 +89,19 @@ fn run(args: &Args) -> Result<bool, gate::Error> {
     let rows = gate::compare(&baseline, &measured)?;
     print!("{}", gate::table(&rows, args.tolerance, runs.len()));
     let below = rows.iter().filter(|r| !r.passes(args.tolerance)).count();
+    // 0.1 prints as 10, 0.125 as 12.5.
+    let percent = (args.tolerance * 1000.0).round() / 10.0;
     if below == 0 {
         println!(
-            "bench gate: all {} ratios within {:.0}% of the baseline ({} run{})",
+            "bench gate: all {} ratios within {percent}% of the baseline ({} run{})",
             rows.len(),
-            args.tolerance * 100.0,
             runs.len(),
             if runs.len() == 1 { "" } else { "s" }
         );
     } else {
         println!(
-            "bench gate: {below} of {} ratios more than {:.0}% below the baseline",
+            "bench gate: {below} of {} ratios more than {percent}% below the baseline",
             rows.len(),
-            args.tolerance * 100.0
         );
     }
     Ok(below == 0)
