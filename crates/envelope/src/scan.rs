@@ -80,6 +80,7 @@ pub(crate) struct UplinkMessage {
     pub(crate) frm_payload: Option<Member>,
     pub(crate) decoded_payload: Option<Member>,
     pub(crate) decoded_payload_warnings: Option<Member>,
+    pub(crate) normalized_payload: Option<Member>,
     pub(crate) version_ids: Option<Member>,
     pub(crate) received_at: Option<Member>,
     /// Where the object's last member value ends; `None` for `{}`.
@@ -209,6 +210,7 @@ enum Key {
     FrmPayload,
     DecodedPayload,
     DecodedPayloadWarnings,
+    NormalizedPayload,
     VersionIds,
     Other,
 }
@@ -266,6 +268,7 @@ impl Visitor<'_> for KeyVisitor {
             "frm_payload" => Key::FrmPayload,
             "decoded_payload" => Key::DecodedPayload,
             "decoded_payload_warnings" => Key::DecodedPayloadWarnings,
+            "normalized_payload" => Key::NormalizedPayload,
             "version_ids" => Key::VersionIds,
             other => match OTHER_MESSAGES.iter().find(|m| **m == other) {
                 Some(m) => Key::OtherMessage(m),
@@ -416,6 +419,7 @@ impl<'de> Visitor<'de> for UplinkSeed<'de> {
                 Key::FrmPayload => &mut u.frm_payload,
                 Key::DecodedPayload => &mut u.decoded_payload,
                 Key::DecodedPayloadWarnings => &mut u.decoded_payload_warnings,
+                Key::NormalizedPayload => &mut u.normalized_payload,
                 Key::VersionIds => &mut u.version_ids,
                 Key::ReceivedAt => &mut u.received_at,
                 _ => continue,

@@ -11,6 +11,7 @@ use lorafield::{Options, Registry};
 use lorafield_cli::redecode;
 
 use crate::args::microshare::{MicroshareArgs, deliver_outbox};
+use crate::args::scripts::ScriptArgs;
 
 /// Decode stored uplinks again: JSON Lines of envelopes or Microshare shares, share pages,
 /// JSON arrays, gzip files, or standard input.
@@ -98,6 +99,21 @@ pub(crate) struct RedecodeArgs {
     outbox: PathBuf,
     #[command(flatten)]
     microshare: MicroshareArgs,
+    /// Decode with this script, whatever the rules say.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["codec", "device"])]
+    js: Option<PathBuf>,
+    /// Decode with this device's codec from the device repository:
+    /// BRAND/MODEL[@FIRMWARE][:BAND] (see `lorafield decode --help`).
+    #[arg(long, value_name = "BRAND/MODEL", conflicts_with = "codec")]
+    device: Option<String>,
+    /// native or js: which codec decodes a --device that a native codec covers.
+    #[arg(long, value_name = "native|js", requires = "device")]
+    prefer: Option<String>,
+    /// The script's variables, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    variables: Option<String>,
+    #[command(flatten)]
+    scripts: ScriptArgs,
 }
 
 /// One command a line, each runnable from the top of a checkout (the CLI tests run them).
@@ -121,11 +137,18 @@ pub(crate) fn run(args: RedecodeArgs) -> Result<ExitCode> {
         model: args.model,
         ..Options::default()
     };
-    let selection = redecode::load_selection(
+    let selection = lorafield_cli::config::load(
         &registry,
-        args.config.as_deref(),
-        args.codec.as_deref(),
-        &options,
+        &lorafield_cli::config::Request {
+            config: args.config.as_deref(),
+            codec: args.codec.as_deref(),
+            options,
+            js: args.js.as_deref(),
+            device: args.device.as_deref(),
+            variables: args.variables.as_deref(),
+            prefer: args.prefer.as_deref(),
+            env: args.scripts.environment(),
+        },
     )?;
     let jobs = match args.jobs {
         Some(0) => bail!("--jobs must be at least 1"),

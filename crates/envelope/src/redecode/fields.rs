@@ -138,6 +138,10 @@ pub(super) struct Fields<'r> {
     pub(super) dev_eui: Option<Cow<'r, str>>,
     pub(super) brand_id: Option<Cow<'r, str>>,
     pub(super) model_id: Option<Cow<'r, str>>,
+    pub(super) firmware_version: Option<Cow<'r, str>>,
+    pub(super) band_id: Option<Cow<'r, str>>,
+    /// TTS v3's `uplink_message.normalized_payload`.
+    pub(super) normalized: Option<Member>,
 }
 
 /// A string borrowed from the record when it has no escapes. (serde's `Cow<str>` inside an
@@ -193,6 +197,10 @@ pub(super) struct VersionIds<'a> {
     brand_id: Option<Text<'a>>,
     #[serde(borrow, default)]
     model_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    firmware_version: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    band_id: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -252,8 +260,11 @@ impl<'r> Fields<'r> {
                 )? {
                     f.brand_id = text(v.brand_id);
                     f.model_id = text(v.model_id);
+                    f.firmware_version = text(v.firmware_version);
+                    f.band_id = text(v.band_id);
                 }
                 f.payload = u.frm_payload.clone();
+                f.normalized = u.normalized_payload.clone();
                 f.decoded = u.decoded_payload.clone();
                 f.warnings = u.decoded_payload_warnings.clone();
             }

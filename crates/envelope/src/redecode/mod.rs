@@ -182,8 +182,8 @@ impl<'s> Redecoder<'s> {
             brand_id: fields.brand_id.as_deref(),
             model_id: fields.model_id.as_deref(),
             rec_type: rec_type.as_deref(),
-            firmware_version: None,
-            band_id: None,
+            firmware_version: fields.firmware_version.as_deref(),
+            band_id: fields.band_id.as_deref(),
         };
         let selection = self.selection;
         let selected = selection.select(&meta);
@@ -231,13 +231,23 @@ impl<'s> Redecoder<'s> {
             return self.fail(record, env, Some(choice), reason, outcome, out);
         }
 
-        // Decode: the TS013 result into `result`, data at `data`.
+        // Decode: the TS013 result into `result`, data at `data`. A script also reads the
+        // uplink's receive time and a seed of the record (native codecs read neither).
         self.result.clear();
-        let done = self.json.decode(
-            choice.codec(),
-            Uplink::new(f_port, &self.payload),
-            &mut self.result,
-        );
+        let mut uplink = Uplink::new(f_port, &self.payload);
+        if choice.is_runtime() {
+            let received = received_at(record, env, shape);
+            if let Some(ms) = received.as_deref().and_then(rfc3339_ms) {
+                uplink = uplink.received_at(ms);
+            }
+            uplink = uplink.with_seed(seed_of(&[
+                fields.dev_eui.as_deref().unwrap_or_default(),
+                &fields.f_cnt.unwrap_or(0).to_string(),
+                received.as_deref().unwrap_or_default(),
+                &payload_text,
+            ]));
+        }
+        let done = self.json.decode(choice.codec(), uplink, &mut self.result);
         let data = done.data.clone();
         let tail = Tail::read(&self.result, done.has_errors, done.has_warnings);
 
@@ -286,6 +296,9 @@ impl<'s> Redecoder<'s> {
         }
         if shape == Shape::TtsV3 && data.is_some() {
             self.tts_warnings(record, &fields, &tail);
+            if let Some(n) = &done.normalized {
+                self.tts_normalized(&fields, n.clone());
+            }
         }
         self.stamp_edit(record, env, Some(choice), &tail, None);
         self.edits.sort_by_key(|e| e.span.start);
@@ -377,6 +390,42 @@ impl<'s> Redecoder<'s> {
         }
     }
 
+    /// TTS keeps a codec's normalized payload in `normalized_payload`, a list of
+    /// measurements: the script's object becomes a list of one.
+    fn tts_normalized(&mut self, fields: &Fields<'_>, normalized: Range<usize>) {
+        let text = &self.result[normalized];
+        let start = self.repl.len();
+        if fields.normalized.is_none() {
+            self.repl.extend_from_slice(b",\"normalized_payload\":");
+        }
+        let list = text.first() == Some(&b'[');
+        if !list {
+            self.repl.push(b'[');
+        }
+        self.repl.extend_from_slice(text);
+        if !list {
+            self.repl.push(b']');
+        }
+        let with = start..self.repl.len();
+        let span = match &fields.normalized {
+            Some(old) => old.span.clone(),
+            None => {
+                let at = fields
+                    .warnings
+                    .as_ref()
+                    .or(fields.decoded.as_ref())
+                    .or(fields.payload.as_ref())
+                    .map_or(0, |m| m.span.end);
+                at..at
+            }
+        };
+        self.edits.push(Edit {
+            span,
+            with,
+            data: None,
+        });
+    }
+
     /// The stamp: replaces the envelope's `lorafield` member or is added as its last member.
     fn stamp_edit(
         &mut self,
@@ -432,6 +481,13 @@ impl<'s> Redecoder<'s> {
                 write_str(value, r);
                 r.push(b',');
             }
+            if let Some((script, sha)) = choice.script() {
+                r.extend_from_slice(b"\"script\":");
+                write_str(script, r);
+                r.extend_from_slice(b",\"sha256\":");
+                write_str(sha, r);
+                r.push(b',');
+            }
             r.extend_from_slice(b"\"version\":");
             write_str(choice.version(), r);
         }
@@ -474,4 +530,24 @@ impl<'s> Redecoder<'s> {
         copy(record, at..record.len(), out);
         after
     }
+}
+
+/// RFC 3339 text (`2024-05-01T12:00:00.5Z`) as milliseconds since the Unix epoch.
+fn rfc3339_ms(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// A seed standing for a record: FNV-1a over its identifying parts (DevEUI, frame counter,
+/// receive time, payload), each followed by a separator.
+fn seed_of(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
