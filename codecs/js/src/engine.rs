@@ -8,7 +8,8 @@ use std::time::Instant;
 use lorafield_core::dynamic::{Note, Severity};
 use lorafield_core::{DecodeError, ErrorKind, Limit, Sink, Uplink};
 use rquickjs::context::{EvalOptions, intrinsic};
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::object::Filter;
+use rquickjs::{Atom, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
 
 use crate::entry::Entries;
 use crate::helpers::{Helpers, SavedHelpers};
@@ -94,7 +95,43 @@ struct Loaded {
     // Persistent values are dropped before the context they live in.
     helpers: SavedHelpers,
     entries: Entries,
+    /// The global object's names after the script was evaluated.
+    names: GlobalNames,
     context: Context,
+}
+
+/// What the global object's own string names look like, found without making a JavaScript
+/// array of them: their count, and the first and the last (names are kept in the order they
+/// were made, integer-like ones first, so a call that made one changes one of the three).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct GlobalNames {
+    count: usize,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl GlobalNames {
+    fn of(ctx: &Ctx<'_>) -> Result<GlobalNames, Failure> {
+        let mut keys = ctx.globals().own_keys::<Atom<'_>>(Filter::new().string());
+        let count = keys.len();
+        let text = |a: Option<rquickjs::Result<Atom<'_>>>| -> Result<Option<String>, Failure> {
+            a.transpose()
+                .map_err(js)?
+                .map(|a| a.to_string().map_err(js))
+                .transpose()
+        };
+        let first = text(keys.next())?;
+        let last = match text(keys.next_back())? {
+            None => first.clone(),
+            last => last,
+        };
+        Ok(GlobalNames { count, first, last })
+    }
+
+    /// Whether the global object's names in `ctx` differ from these.
+    fn changed(&self, ctx: &Ctx<'_>) -> Result<bool, Failure> {
+        Ok(GlobalNames::of(ctx)? != *self)
+    }
 }
 
 /// A cached context and what it is for.
@@ -251,7 +288,7 @@ impl Engine {
                 .snapshot
                 .call::<_, Value<'_>>(())
                 .map_err(js)?;
-            Ok((helpers, entries))
+            Ok((helpers, entries, GlobalNames::of(&ctx)?))
         });
         if let Some(limit) = self.guard.disarm() {
             return Err(Failure::Load(LoadError::Limit {
@@ -259,7 +296,7 @@ impl Engine {
                 limit,
             }));
         }
-        let (helpers, entries) = loaded.map_err(|f| match f {
+        let (helpers, entries, names) = loaded.map_err(|f| match f {
             Failure::Limit(limit) => Failure::Load(LoadError::Limit {
                 script: script.name().into(),
                 limit,
@@ -269,6 +306,7 @@ impl Engine {
         Ok(Loaded {
             helpers,
             entries,
+            names,
             context,
         })
     }
@@ -480,7 +518,11 @@ pub(crate) fn run<C: Call>(
             let helpers = loaded.helpers.restore(&ctx)?;
             prepare(&ctx, &helpers, codec, uplink)?;
             let out = call.run(&ctx, &helpers, &loaded.entries);
-            helpers.cleanup.call::<_, Value<'_>>(()).map_err(js)?;
+            let changed = loaded.names.changed(&ctx)?;
+            helpers
+                .cleanup
+                .call::<_, Value<'_>>((changed,))
+                .map_err(js)?;
             out
         });
         let mut jobs_limit = None;
@@ -490,7 +532,11 @@ pub(crate) fn run<C: Call>(
             jobs_limit = drain_jobs(runtime);
             loaded.context.with(|ctx| -> Result<(), Failure> {
                 let helpers = loaded.helpers.restore(&ctx)?;
-                helpers.cleanup.call::<_, Value<'_>>(()).map_err(js)?;
+                let changed = loaded.names.changed(&ctx)?;
+                helpers
+                    .cleanup
+                    .call::<_, Value<'_>>((changed,))
+                    .map_err(js)?;
                 Ok(())
             })?;
         }

@@ -169,20 +169,16 @@
   define(global, "console", console);
 
   // --- Globals a call creates. --------------------------------------------------------
-  // An assignment to an undeclared name (sloppy mode) or `globalThis.x = ...` looks the name
-  // up the global object's prototype chain before it creates the property: a proxy there
-  // sees every such creation, so that undoing them costs nothing when there are none.
-  var created = [];
-  var hasOwn = Object.prototype.hasOwnProperty;
-  var reflectSet = Reflect.set;
-  Object.setPrototypeOf(global, new Proxy(Object.getPrototypeOf(global), {
-    set: function (target, key, value, receiver) {
-      if (receiver === global && typeof key === "string" && !hasOwn.call(global, key)) {
-        created.push(key);
-      }
-      return reflectSet(target, key, value, receiver);
-    },
-  }));
+  // Found by comparing the global object's own names with those it had after the script was
+  // evaluated; lorafield tells `cleanup` whether they changed (the count, the first or the last
+  // name differ: names come in the order they were made, integer-like ones first), which it
+  // finds without making an array of them. (A proxy on the global object's prototype chain
+  // would see each creation, but the engine then reads an undeclared name through the proxy
+  // as undefined instead of throwing a ReferenceError.)
+  var ownNames = Object.getOwnPropertyNames;
+  var descriptor = Object.getOwnPropertyDescriptor;
+  var createObject = Object.create;
+  var same = Object.is;
 
   // --- Helpers for lorafield. ----------------------------------------------------------
   var baseline = null;
@@ -206,37 +202,37 @@
     // Remembers the globals the script made when it was evaluated, and the values of those
     // that hold a number, string, boolean, null or undefined.
     snapshot: function () {
-      baseline = Object.create(null);
+      baseline = createObject(null);
       primitives = [];
-      var own = Object.getOwnPropertyNames(global);
+      var own = ownNames(global);
       for (var i = 0; i < own.length; i++) {
         var name = own[i];
         baseline[name] = true;
-        var d = Object.getOwnPropertyDescriptor(global, name);
+        var d = descriptor(global, name);
         if (d && "value" in d && d.writable &&
             (d.value === null || (typeof d.value !== "object" && typeof d.value !== "function"))) {
           primitives.push(name, d.value);
         }
       }
-      created.length = 0;
       return own.length;
     },
     // Undoes what a call did to the globals: removes those it made (implicit globals,
     // `globalThis.x = ...`) and gives back their values to the primitive ones it changed (a
     // top-level `var pointer = 0` that a call advanced). Objects a call changed in place keep
-    // their changes: only a fresh context undoes those.
-    cleanup: function () {
+    // their changes: only a fresh context undoes those. `changed`: whether the global object's
+    // names differ from the snapshot's.
+    cleanup: function (changed) {
       var removed = 0;
-      if (created.length > 0) {
-        for (var i = 0; i < created.length; i++) {
-          var name = created[i];
-          if (baseline !== null && !baseline[name] && delete global[name]) removed++;
+      if (changed && baseline !== null) {
+        var own = ownNames(global);
+        for (var i = 0; i < own.length; i++) {
+          var name = own[i];
+          if (!baseline[name] && delete global[name]) removed++;
         }
-        created.length = 0;
       }
       for (var j = 0; j < primitives.length; j += 2) {
         var v = primitives[j + 1];
-        if (!Object.is(global[primitives[j]], v)) global[primitives[j]] = v;
+        if (!same(global[primitives[j]], v)) global[primitives[j]] = v;
       }
       return removed;
     },
