@@ -111,7 +111,7 @@ impl Call for RawCall<'_> {
             _ => f.call((input,)).catch_failure(ctx, name)?,
         };
         let limit = self.codec.options().limits.output_size;
-        let mut convert = Converter::new(ctx, helpers, limit)?;
+        let mut convert = Converter::new(ctx, helpers, limit, name)?;
         let mut text = TextOut::default();
         convert.value("", out, &mut text, false)?;
         let mut json: Json = if text.text.is_empty() {

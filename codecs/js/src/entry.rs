@@ -250,7 +250,7 @@ impl Call for DecodeCall<'_, '_> {
             )));
         };
         let limit = self.codec.options().limits.output_size;
-        let mut convert = Converter::new(ctx, helpers, limit)?;
+        let mut convert = Converter::new(ctx, helpers, limit, name)?;
         convert.members(data_obj, &mut SinkOut(self.sink))?;
         for w in warnings.iter().chain(&convert.warnings) {
             self.warn(w);
@@ -300,7 +300,7 @@ impl DecodeCall<'_, '_> {
         }
         let normalized: Value<'js> = result.get("data").map_err(js)?;
         let limit = self.codec.options().limits.output_size;
-        let mut convert = Converter::new(ctx, helpers, limit)?;
+        let mut convert = Converter::new(ctx, helpers, limit, name)?;
         let mut text = TextOut::default();
         match convert.value("", normalized, &mut text, false) {
             Ok(()) => {}

@@ -40,7 +40,8 @@
 //! Results are converted from JavaScript values directly (not through JSON text) and pushed
 //! into the sink as run-time members ([`lorafield_core::dynamic`]): keys sorted bytewise,
 //! numbers printed as ECMAScript prints them, `undefined` and functions left out (`null` in
-//! arrays), typed arrays as arrays, dates as ISO 8601 text, BigInts as numbers when exact.
+//! arrays), typed arrays as arrays, dates as ISO 8601 text, boxed primitives as their values,
+//! BigInts as numbers when exact.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

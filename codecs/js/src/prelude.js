@@ -189,6 +189,27 @@
   var slice = Array.prototype.slice;
   var StringClass = String;
   var toWellFormed = String.prototype.toWellFormed;
+  var dateTime = proto.getTime;
+  var dateIso = proto.toISOString;
+  // Boxed primitives (new Number(5), new String("x"), Object(1n)): their class and the
+  // valueOf that reads their value (it throws for an object that only has the prototype).
+  var boxes = [
+    [Number, Number.prototype.valueOf], [StringClass, String.prototype.valueOf],
+    [Boolean, Boolean.prototype.valueOf], [BigInt, BigInt.prototype.valueOf],
+    [Symbol, Symbol.prototype.valueOf],
+  ];
+  var unbox = function (v) {
+    for (var i = 0; i < boxes.length; i++) {
+      if (v instanceof boxes[i][0]) {
+        try {
+          return { value: boxes[i][1].call(v) };
+        } catch (err) {
+          return null;
+        }
+      }
+    }
+    return null;
+  };
   return {
     // The clock for the next call: a fixed instant in ms, or null for the host's.
     setNow: function (ms) {
@@ -244,11 +265,23 @@
       return input;
     },
     // What an object is: 1 a Date (printed as its ISO text), 2 a typed array (printed as
-    // an array), 0 anything else.
+    // an array), 3 a boxed primitive (printed as its value), 0 anything else. An object that
+    // only has one of their prototypes is none of them.
     kind: function (v) {
-      if (v instanceof RealDate) return 1;
-      if (isView(v) && !(v instanceof DataViewClass)) return 2;
-      return 0;
+      if (v instanceof RealDate) {
+        try {
+          dateTime.call(v);
+          return 1;
+        } catch (err) {
+          return 0;
+        }
+      }
+      if (isView(v)) return v instanceof DataViewClass ? 0 : 2;
+      return unbox(v) === null ? 0 : 3;
+    },
+    unbox: function (v) {
+      var boxed = unbox(v);
+      return boxed === null ? undefined : boxed.value;
     },
     toArray: function (v) {
       return slice.call(v);
@@ -260,7 +293,7 @@
       return toWellFormed.call(s);
     },
     iso: function (d) {
-      return isNaN(d.getTime()) ? null : d.toISOString();
+      return isNaN(dateTime.call(d)) ? null : dateIso.call(d);
     },
     Date: Date,
   };
