@@ -81,3 +81,64 @@ pub(crate) fn decode_both(codec: &JsCodec, uplink: Uplink<'_>) -> String {
 pub(crate) fn limit_error(limit: &str, message: &str) -> String {
     format!(r#"{{"errors":[{{"kind":"script_limit","limit":"{limit}","message":"{message}"}}]}}"#)
 }
+
+/// Runs `f` and returns what this thread's code logged meanwhile: each event as
+/// `target: message name=value ...`.
+///
+/// The subscriber is the global one of the test binary, installed once and keeping events of
+/// threads that capture: a subscriber scoped to one thread would race with the other tests'
+/// threads over each log call site's cached interest, and miss events now and then.
+pub(crate) fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    use std::cell::RefCell;
+    use std::sync::Once;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    thread_local! {
+        static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+    }
+    struct Capture;
+    struct Fields(Vec<String>);
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let text = format!("{value:?}");
+            if field.name() == "message" {
+                self.0.insert(0, text);
+            } else {
+                self.0.push(format!("{}={text}", field.name()));
+            }
+        }
+    }
+    impl Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            CAPTURED.with(|c| {
+                if let Some(lines) = c.borrow_mut().as_mut() {
+                    let mut fields = Fields(Vec::new());
+                    event.record(&mut fields);
+                    let target = event.metadata().target();
+                    lines.push(format!("{target}: {}", fields.0.join(" ")));
+                }
+            });
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Capture).expect("no other global subscriber");
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let r = f();
+    let lines = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    (r, lines)
+}
