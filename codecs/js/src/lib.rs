@@ -77,8 +77,23 @@ impl JsCodec {
     /// A codec running `script` with `options`. The script is evaluated once here (on this
     /// thread) to check it: a syntax error, an ES module, a script over the size limit, one
     /// that throws or runs into a limit while it loads, or one without an entry point is an
-    /// error now rather than on every uplink.
+    /// error now rather than on every uplink; so are variables that are not a JSON object.
     pub fn new(script: Script, options: JsOptions) -> Result<JsCodec, LoadError> {
+        if let Some(text) = &options.variables {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) if v.is_object() => {}
+                Ok(_) => {
+                    return Err(LoadError::Variables {
+                        reason: format!("{text} is not an object"),
+                    });
+                }
+                Err(e) => {
+                    return Err(LoadError::Variables {
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
         let codec = JsCodec {
             script: Arc::new(script),
             options: Arc::new(options),
