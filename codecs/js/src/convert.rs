@@ -11,6 +11,7 @@ use rquickjs::{Array, CaughtError, Ctx, Function, Object, Type, Value};
 
 use crate::engine::{Failure, caught, js};
 use crate::helpers::Helpers;
+use crate::text::text_of;
 
 /// Where converted values go: a sink, or JSON text.
 pub(crate) trait Out {
@@ -96,7 +97,6 @@ pub(crate) struct Converter<'js> {
     unbox: Function<'js>,
     to_array: Function<'js>,
     to_text: Function<'js>,
-    well_formed: Function<'js>,
     /// Bytes of output left.
     budget: usize,
     /// The objects being converted, outermost first (a cycle returns to one of them).
@@ -123,7 +123,6 @@ impl<'js> Converter<'js> {
             unbox: helpers.unbox.clone(),
             to_array: helpers.to_array.clone(),
             to_text: helpers.to_text.clone(),
-            well_formed: helpers.well_formed.clone(),
             budget: output_size,
             ancestors: Vec::new(),
             path: Vec::new(),
@@ -297,16 +296,7 @@ impl<'js> Converter<'js> {
     /// A string's text; one that is not well formed (a lone surrogate) has each lone
     /// surrogate replaced by U+FFFD, as `String.prototype.toWellFormed` does.
     fn text(&self, value: &Value<'js>) -> Result<String, Failure> {
-        let Some(s) = value.as_string() else {
-            return Ok(String::new());
-        };
-        match s.to_string() {
-            Ok(t) => Ok(t),
-            Err(_) => {
-                let fixed: String = self.well_formed.call((value.clone(),)).map_err(js)?;
-                Ok(fixed)
-            }
-        }
+        Ok(text_of(&self.ctx, value).unwrap_or_default())
     }
 
     fn enter(&mut self, v: Value<'js>) -> Result<(), Failure> {

@@ -14,6 +14,7 @@ use rquickjs::{Atom, CatchResultExt, CaughtError, Context, Ctx, Function, Object
 use crate::entry::Entries;
 use crate::helpers::{Helpers, SavedHelpers};
 use crate::script::{LoadError, module_line};
+use crate::text::text_of;
 use crate::{Clock, Isolation, JsCodec, Limits};
 
 /// lorafield's prelude (see `prelude.js`).
@@ -377,13 +378,13 @@ fn internal(f: Failure, what: &str) -> Failure {
 pub(crate) fn caught(e: CaughtError<'_>, script: &str) -> Failure {
     match e {
         CaughtError::Exception(ex) => {
-            let message = ex.message().unwrap_or_default();
-            let name: String = ex
-                .as_object()
-                .get::<_, Option<String>>("name")
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "Error".into());
+            let obj = ex.as_object();
+            let member = |key: &str| -> Option<String> {
+                let v: Value<'_> = obj.get(key).ok()?;
+                text_of(obj.ctx(), &v)
+            };
+            let message = member("message").unwrap_or_default();
+            let name = member("name").unwrap_or_else(|| "Error".into());
             if name == "InternalError" && message == "out of memory" {
                 return Failure::Limit(Limit::Memory);
             }
@@ -393,7 +394,7 @@ pub(crate) fn caught(e: CaughtError<'_>, script: &str) -> Failure {
             if name == "InternalError" && message == "interrupted" {
                 return Failure::Limit(Limit::Fuel);
             }
-            let line = ex.stack().and_then(|s| line_of(&s, script));
+            let line = member("stack").and_then(|s| line_of(&s, script));
             Failure::Threw {
                 message: if message.is_empty() {
                     name
@@ -405,9 +406,7 @@ pub(crate) fn caught(e: CaughtError<'_>, script: &str) -> Failure {
         }
         CaughtError::Value(v) if v.is_null() => Failure::ThrewNull,
         CaughtError::Value(v) => {
-            let text = v
-                .as_string()
-                .and_then(|s| s.to_string().ok())
+            let text = text_of(v.ctx(), &v)
                 .or_else(|| v.as_number().map(|n| n.to_string()))
                 .unwrap_or_else(|| format!("a thrown {}", v.type_name()));
             Failure::Threw {

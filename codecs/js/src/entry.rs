@@ -9,6 +9,7 @@ use crate::JsCodec;
 use crate::convert::{Converter, SinkOut, TextOut};
 use crate::engine::{Call, Failure, caught, js, report};
 use crate::helpers::Helpers;
+use crate::text::text_of;
 
 /// Which function decodes uplinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +107,7 @@ pub(crate) fn messages<'js>(result: &Object<'js>, name: &str) -> Result<Vec<Stri
         return Ok(Vec::new());
     }
     let text = |v: Value<'js>| -> String {
-        match v.as_string().and_then(|s| s.to_string().ok()) {
+        match text_of(v.ctx(), &v) {
             Some(s) => s,
             None => {
                 let json = v.ctx().json_stringify(v.clone()).ok().flatten();

@@ -46,6 +46,5 @@ helpers! {
     iso: Function = "iso",
     to_array: Function = "toArray",
     to_text: Function = "toText",
-    well_formed: Function = "wellFormed",
     date: Constructor = "Date",
 }

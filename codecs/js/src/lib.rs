@@ -53,6 +53,7 @@ mod helpers;
 mod limits;
 pub mod repo;
 mod script;
+mod text;
 
 pub use downlink::{DownlinkResult, EncodedDownlink, RoutineError};
 

@@ -188,7 +188,6 @@
   var DataViewClass = DataView;
   var slice = Array.prototype.slice;
   var StringClass = String;
-  var toWellFormed = String.prototype.toWellFormed;
   var dateTime = proto.getTime;
   var dateIso = proto.toISOString;
   // Boxed primitives (new Number(5), new String("x"), Object(1n)): their class and the
@@ -288,9 +287,6 @@
     },
     toText: function (v) {
       return StringClass(v);
-    },
-    wellFormed: function (s) {
-      return toWellFormed.call(s);
     },
     iso: function (d) {
       return isNaN(dateTime.call(d)) ? null : dateIso.call(d);

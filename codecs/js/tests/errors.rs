@@ -240,3 +240,31 @@ fn scripts_that_cannot_load_say_why_and_where() {
     assert!(matches!(e, LoadError::Read { .. }));
     assert!(e.to_string().starts_with("cannot read script "), "{e}");
 }
+
+#[test]
+fn messages_with_lone_surrogates_read_as_the_replacement_character() {
+    let c = inline(
+        "function decodeUplink(input) {
+           if (input.fPort === 1) return { errors: ['a\\ud800b'], warnings: ['\\udc00'] };
+           if (input.fPort === 2) throw new Error('x\\ud800');
+           if (input.fPort === 3) throw '\\ud800';
+           return { data: {}, warnings: ['\\ud800\\ud83d\\ude00'] };
+         }",
+    );
+    assert_eq!(
+        decode_both(&c, Uplink::new(1, &[])),
+        "{\"errors\":[{\"kind\":\"codec_error\",\"message\":\"a\u{fffd}b\"}],\"warnings\":[{\"kind\":\"codec_warning\",\"message\":\"\u{fffd}\"}]}"
+    );
+    assert_eq!(
+        decode_both(&c, Uplink::new(2, &[])),
+        script_error(Some(3), "Error: x\u{fffd}")
+    );
+    assert_eq!(
+        decode_both(&c, Uplink::new(3, &[])),
+        script_error(None, "uncaught \u{fffd}")
+    );
+    assert_eq!(
+        decode_both(&c, Uplink::new(4, &[])),
+        "{\"data\":{},\"warnings\":[{\"kind\":\"codec_warning\",\"message\":\"\u{fffd}😀\"}]}"
+    );
+}
