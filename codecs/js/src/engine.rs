@@ -144,6 +144,9 @@ struct Cached {
 /// This thread's engine.
 struct Engine {
     cache: Vec<Cached>,
+    /// Where the host's stack was when the runtime was made: QuickJS counts every call's
+    /// stack from there.
+    stack_top: usize,
     guard: Arc<Guard>,
     /// Runtime memory after the last context was added or dropped.
     base_memory: usize,
@@ -201,6 +204,7 @@ pub(crate) enum Failure {
 
 impl Engine {
     fn new() -> Result<Engine, Failure> {
+        let stack_top = stack_position();
         let runtime = Runtime::new().map_err(|e| Failure::Engine(e.to_string()))?;
         let guard = Arc::new(Guard {
             anchor: Instant::now(),
@@ -213,6 +217,7 @@ impl Engine {
         runtime.set_interrupt_handler(Some(Box::new(move || handler.check())));
         Ok(Engine {
             cache: Vec::new(),
+            stack_top,
             guard,
             base_memory: 0,
             poisoned: false,
@@ -220,11 +225,16 @@ impl Engine {
         })
     }
 
-    /// Sets the runtime's memory and stack limits for a call under `limits`.
+    /// Sets the runtime's memory and stack limits for a call under `limits`, the stack counted
+    /// from here.
     fn set_limits(&self, limits: &Limits) {
         self.runtime
             .set_memory_limit(self.base_memory.saturating_add(limits.memory));
-        self.runtime.set_max_stack_size(limits.stack);
+        self.runtime.set_max_stack_size(stack_allowance(
+            self.stack_top,
+            stack_position(),
+            limits.stack,
+        ));
     }
 
     /// Measures the memory the cached contexts hold (after a collection).
@@ -344,6 +354,36 @@ impl Engine {
         }
         self.measure();
     }
+}
+
+/// Where this thread's stack is now: the address of a local (stacks grow down on every
+/// platform lorafield runs on).
+#[inline(never)]
+fn stack_position() -> usize {
+    let here = 0u8;
+    std::hint::black_box(std::ptr::addr_of!(here)) as usize
+}
+
+/// The largest stack setting rquickjs passes on (larger ones mean no limit).
+const MAX_STACK_SETTING: usize = 1 << 24;
+
+/// The stack size to set so that a call starting at `here` may use `allowance` bytes.
+///
+/// QuickJS stops a call when the stack goes below `top - size`, `top` being where the stack
+/// was when the runtime was made, not where the call starts: a call from deeper in the host's
+/// stack (a deep caller, a caller with a large frame) found its allowance used up before it
+/// began, and every call failed as a stack overflow; one from higher up got more than its
+/// allowance. The size is moved by the difference. A call so much higher up that no size
+/// expresses its allowance may use the stack down to `top` (which exists: the runtime was
+/// made there); one so much deeper that the size would exceed what rquickjs passes on gets
+/// less, and fails as out of stack rather than run without a limit.
+fn stack_allowance(top: usize, here: usize, allowance: usize) -> usize {
+    let size = if here <= top {
+        allowance.saturating_add(top - here)
+    } else {
+        allowance.saturating_sub(here - top).max(1)
+    };
+    size.min(MAX_STACK_SETTING)
 }
 
 /// Evaluates `text` as a classic script named `name`.
@@ -697,6 +737,20 @@ mod tests {
         let stack = "    at f (other.js:3:1)\n    at decodeUplink (codec.js:12:9)\n";
         assert_eq!(line_of(stack, "codec.js"), Some(12));
         assert_eq!(line_of(stack, "none.js"), None);
+    }
+
+    #[test]
+    fn the_stack_allowance_counts_from_the_call() {
+        let k = 1024;
+        // Where the runtime was made: as set.
+        assert_eq!(stack_allowance(1000 * k, 1000 * k, 256 * k), 256 * k);
+        // 300 KiB deeper: the size grows by as much.
+        assert_eq!(stack_allowance(1000 * k, 700 * k, 256 * k), 556 * k);
+        // 100 KiB higher up: it shrinks; far higher up it stays above zero (no limit).
+        assert_eq!(stack_allowance(1000 * k, 1100 * k, 256 * k), 156 * k);
+        assert_eq!(stack_allowance(1000 * k, 2000 * k, 256 * k), 1);
+        // Never beyond what rquickjs passes on.
+        assert_eq!(stack_allowance(usize::MAX, 0, 256 * k), MAX_STACK_SETTING);
     }
 
     #[test]

@@ -302,3 +302,43 @@ fn limits_count_per_thread_of_cached_contexts_and_drop_the_least_recently_used()
         assert_eq!(calls(&a), r#"{"data":{"calls":1}}"#);
     });
 }
+
+/// Calls `f` after using about `kib` KiB of this thread's stack.
+fn deep<R>(kib: usize, f: &mut dyn FnMut() -> R) -> R {
+    if kib == 0 {
+        return f();
+    }
+    let frame = std::hint::black_box([0u8; 1024]);
+    let r = deep(kib - 1, f);
+    std::hint::black_box(&frame);
+    r
+}
+
+#[test]
+fn the_stack_is_counted_from_where_each_call_starts() {
+    // The engine is made near the top of a thread's stack, then called 1 MiB deeper: the
+    // call has its whole stack allowance (256 KiB) from there, and endless recursion still
+    // stops at the limit, never at the end of the thread's stack.
+    let thread = std::thread::Builder::new().stack_size(16 << 20);
+    thread
+        .spawn(|| {
+            let recursion = js_with("limits/recursion.js", JsOptions::default());
+            assert_eq!(decode_port(&recursion, 1, &[]), r#"{"data":{"port":1}}"#);
+            deep(1024, &mut || {
+                assert_eq!(decode_port(&recursion, 1, &[]), r#"{"data":{"port":1}}"#);
+                assert_eq!(decode_port(&recursion, 2, &[]), STACK);
+                // A script loaded down here, then called from the top again.
+                let shapes = common::device("lorafield-test/shapes");
+                assert_eq!(
+                    decode_port(&shapes, 1, &[0, 2, 1, 1, 1, 6, 2, 0xFF, 0xFE]),
+                    r#"{"data":{"a":true,"temperature":-2}}"#
+                );
+            });
+            assert_eq!(decode_port(&recursion, 2, &[]), STACK);
+            let shapes = common::device("lorafield-test/shapes");
+            assert_eq!(decode_port(&shapes, 1, &[]), r#"{"data":{}}"#);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
