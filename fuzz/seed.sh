@@ -3,7 +3,8 @@
 # of fixtures/<codec>/*.jsonl, written as a binary file named by its SHA-1 (as libFuzzer names its
 # own), into the targets of the case's codec; for envelope_redecode, every file of
 # fixtures/envelopes and each of its lines. Milesight inputs start with a byte that picks the
-# model: each payload is written once per model byte (0-60). Extra directories of .jsonl vector
+# model: each payload is written once per model byte (0-60). For js_decode, every fPort/bytes
+# pair of fixtures/device-repo's examples, once per codec byte (0-12). Extra directories of .jsonl vector
 # files given as arguments (e.g. ../../shared/vectors/cayenne-lpp) are read too, routed by each
 # case's "codec"; the corpus is local and never committed.
 #
@@ -19,7 +20,7 @@ for d in "$@"; do
 done
 
 python3 - "$here/corpus" "${dirs[@]}" <<'PY'
-import hashlib, json, pathlib, sys
+import hashlib, json, pathlib, re, sys
 
 corpus = pathlib.Path(sys.argv[1])
 targets = {
@@ -59,6 +60,24 @@ for f in sorted(envelopes.iterdir()):
     text = f.read_bytes()
     inputs["envelope_redecode"].add(text)
     inputs["envelope_redecode"].update(l + b"\n" for l in text.splitlines() if l.strip())
+# js_decode: every fPort/bytes pair of the device repository tree's examples, once per codec
+# byte (0-12, the target's codecs) with the port byte that gives that port.
+JS_CODECS = 13
+inputs["js_decode"] = set()
+port = None
+for f in sorted((pathlib.Path(sys.argv[2]) / "device-repo" / "vendor").rglob("*-codec.yaml")):
+    for line in f.read_text().splitlines():
+        m = re.match(r"\s*fPort:\s*(\d+)\s*$", line)
+        if m:
+            port = int(m.group(1))
+            continue
+        m = re.match(r"\s*bytes:\s*\[(.*)\]\s*$", line)
+        if m and port is not None and 1 <= port <= 223:
+            payload = bytes(int(x, 0) for x in m.group(1).split(",") if x.strip())
+            inputs["js_decode"].update(
+                bytes([c, port - 1]) + payload for c in range(JS_CODECS)
+            )
+            port = None
 for t, payloads in inputs.items():
     (corpus / t).mkdir(parents=True, exist_ok=True)
     for p in payloads:

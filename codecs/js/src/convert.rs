@@ -1,15 +1,17 @@
 //! A script's result, converted from JavaScript values directly (not through JSON text) into
 //! run-time members: keys sorted bytewise, numbers as they are, `undefined` and functions left
 //! out (`null` in arrays, as `JSON.stringify` does), typed arrays as arrays, dates as ISO 8601
-//! text, BigInts as numbers when exact and as text (with a warning) when not.
+//! text, boxed primitives (`new Number(5)`) as their values, BigInts as numbers when exact and
+//! as text (with a warning) when not.
 
 use lorafield_core::dynamic::DynValue;
 use lorafield_core::json::{write_dyn_value, write_str};
 use lorafield_core::{Container, ErrorKind, Limit, MAX_DEPTH, Sink};
-use rquickjs::{Array, Ctx, Function, Object, Type, Value};
+use rquickjs::{Array, CaughtError, Ctx, Function, Object, Type, Value};
 
-use crate::engine::{Failure, js};
+use crate::engine::{Failure, caught, js};
 use crate::helpers::Helpers;
+use crate::text::text_of;
 
 /// Where converted values go: a sink, or JSON text.
 pub(crate) trait Out {
@@ -85,15 +87,16 @@ const MAX_NESTING: usize = MAX_DEPTH + 1;
 /// What a value is, beyond its JavaScript type (the prelude's `kind`; 0 is a plain object).
 const DATE: i32 = 1;
 const TYPED_ARRAY: i32 = 2;
+const BOXED: i32 = 3;
 
 /// Converts values into an [`Out`], counting the text they make against the output limit.
 pub(crate) struct Converter<'js> {
     ctx: Ctx<'js>,
     kind: Function<'js>,
     iso: Function<'js>,
+    unbox: Function<'js>,
     to_array: Function<'js>,
     to_text: Function<'js>,
-    well_formed: Function<'js>,
     /// Bytes of output left.
     budget: usize,
     /// The objects being converted, outermost first (a cycle returns to one of them).
@@ -102,6 +105,8 @@ pub(crate) struct Converter<'js> {
     path: Vec<String>,
     /// Warnings met (BigInts written as text), each with its path.
     pub(crate) warnings: Vec<String>,
+    /// The script's name (to find the lines of its exceptions).
+    script: String,
 }
 
 impl<'js> Converter<'js> {
@@ -109,18 +114,20 @@ impl<'js> Converter<'js> {
         ctx: &Ctx<'js>,
         helpers: &Helpers<'js>,
         output_size: usize,
+        script: &str,
     ) -> Result<Self, Failure> {
         Ok(Converter {
             ctx: ctx.clone(),
             kind: helpers.kind.clone(),
             iso: helpers.iso.clone(),
+            unbox: helpers.unbox.clone(),
             to_array: helpers.to_array.clone(),
             to_text: helpers.to_text.clone(),
-            well_formed: helpers.well_formed.clone(),
             budget: output_size,
             ancestors: Vec::new(),
             path: Vec::new(),
             warnings: Vec::new(),
+            script: script.into(),
         })
     }
 
@@ -159,7 +166,16 @@ impl<'js> Converter<'js> {
             let (key, value) = member.map_err(|e| self.thrown(e))?;
             members.push((self.text(&key)?, value));
         }
-        members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        // Keys that differ only in their lone surrogates read the same (each is U+FFFD): the
+        // last counts, as of a repeated key.
+        members.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
         for (key, value) in members {
             self.path.push(key);
             let key = self.path.last().cloned().unwrap_or_default();
@@ -169,21 +185,19 @@ impl<'js> Converter<'js> {
         Ok(())
     }
 
-    /// A getter that threw while its member was read.
+    /// Script code that threw while the result was read (a getter, a proxy's trap): the
+    /// script's exception, or the limit it hit.
     fn thrown(&self, e: rquickjs::Error) -> Failure {
-        match e {
-            rquickjs::Error::Exception => {
-                let caught = self.ctx.catch();
-                let text = caught
-                    .as_exception()
-                    .and_then(|x| x.message())
-                    .unwrap_or_else(|| "an exception".into());
-                Failure::Threw {
-                    message: format!("reading the result: {text}"),
-                    line: None,
-                }
-            }
-            other => js(other),
+        match caught(CaughtError::from_error(&self.ctx, e), &self.script) {
+            Failure::Threw { message, line } => Failure::Threw {
+                message: format!("reading the result: {message}"),
+                line,
+            },
+            Failure::ThrewNull => Failure::Threw {
+                message: "reading the result: uncaught null".into(),
+                line: None,
+            },
+            other => other,
         }
     }
 
@@ -245,10 +259,13 @@ impl<'js> Converter<'js> {
                     .as_object()
                     .cloned()
                     .ok_or_else(|| Failure::Engine("not an object".into()))?;
-                let kind: i32 = self.kind.call((obj.clone(),)).map_err(js)?;
+                // Script code may run here (a proxy's traps): its exceptions are the
+                // script's.
+                let kind: i32 = self.kind.call((obj.clone(),)).map_err(|e| self.thrown(e))?;
                 match kind {
                     DATE => {
-                        let iso: Option<String> = self.iso.call((obj,)).map_err(js)?;
+                        let iso: Option<String> =
+                            self.iso.call((obj,)).map_err(|e| self.thrown(e))?;
                         match iso {
                             Some(s) => {
                                 self.spend(s.len())?;
@@ -258,8 +275,17 @@ impl<'js> Converter<'js> {
                         }
                     }
                     TYPED_ARRAY => {
-                        let array: Array<'js> = self.to_array.call((obj,)).map_err(js)?;
+                        let array: Array<'js> =
+                            self.to_array.call((obj,)).map_err(|e| self.thrown(e))?;
                         self.array(key, array, out)
+                    }
+                    BOXED => {
+                        let inner: Value<'js> =
+                            self.unbox.call((obj,)).map_err(|e| self.thrown(e))?;
+                        if inner.is_object() {
+                            return Err(Failure::Engine("a boxed value is an object".into()));
+                        }
+                        self.value(key, inner, out, in_array)
                     }
                     _ => self.object(key, obj, out),
                 }
@@ -270,16 +296,7 @@ impl<'js> Converter<'js> {
     /// A string's text; one that is not well formed (a lone surrogate) has each lone
     /// surrogate replaced by U+FFFD, as `String.prototype.toWellFormed` does.
     fn text(&self, value: &Value<'js>) -> Result<String, Failure> {
-        let Some(s) = value.as_string() else {
-            return Ok(String::new());
-        };
-        match s.to_string() {
-            Ok(t) => Ok(t),
-            Err(_) => {
-                let fixed: String = self.well_formed.call((value.clone(),)).map_err(js)?;
-                Ok(fixed)
-            }
-        }
+        Ok(text_of(&self.ctx, value).unwrap_or_default())
     }
 
     fn enter(&mut self, v: Value<'js>) -> Result<(), Failure> {

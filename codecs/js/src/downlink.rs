@@ -4,7 +4,7 @@
 use std::fmt;
 
 use lorafield_core::{ErrorKind, Uplink};
-use rquickjs::{Ctx, Function, Value};
+use rquickjs::{Ctx, Function, Object, Value};
 use serde_json::Value as Json;
 
 use crate::JsCodec;
@@ -102,9 +102,16 @@ impl Call for RawCall<'_> {
             let d: Value<'js> = helpers.date.construct((t.as_str(),)).map_err(js)?;
             obj.set("recvTime", d).map_err(js)?;
         }
-        let out: Value<'js> = f.call((input,)).catch_failure(ctx, name)?;
+        let out: Value<'js> = match entries.kind {
+            // A TTN v2 or ChirpStack v3 script is checked as The Things Stack runs it: its
+            // function's return value is the data.
+            EntryKind::TtnV2 | EntryKind::ChirpStackV3 if self.routine == Routine::DecodeUplink => {
+                legacy_uplink(ctx, entries.kind, &f, &input, name)?
+            }
+            _ => f.call((input,)).catch_failure(ctx, name)?,
+        };
         let limit = self.codec.options().limits.output_size;
-        let mut convert = Converter::new(ctx, helpers, limit)?;
+        let mut convert = Converter::new(ctx, helpers, limit, name)?;
         let mut text = TextOut::default();
         convert.value("", out, &mut text, false)?;
         let mut json: Json = if text.text.is_empty() {
@@ -132,13 +139,46 @@ fn routine_fn<'js>(
 ) -> Result<Function<'js>, Failure> {
     let missing = || Failure::Missing(format!("script {script} has no {}", routine.name()));
     let p = match routine {
-        Routine::DecodeUplink if entries.kind == EntryKind::Ts013 => entries.main.as_ref(),
-        Routine::DecodeUplink => None,
+        Routine::DecodeUplink => entries.main.as_ref(),
         Routine::NormalizeUplink => entries.normalize.as_ref(),
         Routine::EncodeDownlink => entries.encode_downlink.as_ref(),
         Routine::DecodeDownlink => entries.decode_downlink.as_ref(),
     };
     p.ok_or_else(missing)?.clone().restore(ctx).map_err(js)
+}
+
+/// Calls a TTN v2 `Decoder(bytes, fPort)` or a ChirpStack v3 `Decode(fPort, bytes,
+/// variables)` with the members of the TS013 input object `input`, and returns
+/// `{data: <what it returned>}`.
+fn legacy_uplink<'js>(
+    ctx: &Ctx<'js>,
+    kind: EntryKind,
+    f: &Function<'js>,
+    input: &Value<'js>,
+    script: &str,
+) -> Result<Value<'js>, Failure> {
+    let member = |name: &str| -> Result<Value<'js>, Failure> {
+        match input.as_object() {
+            Some(obj) => obj.get(name).map_err(js),
+            None => Ok(Value::new_undefined(ctx.clone())),
+        }
+    };
+    let (bytes, f_port) = (member("bytes")?, member("fPort")?);
+    let data: Value<'js> = if kind == EntryKind::TtnV2 {
+        f.call((bytes, f_port)).catch_failure(ctx, script)?
+    } else {
+        let variables = member("variables")?;
+        let variables = if variables.is_undefined() || variables.is_null() {
+            Object::new(ctx.clone()).map_err(js)?.into_value()
+        } else {
+            variables
+        };
+        f.call((f_port, bytes, variables))
+            .catch_failure(ctx, script)?
+    };
+    let out = Object::new(ctx.clone()).map_err(js)?;
+    out.set("data", data).map_err(js)?;
+    Ok(out.into_value())
 }
 
 /// An uplink that carries nothing, for calls that are not uplink decodes.
@@ -148,7 +188,10 @@ impl JsCodec {
     /// Calls `routine` with `input` (the TS013 input object) under the codec's limits and
     /// returns what it returned, converted as results are (keys sorted, `undefined` left
     /// out): the check the device repository's examples are made for. `normalizeUplink`'s
-    /// `data` is returned as an array, as that check wants it.
+    /// `data` is returned as an array, as that check wants it. `decodeUplink` of a TTN v2
+    /// `Decoder` or ChirpStack v3 `Decode` script calls that function with the input's
+    /// `bytes`, `fPort` (and `variables`, an empty object when absent) and returns
+    /// `{data: <its return value>}`, as The Things Stack runs such scripts.
     pub fn run_routine(&self, routine: Routine, input: &Json) -> Result<Json, RoutineError> {
         let mut call = RawCall {
             codec: self,

@@ -8,11 +8,13 @@ use std::time::Instant;
 use lorafield_core::dynamic::{Note, Severity};
 use lorafield_core::{DecodeError, ErrorKind, Limit, Sink, Uplink};
 use rquickjs::context::{EvalOptions, intrinsic};
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::object::Filter;
+use rquickjs::{Atom, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime, Value};
 
 use crate::entry::Entries;
 use crate::helpers::{Helpers, SavedHelpers};
 use crate::script::{LoadError, module_line};
+use crate::text::text_of;
 use crate::{Clock, Isolation, JsCodec, Limits};
 
 /// lorafield's prelude (see `prelude.js`).
@@ -94,7 +96,43 @@ struct Loaded {
     // Persistent values are dropped before the context they live in.
     helpers: SavedHelpers,
     entries: Entries,
+    /// The global object's names after the script was evaluated.
+    names: GlobalNames,
     context: Context,
+}
+
+/// What the global object's own string names look like, found without making a JavaScript
+/// array of them: their count, and the first and the last (names are kept in the order they
+/// were made, integer-like ones first, so a call that made one changes one of the three).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct GlobalNames {
+    count: usize,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl GlobalNames {
+    fn of(ctx: &Ctx<'_>) -> Result<GlobalNames, Failure> {
+        let mut keys = ctx.globals().own_keys::<Atom<'_>>(Filter::new().string());
+        let count = keys.len();
+        let text = |a: Option<rquickjs::Result<Atom<'_>>>| -> Result<Option<String>, Failure> {
+            a.transpose()
+                .map_err(js)?
+                .map(|a| a.to_string().map_err(js))
+                .transpose()
+        };
+        let first = text(keys.next())?;
+        let last = match text(keys.next_back())? {
+            None => first.clone(),
+            last => last,
+        };
+        Ok(GlobalNames { count, first, last })
+    }
+
+    /// Whether the global object's names in `ctx` differ from these.
+    fn changed(&self, ctx: &Ctx<'_>) -> Result<bool, Failure> {
+        Ok(GlobalNames::of(ctx)? != *self)
+    }
 }
 
 /// A cached context and what it is for.
@@ -106,6 +144,9 @@ struct Cached {
 /// This thread's engine.
 struct Engine {
     cache: Vec<Cached>,
+    /// Where the host's stack was when the runtime was made: QuickJS counts every call's
+    /// stack from there.
+    stack_top: usize,
     guard: Arc<Guard>,
     /// Runtime memory after the last context was added or dropped.
     base_memory: usize,
@@ -163,6 +204,7 @@ pub(crate) enum Failure {
 
 impl Engine {
     fn new() -> Result<Engine, Failure> {
+        let stack_top = stack_position();
         let runtime = Runtime::new().map_err(|e| Failure::Engine(e.to_string()))?;
         let guard = Arc::new(Guard {
             anchor: Instant::now(),
@@ -175,6 +217,7 @@ impl Engine {
         runtime.set_interrupt_handler(Some(Box::new(move || handler.check())));
         Ok(Engine {
             cache: Vec::new(),
+            stack_top,
             guard,
             base_memory: 0,
             poisoned: false,
@@ -182,11 +225,16 @@ impl Engine {
         })
     }
 
-    /// Sets the runtime's memory and stack limits for a call under `limits`.
+    /// Sets the runtime's memory and stack limits for a call under `limits`, the stack counted
+    /// from here.
     fn set_limits(&self, limits: &Limits) {
         self.runtime
             .set_memory_limit(self.base_memory.saturating_add(limits.memory));
-        self.runtime.set_max_stack_size(limits.stack);
+        self.runtime.set_max_stack_size(stack_allowance(
+            self.stack_top,
+            stack_position(),
+            limits.stack,
+        ));
     }
 
     /// Measures the memory the cached contexts hold (after a collection).
@@ -251,7 +299,7 @@ impl Engine {
                 .snapshot
                 .call::<_, Value<'_>>(())
                 .map_err(js)?;
-            Ok((helpers, entries))
+            Ok((helpers, entries, GlobalNames::of(&ctx)?))
         });
         if let Some(limit) = self.guard.disarm() {
             return Err(Failure::Load(LoadError::Limit {
@@ -259,7 +307,7 @@ impl Engine {
                 limit,
             }));
         }
-        let (helpers, entries) = loaded.map_err(|f| match f {
+        let (helpers, entries, names) = loaded.map_err(|f| match f {
             Failure::Limit(limit) => Failure::Load(LoadError::Limit {
                 script: script.name().into(),
                 limit,
@@ -269,6 +317,7 @@ impl Engine {
         Ok(Loaded {
             helpers,
             entries,
+            names,
             context,
         })
     }
@@ -307,6 +356,36 @@ impl Engine {
     }
 }
 
+/// Where this thread's stack is now: the address of a local (stacks grow down on every
+/// platform lorafield runs on).
+#[inline(never)]
+fn stack_position() -> usize {
+    let here = 0u8;
+    std::hint::black_box(std::ptr::addr_of!(here)) as usize
+}
+
+/// The largest stack setting rquickjs passes on (larger ones mean no limit).
+const MAX_STACK_SETTING: usize = 1 << 24;
+
+/// The stack size to set so that a call starting at `here` may use `allowance` bytes.
+///
+/// QuickJS stops a call when the stack goes below `top - size`, `top` being where the stack
+/// was when the runtime was made, not where the call starts: a call from deeper in the host's
+/// stack (a deep caller, a caller with a large frame) found its allowance used up before it
+/// began, and every call failed as a stack overflow; one from higher up got more than its
+/// allowance. The size is moved by the difference. A call so much higher up that no size
+/// expresses its allowance may use the stack down to `top` (which exists: the runtime was
+/// made there); one so much deeper that the size would exceed what rquickjs passes on gets
+/// less, and fails as out of stack rather than run without a limit.
+fn stack_allowance(top: usize, here: usize, allowance: usize) -> usize {
+    let size = if here <= top {
+        allowance.saturating_add(top - here)
+    } else {
+        allowance.saturating_sub(here - top).max(1)
+    };
+    size.min(MAX_STACK_SETTING)
+}
+
 /// Evaluates `text` as a classic script named `name`.
 fn eval<'js>(ctx: &Ctx<'js>, name: &str, text: &str) -> Result<Value<'js>, Failure> {
     let mut options = EvalOptions::default();
@@ -339,13 +418,13 @@ fn internal(f: Failure, what: &str) -> Failure {
 pub(crate) fn caught(e: CaughtError<'_>, script: &str) -> Failure {
     match e {
         CaughtError::Exception(ex) => {
-            let message = ex.message().unwrap_or_default();
-            let name: String = ex
-                .as_object()
-                .get::<_, Option<String>>("name")
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "Error".into());
+            let obj = ex.as_object();
+            let member = |key: &str| -> Option<String> {
+                let v: Value<'_> = obj.get(key).ok()?;
+                text_of(obj.ctx(), &v)
+            };
+            let message = member("message").unwrap_or_default();
+            let name = member("name").unwrap_or_else(|| "Error".into());
             if name == "InternalError" && message == "out of memory" {
                 return Failure::Limit(Limit::Memory);
             }
@@ -355,7 +434,7 @@ pub(crate) fn caught(e: CaughtError<'_>, script: &str) -> Failure {
             if name == "InternalError" && message == "interrupted" {
                 return Failure::Limit(Limit::Fuel);
             }
-            let line = ex.stack().and_then(|s| line_of(&s, script));
+            let line = member("stack").and_then(|s| line_of(&s, script));
             Failure::Threw {
                 message: if message.is_empty() {
                     name
@@ -367,9 +446,7 @@ pub(crate) fn caught(e: CaughtError<'_>, script: &str) -> Failure {
         }
         CaughtError::Value(v) if v.is_null() => Failure::ThrewNull,
         CaughtError::Value(v) => {
-            let text = v
-                .as_string()
-                .and_then(|s| s.to_string().ok())
+            let text = text_of(v.ctx(), &v)
                 .or_else(|| v.as_number().map(|n| n.to_string()))
                 .unwrap_or_else(|| format!("a thrown {}", v.type_name()));
             Failure::Threw {
@@ -480,7 +557,11 @@ pub(crate) fn run<C: Call>(
             let helpers = loaded.helpers.restore(&ctx)?;
             prepare(&ctx, &helpers, codec, uplink)?;
             let out = call.run(&ctx, &helpers, &loaded.entries);
-            helpers.cleanup.call::<_, Value<'_>>(()).map_err(js)?;
+            let changed = loaded.names.changed(&ctx)?;
+            helpers
+                .cleanup
+                .call::<_, Value<'_>>((changed,))
+                .map_err(js)?;
             out
         });
         let mut jobs_limit = None;
@@ -490,7 +571,11 @@ pub(crate) fn run<C: Call>(
             jobs_limit = drain_jobs(runtime);
             loaded.context.with(|ctx| -> Result<(), Failure> {
                 let helpers = loaded.helpers.restore(&ctx)?;
-                helpers.cleanup.call::<_, Value<'_>>(()).map_err(js)?;
+                let changed = loaded.names.changed(&ctx)?;
+                helpers
+                    .cleanup
+                    .call::<_, Value<'_>>((changed,))
+                    .map_err(js)?;
                 Ok(())
             })?;
         }
@@ -652,6 +737,20 @@ mod tests {
         let stack = "    at f (other.js:3:1)\n    at decodeUplink (codec.js:12:9)\n";
         assert_eq!(line_of(stack, "codec.js"), Some(12));
         assert_eq!(line_of(stack, "none.js"), None);
+    }
+
+    #[test]
+    fn the_stack_allowance_counts_from_the_call() {
+        let k = 1024;
+        // Where the runtime was made: as set.
+        assert_eq!(stack_allowance(1000 * k, 1000 * k, 256 * k), 256 * k);
+        // 300 KiB deeper: the size grows by as much.
+        assert_eq!(stack_allowance(1000 * k, 700 * k, 256 * k), 556 * k);
+        // 100 KiB higher up: it shrinks; far higher up it stays above zero (no limit).
+        assert_eq!(stack_allowance(1000 * k, 1100 * k, 256 * k), 156 * k);
+        assert_eq!(stack_allowance(1000 * k, 2000 * k, 256 * k), 1);
+        // Never beyond what rquickjs passes on.
+        assert_eq!(stack_allowance(usize::MAX, 0, 256 * k), MAX_STACK_SETTING);
     }
 
     #[test]

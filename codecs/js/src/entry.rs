@@ -9,6 +9,7 @@ use crate::JsCodec;
 use crate::convert::{Converter, SinkOut, TextOut};
 use crate::engine::{Call, Failure, caught, js, report};
 use crate::helpers::Helpers;
+use crate::text::text_of;
 
 /// Which function decodes uplinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +107,7 @@ pub(crate) fn messages<'js>(result: &Object<'js>, name: &str) -> Result<Vec<Stri
         return Ok(Vec::new());
     }
     let text = |v: Value<'js>| -> String {
-        match v.as_string().and_then(|s| s.to_string().ok()) {
+        match text_of(v.ctx(), &v) {
             Some(s) => s,
             None => {
                 let json = v.ctx().json_stringify(v.clone()).ok().flatten();
@@ -250,7 +251,7 @@ impl Call for DecodeCall<'_, '_> {
             )));
         };
         let limit = self.codec.options().limits.output_size;
-        let mut convert = Converter::new(ctx, helpers, limit)?;
+        let mut convert = Converter::new(ctx, helpers, limit, name)?;
         convert.members(data_obj, &mut SinkOut(self.sink))?;
         for w in warnings.iter().chain(&convert.warnings) {
             self.warn(w);
@@ -300,7 +301,7 @@ impl DecodeCall<'_, '_> {
         }
         let normalized: Value<'js> = result.get("data").map_err(js)?;
         let limit = self.codec.options().limits.output_size;
-        let mut convert = Converter::new(ctx, helpers, limit)?;
+        let mut convert = Converter::new(ctx, helpers, limit, name)?;
         let mut text = TextOut::default();
         match convert.value("", normalized, &mut text, false) {
             Ok(()) => {}

@@ -42,9 +42,9 @@ helpers! {
     cleanup: Function = "cleanup",
     input: Function = "input",
     kind: Function = "kind",
+    unbox: Function = "unbox",
     iso: Function = "iso",
     to_array: Function = "toArray",
     to_text: Function = "toText",
-    well_formed: Function = "wellFormed",
     date: Constructor = "Date",
 }

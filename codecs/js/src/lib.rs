@@ -40,7 +40,8 @@
 //! Results are converted from JavaScript values directly (not through JSON text) and pushed
 //! into the sink as run-time members ([`lorafield_core::dynamic`]): keys sorted bytewise,
 //! numbers printed as ECMAScript prints them, `undefined` and functions left out (`null` in
-//! arrays), typed arrays as arrays, dates as ISO 8601 text, BigInts as numbers when exact.
+//! arrays), typed arrays as arrays, dates as ISO 8601 text, boxed primitives as their values,
+//! BigInts as numbers when exact.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -52,6 +53,7 @@ mod helpers;
 mod limits;
 pub mod repo;
 mod script;
+mod text;
 
 pub use downlink::{DownlinkResult, EncodedDownlink, RoutineError};
 
@@ -76,8 +78,23 @@ impl JsCodec {
     /// A codec running `script` with `options`. The script is evaluated once here (on this
     /// thread) to check it: a syntax error, an ES module, a script over the size limit, one
     /// that throws or runs into a limit while it loads, or one without an entry point is an
-    /// error now rather than on every uplink.
+    /// error now rather than on every uplink; so are variables that are not a JSON object.
     pub fn new(script: Script, options: JsOptions) -> Result<JsCodec, LoadError> {
+        if let Some(text) = &options.variables {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) if v.is_object() => {}
+                Ok(_) => {
+                    return Err(LoadError::Variables {
+                        reason: format!("{text} is not an object"),
+                    });
+                }
+                Err(e) => {
+                    return Err(LoadError::Variables {
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
         let codec = JsCodec {
             script: Arc::new(script),
             options: Arc::new(options),

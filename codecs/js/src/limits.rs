@@ -50,8 +50,9 @@ pub const DEFAULT_FUEL: u64 = 250;
 /// Whether an uplink's call may see state a previous call left in the script's context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
-    /// The evaluated context is cached and reused (globals a call creates are removed after
-    /// it; top-level variables a call changes keep their values). Fast.
+    /// The evaluated context is cached and reused. After each call the globals it created
+    /// are removed and top-level `var`s holding a primitive get their values back; `let` and
+    /// `const` bindings and objects changed in place keep their changes. Fast.
     #[default]
     Cached,
     /// A new context per uplink, the script evaluated each time, as The Things Stack does.

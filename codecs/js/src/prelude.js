@@ -169,20 +169,16 @@
   define(global, "console", console);
 
   // --- Globals a call creates. --------------------------------------------------------
-  // An assignment to an undeclared name (sloppy mode) or `globalThis.x = ...` looks the name
-  // up the global object's prototype chain before it creates the property: a proxy there
-  // sees every such creation, so that undoing them costs nothing when there are none.
-  var created = [];
-  var hasOwn = Object.prototype.hasOwnProperty;
-  var reflectSet = Reflect.set;
-  Object.setPrototypeOf(global, new Proxy(Object.getPrototypeOf(global), {
-    set: function (target, key, value, receiver) {
-      if (receiver === global && typeof key === "string" && !hasOwn.call(global, key)) {
-        created.push(key);
-      }
-      return reflectSet(target, key, value, receiver);
-    },
-  }));
+  // Found by comparing the global object's own names with those it had after the script was
+  // evaluated; lorafield tells `cleanup` whether they changed (the count, the first or the last
+  // name differ: names come in the order they were made, integer-like ones first), which it
+  // finds without making an array of them. (A proxy on the global object's prototype chain
+  // would see each creation, but the engine then reads an undeclared name through the proxy
+  // as undefined instead of throwing a ReferenceError.)
+  var ownNames = Object.getOwnPropertyNames;
+  var descriptor = Object.getOwnPropertyDescriptor;
+  var createObject = Object.create;
+  var same = Object.is;
 
   // --- Helpers for lorafield. ----------------------------------------------------------
   var baseline = null;
@@ -192,7 +188,27 @@
   var DataViewClass = DataView;
   var slice = Array.prototype.slice;
   var StringClass = String;
-  var toWellFormed = String.prototype.toWellFormed;
+  var dateTime = proto.getTime;
+  var dateIso = proto.toISOString;
+  // Boxed primitives (new Number(5), new String("x"), Object(1n)): their class and the
+  // valueOf that reads their value (it throws for an object that only has the prototype).
+  var boxes = [
+    [Number, Number.prototype.valueOf], [StringClass, String.prototype.valueOf],
+    [Boolean, Boolean.prototype.valueOf], [BigInt, BigInt.prototype.valueOf],
+    [Symbol, Symbol.prototype.valueOf],
+  ];
+  var unbox = function (v) {
+    for (var i = 0; i < boxes.length; i++) {
+      if (v instanceof boxes[i][0]) {
+        try {
+          return { value: boxes[i][1].call(v) };
+        } catch (err) {
+          return null;
+        }
+      }
+    }
+    return null;
+  };
   return {
     // The clock for the next call: a fixed instant in ms, or null for the host's.
     setNow: function (ms) {
@@ -206,37 +222,37 @@
     // Remembers the globals the script made when it was evaluated, and the values of those
     // that hold a number, string, boolean, null or undefined.
     snapshot: function () {
-      baseline = Object.create(null);
+      baseline = createObject(null);
       primitives = [];
-      var own = Object.getOwnPropertyNames(global);
+      var own = ownNames(global);
       for (var i = 0; i < own.length; i++) {
         var name = own[i];
         baseline[name] = true;
-        var d = Object.getOwnPropertyDescriptor(global, name);
+        var d = descriptor(global, name);
         if (d && "value" in d && d.writable &&
             (d.value === null || (typeof d.value !== "object" && typeof d.value !== "function"))) {
           primitives.push(name, d.value);
         }
       }
-      created.length = 0;
       return own.length;
     },
     // Undoes what a call did to the globals: removes those it made (implicit globals,
     // `globalThis.x = ...`) and gives back their values to the primitive ones it changed (a
     // top-level `var pointer = 0` that a call advanced). Objects a call changed in place keep
-    // their changes: only a fresh context undoes those.
-    cleanup: function () {
+    // their changes: only a fresh context undoes those. `changed`: whether the global object's
+    // names differ from the snapshot's.
+    cleanup: function (changed) {
       var removed = 0;
-      if (created.length > 0) {
-        for (var i = 0; i < created.length; i++) {
-          var name = created[i];
-          if (baseline !== null && !baseline[name] && delete global[name]) removed++;
+      if (changed && baseline !== null) {
+        var own = ownNames(global);
+        for (var i = 0; i < own.length; i++) {
+          var name = own[i];
+          if (!baseline[name] && delete global[name]) removed++;
         }
-        created.length = 0;
       }
       for (var j = 0; j < primitives.length; j += 2) {
         var v = primitives[j + 1];
-        if (!Object.is(global[primitives[j]], v)) global[primitives[j]] = v;
+        if (!same(global[primitives[j]], v)) global[primitives[j]] = v;
       }
       return removed;
     },
@@ -248,11 +264,23 @@
       return input;
     },
     // What an object is: 1 a Date (printed as its ISO text), 2 a typed array (printed as
-    // an array), 0 anything else.
+    // an array), 3 a boxed primitive (printed as its value), 0 anything else. An object that
+    // only has one of their prototypes is none of them.
     kind: function (v) {
-      if (v instanceof RealDate) return 1;
-      if (isView(v) && !(v instanceof DataViewClass)) return 2;
-      return 0;
+      if (v instanceof RealDate) {
+        try {
+          dateTime.call(v);
+          return 1;
+        } catch (err) {
+          return 0;
+        }
+      }
+      if (isView(v)) return v instanceof DataViewClass ? 0 : 2;
+      return unbox(v) === null ? 0 : 3;
+    },
+    unbox: function (v) {
+      var boxed = unbox(v);
+      return boxed === null ? undefined : boxed.value;
     },
     toArray: function (v) {
       return slice.call(v);
@@ -260,11 +288,8 @@
     toText: function (v) {
       return StringClass(v);
     },
-    wellFormed: function (s) {
-      return toWellFormed.call(s);
-    },
     iso: function (d) {
-      return isNaN(d.getTime()) ? null : d.toISOString();
+      return isNaN(dateTime.call(d)) ? null : dateIso.call(d);
     },
     Date: Date,
   };

@@ -121,6 +121,11 @@ pub enum LoadError {
         /// The script's name.
         script: String,
     },
+    /// The variables ([`crate::JsOptions::variables`]) are not the JSON text of an object.
+    Variables {
+        /// Why.
+        reason: String,
+    },
     /// The JavaScript engine could not start (out of memory).
     Engine(String),
 }
@@ -158,6 +163,9 @@ impl fmt::Display for LoadError {
                 f,
                 "script {script} defines none of decodeUplink(input), Decoder(bytes, fPort), Decode(fPort, bytes, variables), encodeDownlink(input) and decodeDownlink(input)"
             ),
+            LoadError::Variables { reason } => {
+                write!(f, "the variables are not a JSON object: {reason}")
+            }
             LoadError::Engine(e) => write!(f, "the JavaScript engine could not start: {e}"),
         }
     }
