@@ -414,3 +414,62 @@ async fn redecode_to_and_from_microshare() {
     assert!(stderr.contains(&summary), "{stderr}");
     sim.shutdown().await;
 }
+
+/// A bridge whose lorafield.toml resolves each uplink's device from its `version_ids`: the
+/// script of lorafield's own tree decodes it (on the bridge's script threads), and the stored
+/// share carries the script's decoded payload and a stamp naming the script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_chosen_by_version_ids_decode_what_the_bridge_forwards() {
+    use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/device-repo");
+    let config = dir.path().join("lorafield.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "device_repo = {:?}\n[[rule]]\ncodec = \"device-repo\"\n",
+            repo.display().to_string()
+        ),
+    )
+    .unwrap();
+    let outbox = dir.path().join("outbox");
+    let bridge = Bridge::start(
+        &outbox,
+        &sim.base_url(),
+        &password_creds(),
+        &["--config", config.to_str().unwrap()],
+    );
+    // acme/th-sensor firmware 1.10: 23.1 degC, 40.5 %RH, 3.3 V.
+    let body = r#"{"end_device_ids":{"device_id":"th-1","application_ids":{"application_id":"app"},"dev_eui":"70B3D57ED0000001"},"received_at":"2026-03-02T08:00:00Z","uplink_message":{"f_port":1,"f_cnt":1,"frm_payload":"AOdRtA==","received_at":"2026-03-02T08:00:00Z","version_ids":{"brand_id":"acme","model_id":"th-sensor","band_id":"EU_863_870"}}}"#;
+    let keys: BTreeSet<String> = post_all(&bridge.url, vec![body.to_string()], 1)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(keys.len(), 1, "{}", bridge.log());
+    wait_for(&sim, &keys, Duration::from_secs(30)).await;
+    let client = Client::new(ClientConfig::new(
+        Endpoints::same(&sim.base_url()),
+        Credentials::Password {
+            username: USER.into(),
+            password: lorafield_microshare::Secret::new(PASSWORD),
+            api_key: lorafield_microshare::Secret::new(API_KEY),
+        },
+    ))
+    .unwrap();
+    let mut pages = client.pages(REC_TYPE, 100);
+    let page = pages.next().await.unwrap().unwrap();
+    let share: Value = serde_json::from_str(page.objs[0].get()).unwrap();
+    let data = &share["data"];
+    assert_eq!(
+        data["uplink_message"]["decoded_payload"]["temperature"],
+        23.1
+    );
+    assert_eq!(data["uplink_message"]["decoded_payload"]["humidity"], 40.5);
+    assert_eq!(data["lorafield"]["codec"], "js");
+    assert_eq!(data["lorafield"]["script"], "acme/th-sensor-v2-codec");
+    bridge.stop();
+    sim.shutdown().await;
+}
