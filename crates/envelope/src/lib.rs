@@ -89,3 +89,35 @@ pub use redecode::{
     Outcome, RecordId, Redecoder, Shape, Status, UplinkIds, page_objects, write_compact,
     write_minified,
 };
+
+/// Why `text` is not base64, in words (which character, or what about its length), for
+/// messages that people read instead of the base64 crate's own.
+pub fn base64_reason(text: &str, error: &base64::DecodeError) -> String {
+    let at = |offset: usize| {
+        let c = text.get(offset..).and_then(|t| t.chars().next());
+        let n = text.get(..offset).map_or(offset, |t| t.chars().count()) + 1;
+        (c.unwrap_or('?'), n)
+    };
+    match *error {
+        base64::DecodeError::InvalidByte(offset, b'=') => {
+            let (_, n) = at(offset);
+            format!("'=' (character {n}) is padding, which only ends base64 text")
+        }
+        base64::DecodeError::InvalidByte(offset, _) => {
+            let (c, n) = at(offset);
+            format!("{c:?} (character {n}) is not a base64 character")
+        }
+        base64::DecodeError::InvalidLength(len) => format!(
+            "{len} characters cannot be base64 (it comes in groups of four, and the last group here has one)"
+        ),
+        base64::DecodeError::InvalidLastSymbol { offset, .. } => {
+            let (c, n) = at(offset);
+            format!(
+                "the last character {c:?} (character {n}) leaves bits over: the text is cut short or altered"
+            )
+        }
+        base64::DecodeError::InvalidPadding => {
+            "the '=' padding does not fit the length of the text".into()
+        }
+    }
+}

@@ -227,7 +227,11 @@ impl<'s> Redecoder<'s> {
         };
         self.payload.clear();
         if let Err(e) = BASE64.decode_vec(payload_text.as_bytes(), &mut self.payload) {
-            let reason = format!("{} is not base64: {e}", shape.payload_path());
+            let reason = format!(
+                "{} is not base64: {}",
+                shape.payload_path(),
+                crate::base64_reason(&payload_text, &e)
+            );
             return self.fail(record, env, Some(choice), reason, outcome, out);
         }
 
