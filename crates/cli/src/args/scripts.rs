@@ -21,7 +21,7 @@ pub(crate) struct ScriptArgs {
     )]
     pub(crate) device_repo: Option<PathBuf>,
     /// Work a script may do per uplink, in the engine's interrupt checks (the same work
-    /// whatever the machine's load) [default: 250, about 50 ms of work; [js] fuel].
+    /// whatever the machine's load) [default: 80, about 50 ms of a loop of arithmetic; [js] fuel].
     #[arg(long, value_name = "N")]
     pub(crate) js_fuel: Option<i64>,
     /// Wall-clock backstop per uplink, in milliseconds [default: 1000; [js] time_ms].

@@ -145,7 +145,7 @@ pub(crate) mod js {
         SettingSpec {
             name: "fuel",
             description: "work per call, in the engine's interrupt checks (the same work whatever the load)",
-            default: Some("250, about 50 ms of work"),
+            default: Some("80, about 50 ms of a loop of arithmetic"),
             required: false,
         },
         SettingSpec {
