@@ -6,7 +6,7 @@ use lorafield_codec_milesight::engine::{
     self, Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Version, rule,
 };
 use lorafield_core::json::JsonWriter;
-use lorafield_core::{DecodeError, ErrorKind, FieldBuf, Sink};
+use lorafield_core::{DecodeError, ErrorKind, FieldBuf, MAX_WARNINGS, Sink};
 
 fn run(rules: &'static [Rule], payload: &[u8]) -> (String, Option<DecodeError>) {
     let mut buf = FieldBuf::<64>::new();
@@ -355,7 +355,7 @@ fn a_decoder_without_else_passes_over_unknown_pairs() {
             ErrorKind::UnknownPair { channel: 7, ty: 7 }
         ))
     );
-    // Many of them: warnings fill up, decoding still goes on, no error.
+    // Many of them: seven warnings, decoding still goes on, no error.
     let mut p = [9u8, 9].repeat(20);
     p.extend([2, 1, 6]);
     let mut buf = FieldBuf::<64>::new();
@@ -365,6 +365,36 @@ fn a_decoder_without_else_passes_over_unknown_pairs() {
     );
     assert_eq!(d.error, None);
     assert_eq!(d.data.map(<[_]>::len), Some(1));
+    assert_eq!(d.warnings.len(), usize::from(engine::SKIP_WARNINGS));
+    // Then a stop (here the lone last byte): its warning still has room, on both paths to
+    // JSON, where it used to be refused and end the frame in a `sink_full` error.
+    let mut q = p.clone();
+    q.push(9);
+    let p = q;
+    let mut buf = FieldBuf::<64>::new();
+    let d = buf.decode(
+        &lorafield_core_codec(NO_ELSE_RULES),
+        lorafield_core::Uplink::new(85, &p),
+    );
+    assert_eq!(d.error, None);
+    assert_eq!(d.data.map(<[_]>::len), Some(1));
+    assert_eq!(d.warnings.len(), MAX_WARNINGS);
+    assert_eq!(
+        d.warnings.last(),
+        Some(&DecodeError::new(p.len() - 1, ErrorKind::UnexpectedEof))
+    );
+    let mut json = Vec::new();
+    lorafield_core::json::JsonWriter::new().decode(
+        &lorafield_core_codec(NO_ELSE_RULES),
+        lorafield_core::Uplink::new(85, &p),
+        &mut json,
+    );
+    let json = String::from_utf8(json).unwrap();
+    assert!(
+        json.starts_with(r#"{"data":{"n":6},"warnings":["#),
+        "{json}"
+    );
+    assert_eq!(json.matches(r#""kind":"#).count(), MAX_WARNINGS, "{json}");
 }
 
 #[test]

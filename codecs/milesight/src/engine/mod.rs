@@ -14,7 +14,7 @@ mod items;
 pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_items};
 
 use items::read_undefined;
-use lorafield_core::{Container, DecodeError, ErrorKind, Field, Sink};
+use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
 
 /// Which channel id or type byte a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +85,8 @@ pub enum Read {
     /// A routine adding to a container gathered across pairs.
     IntoCustom(Gather, Custom),
     /// The decoder has no `else`: a pair no earlier test takes is passed over (its two bytes)
-    /// and decoding goes on. Put last, with [`Id::Any`] for both bytes; it warns, like a stop.
+    /// and decoding goes on. Put last, with [`Id::Any`] for both bytes; it warns, like a stop,
+    /// the first [`SKIP_WARNINGS`] times in a frame.
     SkipPair,
 }
 
@@ -179,6 +180,12 @@ struct Gathered {
     shape: Shape,
 }
 
+/// How many pairs passed over ([`Read::SkipPair`]) a frame warns of: one less than a
+/// `FieldBuf` or the JSON writer holds, so that where decoding stops (a pair it does not know,
+/// the lone last byte) its own warning always has room. Were it refused, the frame would end
+/// in a `sink_full` error where the decoder returns its data.
+pub const SKIP_WARNINGS: u8 = MAX_WARNINGS as u8 - 1;
+
 /// How many distinct gathered containers a frame may have.
 const MAX_GATHERED: usize = 16;
 
@@ -190,11 +197,12 @@ pub fn decode<'a, S: Sink<'a>>(
 ) -> Result<(), DecodeError> {
     // Set up on the first gathered pair only: most frames have none.
     let mut gathered: Option<[Option<Gathered>; MAX_GATHERED]> = None;
+    let mut skipped = 0;
     let mut pos = 0;
     let mut error = None;
     // First pass: top-level values, the end of what decodes, the gathered containers.
     while pos < payload.len() {
-        match first_pass(rules, payload, pos, sink, &mut gathered) {
+        match first_pass(rules, payload, pos, sink, &mut gathered, &mut skipped) {
             Ok(Some(n)) => pos += n,
             Ok(None) => break,
             Err(e) => {
@@ -239,13 +247,15 @@ pub fn decode<'a, S: Sink<'a>>(
 }
 
 /// The pair at `pos` in the first pass: `Some(size)` when it decoded, `None` when decoding
-/// stops there (a pair the model does not know: a warning).
+/// stops there (a pair the model does not know: a warning). `skipped` counts the warnings of
+/// pairs passed over.
 fn first_pass<'a, S: Sink<'a>>(
     rules: &'static [Rule],
     payload: &'a [u8],
     pos: usize,
     sink: &mut S,
     gathered: &mut Option<[Option<Gathered>; MAX_GATHERED]>,
+    skipped: &mut u8,
 ) -> Result<Option<usize>, DecodeError> {
     let fail = |k| DecodeError::new(pos, k);
     let warn = |sink: &mut S, k| sink.warning(DecodeError::new(pos, k)).map_err(fail);
@@ -268,12 +278,15 @@ fn first_pass<'a, S: Sink<'a>>(
         return Ok(None);
     };
     if let Read::SkipPair = rule.read {
-        // Best effort: a payload of many such pairs must not turn a full warning list into
-        // an error.
-        let _ = sink.warning(DecodeError::new(
-            pos,
-            ErrorKind::UnknownPair { channel, ty },
-        ));
+        // The first few only, leaving room for the stop's; best effort all the same: a sink
+        // that holds fewer must not turn a full warning list into an error.
+        if *skipped < SKIP_WARNINGS {
+            *skipped += 1;
+            let _ = sink.warning(DecodeError::new(
+                pos,
+                ErrorKind::UnknownPair { channel, ty },
+            ));
+        }
         return Ok(Some(2));
     }
     let value = payload.get(pos + 2..).unwrap_or_default();
