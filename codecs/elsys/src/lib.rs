@@ -26,6 +26,34 @@
 //! when there are several: a pre-scan counts them, so nothing is allocated. An unknown type
 //! stops decoding with a warning (the reference stops silently); a record cut short is an
 //! `unexpected_eof` error at its type byte. What was decoded before either is kept.
+//!
+//! # Native codecs against their scripts
+//!
+//! `lorafield compare` decodes the same payloads with this codec and with the device
+//! repository's `elsys.js` (which every Elsys device there uses) and classifies every
+//! difference. Run over its 14 devices, 5,047 payloads each (the codec file's example, the 46
+//! golden cases of `fixtures/elsys`, 5,000 seeded mutations and random payloads), what differs
+//! is deliberate (the table per device, and how to run it again, is in `against-scripts.md`
+//! beside this crate's `Cargo.toml`):
+//!
+//! - **The script reads past the end of a cut record** (class `native unexpected_eof`, 10,995
+//!   of 70,658 payloads): a missing byte is `undefined`, which `<<` and `|` turn into 0. ERS
+//!   `0100e2 0229 0400`: the script adds `"light":0`; this codec reports the cut record at
+//!   byte 5 and keeps temperature and humidity.
+//! - **The script stops at an unknown type silently**: the same data, and this codec adds an
+//!   `unknown_type` warning (`0100e2 0229 ff01`: a warning at byte 5). Not a difference.
+//! - **u32 values** (`pulseAbs`, `pulseAbs2`, `pressure`): the script assembles them with
+//!   JavaScript's 32-bit signed `<<` and `|`, so from 2^31 on they come out negative
+//!   (`0b80000001`: `-2147483647`; `1480000001`: a pressure of `-2147483.647` hPa). Elsys's
+//!   document and the script's own table give them as unsigned (0 to 0xFFFFFFFF); this codec
+//!   reads them unsigned (`2147483649`, `2147483.649`). The script is wrong here.
+//! - **Type 0x3d** (`debug`, u32): the script names it in its table but has no case for it, so
+//!   it stops there and drops the rest of the payload; this codec decodes it, as Elsys's
+//!   document does, and goes on (`3ddeadbeef 0229`: `{}` from the script,
+//!   `{"debug":3735928559,"humidity":41}` here).
+//!
+//! The last two are the class `data` (2,520 payloads; none of another cause), and with a cut
+//! record after them `native fails` (140).
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
