@@ -57,34 +57,40 @@ pub(super) fn put_js_number(buf: &mut [u8], pos: usize, v: f64) -> usize {
     if v == (v as i64) as f64 && v.abs() < 1e15 {
         return put_decimal(buf, pos, v as i64, 0);
     }
-    // The shortest round-trip digits and the exponent, from Rust's `{:e}` (`-1.2345e-7`).
-    let mut sci = [0u8; 40];
-    let end = {
-        let mut cursor = Cursor {
-            buf: &mut sci,
-            pos: 0,
-            escape: false,
-        };
-        let _ = write!(cursor, "{:e}", v.abs());
-        cursor.pos
-    };
-    let text = sci.get(..end).unwrap_or_default();
+    // The shortest round-trip digits and where the point goes, from ryu's text of the
+    // magnitude (`27.2`, `0.001`, `1e21`, `1.5e-7`, `100.0`).
+    let mut ryu = ryu::Buffer::new();
+    let text = ryu.format_finite(v.abs()).as_bytes();
     let e_at = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
-    let mut digits = [0u8; 24];
-    let mut k = 0;
-    for &b in text.get(..e_at).unwrap_or_default() {
-        if b.is_ascii_digit()
-            && let Some(slot) = digits.get_mut(k)
-        {
-            *slot = b;
-            k += 1;
-        }
-    }
     let exponent: i32 = text
         .get(e_at + 1..)
         .and_then(|e| core::str::from_utf8(e).ok())
         .and_then(|e| e.parse().ok())
         .unwrap_or(0);
+    let mantissa = text.get(..e_at).unwrap_or_default();
+    // Digits before the point in the mantissa's text.
+    let mut point = mantissa
+        .iter()
+        .position(|&b| b == b'.')
+        .unwrap_or(mantissa.len()) as i32;
+    let mut digits = [0u8; 24];
+    let mut k = 0;
+    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
+        if k == 0 && b == b'0' {
+            // A leading zero moves the first digit right of the point.
+            point -= 1;
+            continue;
+        }
+        if let Some(slot) = digits.get_mut(k) {
+            *slot = b;
+            k += 1;
+        }
+    }
+    while k > 1 && digits.get(k - 1) == Some(&b'0') {
+        k -= 1;
+    }
+    // The text is `0.d1d2...dk * 10^(point + exponent)`, as ECMAScript's n.
+    let exponent = point + exponent - 1;
     let digits = digits.get(..k).unwrap_or_default();
     // ECMAScript's n: the value is 0.d1d2...dk * 10^n.
     let n = exponent + 1;
