@@ -97,6 +97,8 @@ pub(crate) struct Converter<'js> {
     unbox: Function<'js>,
     to_array: Function<'js>,
     to_text: Function<'js>,
+    /// `Object.prototype` as the prelude found it.
+    object_prototype: Object<'js>,
     /// Bytes of output left.
     budget: usize,
     /// The objects being converted, outermost first (a cycle returns to one of them).
@@ -123,6 +125,7 @@ impl<'js> Converter<'js> {
             unbox: helpers.unbox.clone(),
             to_array: helpers.to_array.clone(),
             to_text: helpers.to_text.clone(),
+            object_prototype: helpers.object_prototype.clone(),
             budget: output_size,
             ancestors: Vec::new(),
             path: Vec::new(),
@@ -259,9 +262,18 @@ impl<'js> Converter<'js> {
                     .as_object()
                     .cloned()
                     .ok_or_else(|| Failure::Engine("not an object".into()))?;
-                // Script code may run here (a proxy's traps): its exceptions are the
-                // script's.
-                let kind: i32 = self.kind.call((obj.clone(),)).map_err(|e| self.thrown(e))?;
+                // A plain object (the most common by far) is known by its prototype without
+                // asking the engine. Else script code may run while its kind is found (a
+                // proxy's traps): its exceptions are the script's.
+                let plain = value.type_of() == Type::Object
+                    && obj
+                        .get_prototype()
+                        .is_some_and(|p| p.as_value() == self.object_prototype.as_value());
+                let kind: i32 = if plain {
+                    0
+                } else {
+                    self.kind.call((obj.clone(),)).map_err(|e| self.thrown(e))?
+                };
                 match kind {
                     DATE => {
                         let iso: Option<String> =

@@ -47,4 +47,5 @@ helpers! {
     to_array: Function = "toArray",
     to_text: Function = "toText",
     date: Constructor = "Date",
+    object_prototype: Object = "objectPrototype",
 }

@@ -292,5 +292,7 @@
       return isNaN(dateTime.call(d)) ? null : dateIso.call(d);
     },
     Date: Date,
+    // Object.prototype as it was: an object with it as its prototype is a plain one.
+    objectPrototype: Object.prototype,
   };
 });
