@@ -321,7 +321,11 @@ impl Engine {
                 .snapshot
                 .call::<_, Value<'_>>(())
                 .map_err(js)?;
-            Ok((helpers, entries, GlobalNames::for_script(&ctx, script.text())?))
+            Ok((
+                helpers,
+                entries,
+                GlobalNames::for_script(&ctx, script.text())?,
+            ))
         });
         if let Some(limit) = self.guard.disarm() {
             return Err(Failure::Load(LoadError::Limit {

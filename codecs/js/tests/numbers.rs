@@ -27,8 +27,20 @@ fn every_magnitude_prints_as_the_engine_prints_it() {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut checked = 0;
     let mut values: Vec<f64> = vec![
-        1e21, 1e20, 123456789012345680000.0, 1e-6, 1e-7, 0.1 + 0.2, 5e-324, f64::MAX, 1.5e16,
-        2.0f64.powi(53), 2.0f64.powi(53) + 2.0, -1e-7, 0.000001234, 1234.5678e10,
+        1e21,
+        1e20,
+        123456789012345680000.0,
+        1e-6,
+        1e-7,
+        0.1 + 0.2,
+        5e-324,
+        f64::MAX,
+        1.5e16,
+        2.0f64.powi(53),
+        2.0f64.powi(53) + 2.0,
+        -1e-7,
+        0.000001234,
+        1234.5678e10,
     ];
     for _ in 0..20_000 {
         // xorshift64*: doubles of random bits (every exponent), and decimals of 1-4 digits
