@@ -13,9 +13,16 @@ use crate::logs::init_logs;
 ///
 /// Endpoints: POST /oauth2/token (password and pipe grants for the --user), POST
 /// /share/{recType}[/tags/...], GET /share/{recType}?details=true&page=N&perPage=M (real
-/// paging), GET and DELETE /share/{recType}/{id}, and GET /_sim/stats: {"stored", the shares
-/// stored; "distinct_keys", the distinct lfk-<16 hex> record-key tags among them; "duplicates";
-/// "requests"; "faults", per kind; "by_rec_type"}.
+/// paging), GET /share/{recType}/tags/{tag1}/...?details=true&page=N&perPage=M (the shares
+/// carrying all the tags; password token), GET and DELETE /share/{recType}/{id}, and GET
+/// /_sim/stats: {"stored", the shares stored; "distinct_keys", the distinct lfk-<16 hex>
+/// record-key tags among them; "duplicates"; "requests"; "faults", per kind; "by_rec_type";
+/// "rate_limited"; "over_capacity"; "peak_in_flight"; "tag_queries"}.
+///
+/// Like a remote service: --latency delays every request before it is handled (a timer, no
+/// thread held); --rate-limit answers share requests beyond N a second (a bucket with one
+/// second of burst) with 429 and Retry-After; --max-in-flight answers requests beyond N at
+/// once with 503. All across clients, seeded like the faults, counted in /_sim/stats.
 ///
 /// --faults gives the fraction of token and share requests that get each fault:
 /// status500, status503, status429 (with Retry-After: 1), status401 (an expired token),
@@ -49,16 +56,30 @@ pub(crate) struct MicroshareSimArgs {
     /// Seconds a `slow` answer waits.
     #[arg(long, value_name = "S", default_value_t = 10.0)]
     slow: f64,
-    /// The seed of the fault draws.
+    /// The seed of the fault draws and of the latency's jitter.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Every request waits MS milliseconds before it is handled, give or take JITTER_MS (a
+    /// uniform draw): as across a network.
+    #[arg(long, value_name = "MS[,JITTER_MS]", default_value = "0")]
+    latency: lorafield_microshare::sim::Latency,
+    /// Share requests per second across all clients (a token bucket holding one second's
+    /// worth); beyond it, 429 with Retry-After.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
+    /// Requests served at once (latency included), across all clients; beyond it, 503.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight: Option<u64>,
 }
 
 /// Short lines, so that no terminal wraps a value in the middle.
 pub(crate) const SIM_EXAMPLE: &str = "\
-Example:
+Examples:
   lorafield microshare-sim --listen 127.0.0.1:9000 \\
-      --faults status500=0.1,status429=0.05,drop-after=0.05,slow=0.02";
+      --faults status500=0.1,status429=0.05,drop-after=0.05,slow=0.02
+  # Microshare across the internet: 100 ms give or take 20, 500 shares/s
+  lorafield microshare-sim --listen 127.0.0.1:9000 \\
+      --latency 100,20 --rate-limit 500";
 
 pub(crate) fn run(args: MicroshareSimArgs) -> Result<ExitCode> {
     use lorafield_microshare::sim::{SimConfig, SimUser, Simulator};
@@ -72,6 +93,11 @@ pub(crate) fn run(args: MicroshareSimArgs) -> Result<ExitCode> {
         encoding: args.encoding,
         slow: std::time::Duration::from_secs_f64(args.slow),
         seed: args.seed,
+        latency: args.latency,
+        rate_limit: args.rate_limit,
+        max_in_flight: args
+            .max_in_flight
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         ..SimConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -212,6 +212,11 @@ pub enum SimConfigError {
         /// The value given.
         value: String,
     },
+    /// A latency that is not `MS` or `MS,JITTER_MS` with the jitter at most the mean.
+    InvalidLatency {
+        /// The value given.
+        value: String,
+    },
 }
 
 impl fmt::Display for SimConfigError {
@@ -235,6 +240,11 @@ impl fmt::Display for SimConfigError {
             SimConfigError::UnknownEncoding { value } => {
                 write!(f, "unknown date encoding `{value}` (expected 2017 or 2020)")
             }
+            SimConfigError::InvalidLatency { value } => write!(
+                f,
+                "latency `{value}` is not MS or MS,JITTER_MS (whole milliseconds, the jitter at \
+                 most the mean)"
+            ),
         }
     }
 }

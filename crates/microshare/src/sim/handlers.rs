@@ -17,12 +17,21 @@ use super::state::{Begun, Shared};
 use super::wire::path_tags;
 use super::{MAX_BODY, SimStats};
 
+/// The API routes behind the [gate](super::remote::gate) (latency, rate limit, cap), and the
+/// stats beside them.
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/oauth2/token", post(token))
         .route("/share/{rec_type}", get(list).post(create))
-        .route("/share/{rec_type}/tags/{*tags}", post(create_tagged))
+        .route(
+            "/share/{rec_type}/tags/{*tags}",
+            get(list_tagged).post(create_tagged),
+        )
         .route("/share/{rec_type}/{id}", get(get_one).delete(delete_one))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            super::remote::gate,
+        ))
         .route("/_sim/stats", get(stats))
         .fallback(|| async { error(404, "not_found", "no such endpoint") })
         .with_state(shared)
@@ -147,6 +156,18 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     faulted(&sim, &conn, || sim.page(&rec_type, &q, &headers)).await
+}
+
+async fn list_tagged(
+    State(sim): Sim,
+    ConnectInfo(conn): ConnInfo,
+    Path((rec_type, _)): Path<(String, String)>,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let tags = path_tags(uri.path());
+    faulted(&sim, &conn, || sim.tagged(&rec_type, tags, &q, &headers)).await
 }
 
 async fn get_one(

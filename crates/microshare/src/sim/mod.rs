@@ -12,9 +12,29 @@
 //! - `GET /share/{recType}?details=true&page=N&perPage=M` lists the shares of a recType, oldest
 //!   first, page by page (pages count from 1, `perPage` is 999 by default, a page past the last
 //!   has no `objs`); without `details=true`, each `data` is `{}`.
+//! - `GET /share/{recType}/tags/{tag1}/{tag2}...?details=true&page=N&perPage=M` lists the
+//!   shares of a recType carrying all the given tags (percent-decoded), paged like the above;
+//!   `.../tags/latest` alone is the newest share of the recType.
 //! - `GET /share/{recType}/{id}` reads one share and `DELETE /share/{recType}/{id}` deletes it
-//!   (404 when absent). Reading and deleting need a password token: a pipe token gets 401.
-//! - `GET /_sim/stats` answers the counters below as JSON (no token, never faulted).
+//!   (404 when absent). Reading (by recType, by tags, by id) and deleting need a password token:
+//!   a pipe token gets 401.
+//! - `GET /_sim/stats` answers the counters below as JSON (no token, never faulted, never
+//!   delayed).
+//!
+//! A remote service, if asked (each off by default, each across all clients):
+//!
+//! - **Latency** ([`SimConfig::latency`], `--latency MS[,JITTER_MS]`): every request waits that
+//!   long (a uniform draw within `MS ± JITTER_MS`, seeded) before it is handled, as if it had
+//!   crossed a network; the wait is a timer, so a thousand waiting requests hold no thread.
+//! - **A rate limit** ([`SimConfig::rate_limit`], `--rate-limit N`): share requests (`/share/...`,
+//!   any method) take a token from a bucket that refills at N a second and holds one second's
+//!   worth (N); with the bucket empty the answer is 429 with `Retry-After` (whole seconds until
+//!   a token, at least 1), after the latency. Token requests are not limited.
+//! - **A cap on requests in flight** ([`SimConfig::max_in_flight`], `--max-in-flight N`): a
+//!   request that arrives while N are being served (their latency included) gets 503 after the
+//!   latency, and does not count as in flight.
+//!
+//! These come before the faults below: a refused request draws no fault.
 //!
 //! Shares read back in one of two date encodings: 2017 (`_id: {"$oid"}`, `createDate:
 //! {"$date": ms}`, `tstamp: {"$numberLong": "ms"}`) or 2020 (`_id` a plain string, ISO 8601
@@ -38,8 +58,10 @@
 //! Each fraction is between 0 and 1 and they add up to 1 at most; `none` or an empty spec means
 //! no faults.
 //!
-//! The stats: `requests` counts token and share requests (the faulted ones too); `faults` how many
-//! of each kind were injected; `stored` the shares stored since the start (a delete does not lower
+//! The stats: `requests` counts token and share requests (the faulted and refused ones too);
+//! `faults` how many of each kind were injected; `rate_limited` the 429s of the rate limit and
+//! `over_capacity` the 503s of the cap; `peak_in_flight` the most requests served at once;
+//! `tag_queries` the queries by tags answered; `stored` the shares stored since the start (a delete does not lower
 //! it) and `by_rec_type` the same per recType; `distinct_keys` the distinct record keys (tags of
 //! the form `lfk-<16 hex digits>`, as the bridge sets them) among the stored shares; `duplicates`
 //! the stored shares carrying a record key, less `distinct_keys`.
@@ -47,16 +69,17 @@
 mod conn;
 mod faults;
 mod handlers;
+mod remote;
 mod state;
 mod wire;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -66,6 +89,7 @@ use tokio::task::JoinHandle;
 use conn::{Conn, SimListener};
 pub use faults::{Faults, SimConfigError};
 use handlers::router;
+pub use remote::Latency;
 use state::{Shared, TokenKind};
 
 /// Seconds a token is said to last (`expires_in`): 48 hours, as Microshare says.
@@ -156,10 +180,17 @@ pub struct SimConfig {
     pub seed: u64,
     /// When set, a password token expires this long after it was granted (401).
     pub password_token_ttl: Option<Duration>,
+    /// How long each request waits before it is handled.
+    pub latency: Latency,
+    /// Share requests per second across all clients, with one second of burst; beyond it, 429.
+    pub rate_limit: Option<u32>,
+    /// Requests served at once at most; beyond it, 503.
+    pub max_in_flight: Option<usize>,
 }
 
 impl Default for SimConfig {
-    /// One default [`SimUser`], no faults, 2020 dates, 10 s slow answers, seed 0, no expiry.
+    /// One default [`SimUser`], no faults, 2020 dates, 10 s slow answers, seed 0, no expiry,
+    /// no latency, no rate limit, no cap on requests in flight.
     fn default() -> Self {
         SimConfig {
             users: vec![SimUser::default()],
@@ -168,6 +199,9 @@ impl Default for SimConfig {
             slow: Duration::from_secs(10),
             seed: 0,
             password_token_ttl: None,
+            latency: Latency::default(),
+            rate_limit: None,
+            max_in_flight: None,
         }
     }
 }
@@ -187,6 +221,18 @@ pub struct SimStats {
     pub by_rec_type: BTreeMap<String, u64>,
     /// Stored shares carrying a record key, less `distinct_keys`.
     pub duplicates: u64,
+    /// Share requests answered 429 by the rate limit.
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// Requests answered 503 by the cap on requests in flight.
+    #[serde(default)]
+    pub over_capacity: u64,
+    /// The most requests served at once (waiting out their latency included).
+    #[serde(default)]
+    pub peak_in_flight: u64,
+    /// Queries by tags answered.
+    #[serde(default)]
+    pub tag_queries: u64,
 }
 
 /// A running simulator. Dropping it stops it too, without waiting.
@@ -220,7 +266,14 @@ impl Simulator {
         config
             .faults
             .validate()
+            .and_then(|()| config.latency.validate())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if config.rate_limit == Some(0) || config.max_in_flight == Some(0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a rate limit or a cap on requests in flight of 0 would refuse everything",
+            ));
+        }
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
@@ -254,6 +307,12 @@ impl Simulator {
     /// The counters so far.
     pub fn stats(&self) -> SimStats {
         self.shared.stats()
+    }
+
+    /// When each record key (`lfk-...` tag) was first stored, by the clock of this process:
+    /// for measuring how long records take to arrive.
+    pub fn first_stored(&self) -> HashMap<String, Instant> {
+        self.shared.first_stored()
     }
 
     /// Replaces the fault fractions from the next request on (an outage, then a recovery).

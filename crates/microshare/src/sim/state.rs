@@ -1,6 +1,6 @@
 //! The simulator's state: tokens, shares and counters, and what each request does to them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use super::faults::Fault;
 use super::handlers::{
     ListQuery, Refusal, TokenQuery, error, expired, json_response, one_meta, positive,
 };
+use super::remote::{Bucket, Latency};
 use super::wire::{Page, checksum, is_record_key, us_time};
 use super::{
     DateEncoding, EXPIRES_IN, Faults, SIM_EPOCH_MS, SimConfig, SimStats, SimUser, wait_stop,
@@ -45,12 +46,20 @@ pub(super) struct Share {
     pub(super) checksum: String,
 }
 
+impl Share {
+    fn has_tags(&self, tags: &[String]) -> bool {
+        tags.iter().all(|t| self.tags.contains(t))
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Shared {
     users: Vec<SimUser>,
     encoding: DateEncoding,
     slow: Duration,
     password_token_ttl: Option<Duration>,
+    latency: Latency,
+    max_in_flight: Option<usize>,
     stopped: watch::Receiver<bool>,
     inner: Mutex<Inner>,
 }
@@ -59,6 +68,8 @@ pub(super) struct Shared {
 pub(super) struct Inner {
     pub(super) faults: Faults,
     fault_rng: fastrand::Rng,
+    /// Draws the latency of each request (its own stream: the fault draws stay as they are).
+    latency_rng: fastrand::Rng,
     rng: fastrand::Rng,
     /// The middle of every id, from the seed.
     machine: u32,
@@ -67,8 +78,11 @@ pub(super) struct Inner {
     shares: BTreeMap<String, Vec<Share>>,
     /// Shares stored so far: the logical clock.
     clock: u64,
-    keys: HashSet<String>,
+    /// Each record key stored, and when it was first.
+    keys: HashMap<String, Instant>,
     keyed: u64,
+    bucket: Option<Bucket>,
+    in_flight: usize,
     stats: SimStats,
 }
 
@@ -81,13 +95,16 @@ impl Shared {
         let inner = Inner {
             faults: config.faults,
             fault_rng: fastrand::Rng::with_seed(config.seed),
+            latency_rng: fastrand::Rng::with_seed(config.seed ^ 0x5851_F42D_4C95_7F2D),
             machine: rng.u32(..0x100_0000),
             rng,
             tokens: HashMap::new(),
             shares: BTreeMap::new(),
             clock: 0,
-            keys: HashSet::new(),
+            keys: HashMap::new(),
             keyed: 0,
+            bucket: config.rate_limit.map(|r| Bucket::new(r, Instant::now())),
+            in_flight: 0,
             stats: SimStats::default(),
         };
         Shared {
@@ -95,9 +112,58 @@ impl Shared {
             encoding: config.encoding,
             slow: config.slow,
             password_token_ttl: config.password_token_ttl,
+            latency: config.latency,
+            max_in_flight: config.max_in_flight,
             stopped,
             inner: Mutex::new(inner),
         }
+    }
+
+    pub(super) fn stopped(&self) -> watch::Receiver<bool> {
+        self.stopped.clone()
+    }
+
+    pub(super) fn first_stored(&self) -> HashMap<String, Instant> {
+        self.lock().keys.clone()
+    }
+
+    /// Counts a request in flight, unless the cap is reached (then counts a refusal).
+    pub(super) fn enter(&self) -> bool {
+        let mut inner = self.lock();
+        if self.max_in_flight.is_some_and(|max| inner.in_flight >= max) {
+            inner.stats.requests += 1;
+            inner.stats.over_capacity += 1;
+            return false;
+        }
+        inner.in_flight += 1;
+        inner.stats.peak_in_flight = inner.stats.peak_in_flight.max(inner.in_flight as u64);
+        true
+    }
+
+    pub(super) fn leave(&self) {
+        let mut inner = self.lock();
+        inner.in_flight = inner.in_flight.saturating_sub(1);
+    }
+
+    pub(super) fn latency_draw(&self) -> Duration {
+        if self.latency.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut inner = self.lock();
+        self.latency.draw(&mut inner.latency_rng)
+    }
+
+    /// Takes a token of the rate limit (counting a refusal), or says how long until one.
+    pub(super) fn take_token(&self) -> Result<(), Duration> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let Some(bucket) = inner.bucket.as_mut() else {
+            return Ok(());
+        };
+        bucket.take(Instant::now()).inspect_err(|_| {
+            inner.stats.requests += 1;
+            inner.stats.rate_limited += 1;
+        })
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -259,9 +325,10 @@ impl Shared {
             inner.clock
         );
         let mut keyed = false;
+        let now = Instant::now();
         for tag in tags.iter().filter(|t| is_record_key(t)) {
             keyed = true;
-            inner.keys.insert(tag.clone());
+            inner.keys.entry(tag.clone()).or_insert(now);
         }
         inner.keyed += u64::from(keyed);
         inner.stats.stored += 1;
@@ -302,6 +369,40 @@ impl Shared {
         headers: &HeaderMap,
     ) -> Result<Response, Refusal> {
         self.authorize(headers, false)?;
+        let inner = self.lock();
+        let shares = inner.shares.get(rec_type).map_or(&[][..], Vec::as_slice);
+        self.paged(rec_type, shares.iter(), q)
+    }
+
+    /// A page of the shares of `rec_type` carrying all of `tags` (`None`: a tag that is not
+    /// valid percent-encoded UTF-8); `["latest"]`: the newest share.
+    pub(super) fn tagged(
+        &self,
+        rec_type: &str,
+        tags: Option<Vec<String>>,
+        q: &ListQuery,
+        headers: &HeaderMap,
+    ) -> Result<Response, Refusal> {
+        self.authorize(headers, false)?;
+        let tags = tags
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| error(400, "bad_request", "the tags are missing or not valid"))?;
+        let mut inner = self.lock();
+        inner.stats.tag_queries += 1;
+        let shares = inner.shares.get(rec_type).map_or(&[][..], Vec::as_slice);
+        if tags == ["latest"] {
+            return self.paged(rec_type, shares.last().into_iter(), q);
+        }
+        self.paged(rec_type, shares.iter().filter(|s| s.has_tags(&tags)), q)
+    }
+
+    /// The page `q` asks for of `shares`, as the API answers it.
+    fn paged<'a>(
+        &self,
+        rec_type: &str,
+        shares: impl Iterator<Item = &'a Share> + Clone,
+        q: &ListQuery,
+    ) -> Result<Response, Refusal> {
         let page = positive(q.page.as_deref(), 1, "page is a whole number from 1")?;
         let per_page = positive(
             q.per_page.as_deref(),
@@ -312,12 +413,9 @@ impl Shared {
             .details
             .as_deref()
             .is_some_and(|d| d.eq_ignore_ascii_case("true"));
-        let inner = self.lock();
-        let shares = inner.shares.get(rec_type).map_or(&[][..], Vec::as_slice);
-        let total = shares.len() as u64;
+        let total = shares.clone().count() as u64;
         let skip = (page - 1).saturating_mul(per_page);
         let objs: Vec<_> = shares
-            .iter()
             .skip(usize::try_from(skip).unwrap_or(usize::MAX))
             .take(usize::try_from(per_page).unwrap_or(usize::MAX))
             .map(|share| share.out(rec_type, self.encoding, details))
