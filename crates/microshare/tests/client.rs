@@ -12,10 +12,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lorafield_microshare::Secret;
+use lorafield_microshare::adaptive::Signal;
 use lorafield_microshare::client::{
     Client, ClientConfig, ClientError, Credentials, Endpoints, Page,
 };
-use lorafield_microshare::worker::{Deliver, DeliveryError};
+use lorafield_microshare::worker::{Cause, Deliver, DeliveryError};
 use tokio::net::TcpListener;
 
 const USERNAME: &str = "ops@example.com";
@@ -396,6 +397,7 @@ async fn a_second_401_is_an_auth_error() {
             reason,
             status: Some(401),
             after: None,
+            cause: Cause::Answer,
         } => {
             assert!(reason.contains("got a token before"), "{reason}")
         }
@@ -547,6 +549,9 @@ async fn connection_refused_is_transport_and_retried() {
         .deliver("io.example.test", &[], b"{}")
         .await
         .unwrap_err();
+    // Nothing went out: nothing can have been stored, and it says nothing about the load.
+    assert!(!error.may_have_stored(), "{error:?}");
+    assert_eq!(error.signal(), Signal::Other);
     expect_retry(error, None);
 }
 
@@ -565,17 +570,21 @@ async fn a_slow_answer_times_out() {
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
+    // The request went out: the server may have carried it out.
     match &error {
-        ClientError::Transport(what) => assert!(what.contains("timed out"), "{what}"),
+        ClientError::Unanswered {
+            what,
+            timed_out: true,
+        } => assert!(what.contains("timed out"), "{what}"),
         other => panic!("{other:?}"),
     }
-    expect_retry(
-        client
-            .deliver("io.example.test", &[], b"{}")
-            .await
-            .unwrap_err(),
-        None,
-    );
+    let error = client
+        .deliver("io.example.test", &[], b"{}")
+        .await
+        .unwrap_err();
+    assert!(error.may_have_stored(), "{error:?}");
+    assert_eq!(error.signal(), Signal::Overload);
+    expect_retry(error, None);
 }
 
 /// A share as Microshare stores it: 2017 encoding for even `n`, 2020+ for odd.

@@ -1,10 +1,14 @@
 //! The simulator as a remote service, over loopback HTTP: latency that holds no thread, the
-//! rate limit, the cap on requests in flight, the query by tags.
+//! rate limit, the cap on requests in flight, the query by tags; and the client's query by
+//! tags against it.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use lorafield_microshare::Secret;
+use lorafield_microshare::client::{Client, ClientConfig, ClientError, Credentials, Endpoints};
 use lorafield_microshare::sim::{Latency, SimConfig, Simulator};
+use lorafield_microshare::worker::{Deliver, Lookup};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -270,5 +274,57 @@ async fn the_query_by_tags_lists_shares_carrying_every_tag() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Six answered; the refused one is not a query answered.
     assert_eq!(sim.stats().tag_queries, 6);
+    sim.shutdown().await;
+}
+
+fn client_of(sim: &Simulator, credentials: Credentials) -> Client {
+    let mut config = ClientConfig::new(Endpoints::same(&sim.base_url()), credentials);
+    config.timeout = Duration::from_secs(5);
+    Client::new(config).unwrap()
+}
+
+fn password() -> Credentials {
+    Credentials::Password {
+        username: "user@example.org".into(),
+        password: Secret::new("secret"),
+        api_key: Secret::new("apikey"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_looks_records_up_by_their_tag_with_password_credentials_only() {
+    let sim = start(SimConfig::default()).await;
+    let client = client_of(&sim, password());
+    let key = "lfk-00000000000000c1".to_string();
+    assert!(!client.has_tag("io.a", &key).await.unwrap());
+    assert_eq!(client.look_up("io.a", &key).await, Ok(Lookup::Absent));
+    client
+        .post_share("io.a", &[key.clone(), "site 1".into()], b"{}")
+        .await
+        .unwrap();
+    assert!(client.has_tag("io.a", &key).await.unwrap());
+    assert!(client.has_tag("io.a", "site 1").await.unwrap());
+    assert_eq!(client.look_up("io.a", &key).await, Ok(Lookup::Found));
+    // Another recType, another key: absent.
+    assert_eq!(client.look_up("io.b", &key).await, Ok(Lookup::Absent));
+    assert_eq!(
+        client.look_up("io.a", "lfk-00000000000000c2").await,
+        Ok(Lookup::Absent)
+    );
+    let page = client
+        .tagged_page("io.a", &[key.clone(), "site 1".into()], 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.objs.len(), 1);
+    // A pipe token cannot ask: no request is made.
+    let pipe = Credentials::Pipe(Secret::new(token(&sim, "pipe").await));
+    let queries = sim.stats().tag_queries;
+    let pipe = client_of(&sim, pipe);
+    assert_eq!(pipe.look_up("io.a", &key).await, Ok(Lookup::Unavailable));
+    assert!(matches!(
+        pipe.has_tag("io.a", &key).await,
+        Err(ClientError::Config(_))
+    ));
+    assert_eq!(sim.stats().tag_queries, queries);
     sim.shutdown().await;
 }

@@ -1,5 +1,5 @@
-//! The Microshare Share API: tokens, `POST /share/{recType}` (with tags) and the paged
-//! `GET /share/{recType}`.
+//! The Microshare Share API: tokens, `POST /share/{recType}` (with tags), the paged
+//! `GET /share/{recType}` and the query by tags, `GET /share/{recType}/tags/...`.
 //!
 //! ```no_run
 //! use lorafield_microshare::Secret;
@@ -18,6 +18,9 @@
 //! let posted = client.post_share("io.example.reading", &tags, br#"{"t":21.5}"#).await?;
 //! println!("stored as {:?}", posted.id);
 //!
+//! // Is a share carrying this tag stored? (Password credentials: a pipe token only posts.)
+//! assert!(client.has_tag("io.example.reading", "site-1").await?);
+//!
 //! let mut pages = client.pages("io.example.reading", 100);
 //! while let Some(page) = pages.next().await {
 //!     for share in page?.objs {
@@ -35,6 +38,12 @@
 //! [`Secret`]s, and every text that goes into an error (answer bodies, transport errors) has the
 //! configured secrets and the token in use replaced by `***`; reqwest's errors lose their URL,
 //! which carries the password of a token request.
+//!
+//! A request that went out and got no answer ([`ClientError::Unanswered`]: a timeout, a
+//! connection closed before the answer) may have been carried out; one that could not connect
+//! ([`ClientError::Transport`]) was not. Connections are kept alive and reused; up to
+//! [`ClientConfig::pool`] idle ones are kept per host, so that as many deliveries as the
+//! concurrency limit allows find one.
 
 mod pages;
 mod token;
@@ -49,7 +58,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use crate::Secret;
-use crate::worker::{Deliver, DeliveryError};
+use crate::worker::{Cause, Deliver, DeliveryError, Lookup};
 use token::{Bearer, TokenSlot, retry_after};
 
 pub use pages::{Page, Pages};
@@ -137,15 +146,19 @@ pub struct ClientConfig {
     pub credentials: Credentials,
     /// The timeout of each request, connecting included.
     pub timeout: Duration,
+    /// Idle connections kept per host, at most (the delivery worker's ceiling).
+    pub pool: usize,
 }
 
 impl ClientConfig {
-    /// A configuration with the [`DEFAULT_TIMEOUT`].
+    /// A configuration with the [`DEFAULT_TIMEOUT`] and a pool of
+    /// [`DEFAULT_CEILING`](crate::worker::DEFAULT_CEILING) connections.
     pub fn new(endpoints: Endpoints, credentials: Credentials) -> Self {
         ClientConfig {
             endpoints,
             credentials,
             timeout: DEFAULT_TIMEOUT,
+            pool: crate::worker::DEFAULT_CEILING,
         }
     }
 }
@@ -173,9 +186,17 @@ pub enum ClientError {
         /// The answer's body, clipped to about 200 characters.
         body: String,
     },
-    /// No answer: could not connect, connection reset, timed out, or the answer could not be
-    /// read or decoded; the text says which.
+    /// No answer, and nothing carried out: could not connect; or the answer of a request that
+    /// reads could not be read or decoded. The text says which.
     Transport(String),
+    /// The request went out and no answer came: it timed out, or the connection closed before
+    /// the answer. The server may have carried it out.
+    Unanswered {
+        /// What happened.
+        what: String,
+        /// Whether it timed out (rather than the connection closing).
+        timed_out: bool,
+    },
     /// A configuration that cannot work (an endpoint that is not an http(s) URL, an empty
     /// recType, listing with a pipe token).
     Config(String),
@@ -195,11 +216,9 @@ impl ClientError {
                 status,
                 retry_after,
                 ..
-            } if ClientError::retryable(status) => DeliveryError::Retry {
-                reason,
-                status: Some(status),
-                after: retry_after,
-            },
+            } if ClientError::retryable(status) => {
+                DeliveryError::answered(reason, status, retry_after)
+            }
             ClientError::Status { status, .. } => DeliveryError::Reject {
                 reason,
                 status: Some(status),
@@ -208,6 +227,17 @@ impl ClientError {
                 reason,
                 status: None,
                 after: None,
+                cause: Cause::NotSent,
+            },
+            ClientError::Unanswered { timed_out, .. } => DeliveryError::Retry {
+                reason,
+                status: None,
+                after: None,
+                cause: if timed_out {
+                    Cause::Timeout
+                } else {
+                    Cause::Cut
+                },
             },
             ClientError::Auth { .. } => DeliveryError::Stop {
                 reason: format!(
@@ -245,7 +275,9 @@ impl fmt::Display for ClientError {
                 }
                 Ok(())
             }
-            ClientError::Transport(what) => write!(f, "transport: {what}"),
+            ClientError::Transport(what) | ClientError::Unanswered { what, .. } => {
+                write!(f, "transport: {what}")
+            }
             ClientError::Config(what) => write!(f, "configuration: {what}"),
         }
     }
@@ -274,6 +306,8 @@ struct Inner {
     /// The configured secrets, raw and URL-encoded, longest first: scrubbed from error texts.
     secrets: Vec<String>,
     token: Mutex<TokenSlot>,
+    /// Whether a look-up refused for good was logged at warn already.
+    lookup_refused: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for Client {
@@ -303,6 +337,7 @@ impl Client {
             endpoints,
             credentials,
             timeout,
+            pool,
         } = config;
         let endpoints = Endpoints {
             api: base_url(&endpoints.api)?,
@@ -315,6 +350,7 @@ impl Client {
             .use_rustls_tls()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .pool_max_idle_per_host(pool.max(1))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Config(format!("HTTP client: {}", e.without_url())))?;
@@ -344,6 +380,7 @@ impl Client {
                 timeout,
                 secrets,
                 token: Mutex::new(TokenSlot::default()),
+                lookup_refused: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -386,6 +423,27 @@ impl Client {
             }
         };
         Ok(PostedShare { id })
+    }
+
+    /// Whether a share of `rec_type` carrying `tag` is stored: the first page of one share of
+    /// the query by tags (`GET {api}/share/{recType}/tags/{tag}?details=true&page=1&perPage=1`).
+    /// A share listed counts if it carries the tag (or lists no tags at all). Needs password
+    /// credentials.
+    pub async fn has_tag(&self, rec_type: &str, tag: &str) -> Result<bool, ClientError> {
+        let page = self
+            .tagged_page(rec_type, std::slice::from_ref(&tag.to_string()), 1, 1)
+            .await?;
+        #[derive(Deserialize)]
+        struct Tagged {
+            tags: Option<Vec<String>>,
+        }
+        Ok(page
+            .objs
+            .iter()
+            .any(|share| match serde_json::from_str::<Tagged>(share.get()) {
+                Ok(Tagged { tags: Some(tags) }) => tags.iter().any(|t| t == tag),
+                _ => true,
+            }))
     }
 
     /// The shares of `rec_type`, page by page (`GET {api}/share/{recType}?details=true&page=N&perPage=M`
@@ -473,7 +531,7 @@ impl Client {
         let answer = request
             .send()
             .await
-            .map_err(|e| self.transport(&format!("{method} {url}"), e, Some(&bearer.value)))?;
+            .map_err(|e| self.request_failed(&format!("{method} {url}"), e, &bearer.value))?;
         tracing::debug!(%method, url, status = answer.status().as_u16(), "Microshare answered");
         Ok(answer)
     }
@@ -494,6 +552,24 @@ impl Client {
     }
 }
 
+impl Client {
+    /// How the delivery worker should treat `e`. Password credentials that got a token before
+    /// are not wrong: a refused refresh (or a 401 right after one) is taken as passing trouble
+    /// and retried with backoff. Credentials that never got a token stop delivery.
+    async fn delivery_error(&self, e: ClientError) -> DeliveryError {
+        match e {
+            ClientError::Auth { status, .. } if self.inner.token.lock().await.generation > 0 => {
+                DeliveryError::answered(
+                    format!("{e} (these credentials got a token before: retrying)"),
+                    status,
+                    None,
+                )
+            }
+            e => e.into_delivery(),
+        }
+    }
+}
+
 impl Deliver for Client {
     /// [`Client::post_share`]; its errors become retry, reject or stop (see [`DeliveryError`]).
     async fn deliver(
@@ -504,20 +580,35 @@ impl Deliver for Client {
     ) -> Result<(), DeliveryError> {
         match self.post_share(rec_type, tags, body).await {
             Ok(_) => Ok(()),
-            // Password credentials that got a token before are not wrong: a refused refresh
-            // (or a 401 right after one) is taken as passing trouble and retried with backoff.
-            // Credentials that never got a token stop delivery.
-            Err(e @ ClientError::Auth { .. }) if self.inner.token.lock().await.generation > 0 => {
-                Err(DeliveryError::Retry {
-                    reason: format!("{e} (these credentials got a token before: retrying)"),
-                    status: match e {
-                        ClientError::Auth { status, .. } => Some(status),
-                        _ => None,
-                    },
-                    after: None,
-                })
+            Err(e) => Err(self.delivery_error(e).await),
+        }
+    }
+
+    /// [`Client::has_tag`] with password credentials; a pipe token cannot ask
+    /// ([`Lookup::Unavailable`]), nor can credentials the query is refused to for good (a 4xx
+    /// other than 401, 408, 425 and 429: logged at warn once).
+    async fn look_up(&self, rec_type: &str, tag: &str) -> Result<Lookup, DeliveryError> {
+        if let Credentials::Pipe(_) = self.inner.credentials {
+            return Ok(Lookup::Unavailable);
+        }
+        match self.has_tag(rec_type, tag).await {
+            Ok(true) => Ok(Lookup::Found),
+            Ok(false) => Ok(Lookup::Absent),
+            Err(ClientError::Status { status, body, .. }) if !ClientError::retryable(status) => {
+                let first = !self
+                    .inner
+                    .lookup_refused
+                    .swap(true, std::sync::atomic::Ordering::Relaxed);
+                if first {
+                    tracing::warn!(
+                        rec_type,
+                        "Microshare refused the query by tags (HTTP {status}: {body}): records \
+                         an earlier attempt may have stored are posted again without asking"
+                    );
+                }
+                Ok(Lookup::Unavailable)
             }
-            Err(e) => Err(e.into_delivery()),
+            Err(e) => Err(self.delivery_error(e).await),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The paged `GET /share/{recType}`: [`Client::pages`] and what it yields.
+//! The paged `GET /share/{recType}` ([`Client::pages`] and what it yields) and the query by
+//! tags, `GET /share/{recType}/tags/{tag1}/...`.
 
 use std::fmt;
 
@@ -6,7 +7,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Client, ClientError, Credentials};
+use super::{Client, ClientError, Credentials, encode_into};
 
 /// One page of `GET /share/{recType}`.
 #[derive(Debug)]
@@ -40,9 +41,9 @@ impl fmt::Debug for Pages {
 }
 
 impl Pages {
-    /// The next page, or `None` after the last one. After a [`ClientError::Status`] or
-    /// [`ClientError::Transport`] error, calling `next` again asks for the same page; after any
-    /// other error the listing is over.
+    /// The next page, or `None` after the last one. After a [`ClientError::Status`],
+    /// [`ClientError::Transport`] or [`ClientError::Unanswered`] error, calling `next` again
+    /// asks for the same page; after any other error the listing is over.
     pub async fn next(&mut self) -> Option<Result<Page, ClientError>> {
         if self.done {
             return None;
@@ -62,7 +63,12 @@ impl Pages {
                 Some(Ok(page))
             }
             Err(e) => {
-                self.done = !matches!(e, ClientError::Status { .. } | ClientError::Transport(_));
+                self.done = !matches!(
+                    e,
+                    ClientError::Status { .. }
+                        | ClientError::Transport(_)
+                        | ClientError::Unanswered { .. }
+                );
                 Some(Err(e))
             }
         }
@@ -72,12 +78,49 @@ impl Pages {
 impl Client {
     /// One page of `rec_type`.
     async fn page(&self, rec_type: &str, page: u64, per_page: u32) -> Result<Page, ClientError> {
+        let url = self.share_url(rec_type)?;
+        self.get_page(url, page, per_page).await
+    }
+
+    /// One page of the shares of `rec_type` carrying all of `tags` (`GET
+    /// {api}/share/{recType}/tags/{t1}/{t2}...?details=true&page=N&perPage=M`, each tag
+    /// URL-encoded), pages counted from 1. Needs password credentials.
+    pub async fn tagged_page(
+        &self,
+        rec_type: &str,
+        tags: &[String],
+        page: u64,
+        per_page: u32,
+    ) -> Result<Page, ClientError> {
+        let mut url = self.share_url(rec_type)?;
+        url.push_str("/tags");
+        for tag in tags {
+            if matches!(tag.as_str(), "" | "." | "..") {
+                return Err(ClientError::Config(format!(
+                    "tag {tag:?} cannot be a path segment"
+                )));
+            }
+            url.push('/');
+            encode_into(tag, &mut url);
+        }
+        if tags.is_empty() {
+            return Err(ClientError::Config("a query by tags needs a tag".into()));
+        }
+        self.get_page(url, page, per_page).await
+    }
+
+    /// `GET url?details=true&page=N&perPage=M`, decoded.
+    async fn get_page(
+        &self,
+        mut url: String,
+        page: u64,
+        per_page: u32,
+    ) -> Result<Page, ClientError> {
         if let Credentials::Pipe(_) = self.inner.credentials {
             return Err(ClientError::Config(
-                "a pipe token can only post: listing shares needs password credentials".into(),
+                "a pipe token can only post: reading shares needs password credentials".into(),
             ));
         }
-        let mut url = self.share_url(rec_type)?;
         url.push_str(&format!("?details=true&page={page}&perPage={per_page}"));
         let answer = self.call(Method::GET, &url, None).await?;
         let bytes = answer

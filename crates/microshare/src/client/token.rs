@@ -195,6 +195,23 @@ impl Client {
         ClientError::Transport(self.scrub(&text, token))
     }
 
+    /// The error of an API request that failed without an answer: [`ClientError::Transport`]
+    /// when it never went out (no connection), else [`ClientError::Unanswered`] (it may have
+    /// been carried out).
+    pub(super) fn request_failed(
+        &self,
+        what: &str,
+        error: reqwest::Error,
+        token: &Secret,
+    ) -> ClientError {
+        let went_out = !(error.is_connect() || error.is_builder());
+        let timed_out = error.is_timeout();
+        match self.transport(what, error, Some(token)) {
+            ClientError::Transport(what) if went_out => ClientError::Unanswered { what, timed_out },
+            other => other,
+        }
+    }
+
     /// `text` without the configured secrets and `token`, clipped to [`BODY_CLIP`] characters.
     pub(super) fn scrub(&self, text: &str, token: Option<&Secret>) -> String {
         let mut text = text.trim().to_string();

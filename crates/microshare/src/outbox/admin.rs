@@ -109,14 +109,16 @@ pub fn dead_letters(dir: &Path, limit: usize) -> Result<DeadLetters, OutboxError
 }
 
 /// Moves every dead record back to `pending`, due now, with its attempts and age reset;
-/// returns how many. A record keeps its id (and so its place in the key index).
+/// returns how many. A record keeps its id (and so its place in the key index) and its count
+/// of attempts that may have stored it (so that it is looked up before it is posted again).
 pub fn retry_dead(dir: &Path) -> Result<u64, OutboxError> {
     let mut conn = open_existing(dir)?;
     let tx = conn.transaction()?;
     let n = tx.execute(
         "INSERT INTO pending (id, key, rec_type, body, created_ms, attempts, next_ms, lease_ms,
-                              last_error, last_status)
-         SELECT id, key, rec_type, body, ?1, 0, ?1, 0, reason, last_status FROM dead ORDER BY id",
+                              last_error, last_status, unknown_outcomes)
+         SELECT id, key, rec_type, body, ?1, 0, ?1, 0, reason, last_status, unknown_outcomes
+         FROM dead ORDER BY id",
         params![now_ms()],
     )?;
     tx.execute("DELETE FROM dead", [])?;

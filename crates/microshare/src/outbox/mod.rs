@@ -5,10 +5,13 @@
 //! under way queue up and share the next one, so concurrent webhooks share an fsync.
 //!
 //! Three tables: `pending` (waiting or in flight: a claimed record carries a lease; a record
-//! whose lease ran out, after a crash for instance, is claimed again), `delivered` (what was
+//! whose lease ran out, after a crash for instance, is claimed again, and that lease counts as
+//! an attempt that may have stored it), `delivered` (what was
 //! sent, without the body), `dead` (what will not be sent without `retry-dead`, with the
 //! reason and the last HTTP status); and the key index, `keys`: every record key (per recType)
-//! the outbox holds, in whichever table, until its delivered record is purged. A record whose
+//! the outbox holds, in whichever table, until its delivered record is purged. Each record
+//! counts its attempts that may have stored it in Microshare without an answer saying so
+//! (`unknown_outcomes`; see [`crate::worker::Record`]). A record whose
 //! key is held already is not added again ([`Enqueued::Duplicate`]). Times are wall-clock
 //! milliseconds since the Unix epoch. The schema carries a version (`PRAGMA user_version`);
 //! a file from an older lorafield is migrated when it is opened (see `schema.rs`).
@@ -191,6 +194,9 @@ pub struct Claimed {
     pub attempts: u32,
     /// When it was enqueued (ms).
     pub created_ms: i64,
+    /// Attempts that may have stored it without an answer saying so, not settled by a
+    /// look-up: those settled so, and the lease of this claim's predecessor if it ran out.
+    pub unknown_outcomes: u32,
 }
 
 /// How an attempt ended, for the outbox.
@@ -208,6 +214,8 @@ pub enum Settle {
         status: Option<u16>,
         /// Whether the attempt counts (a stop hands the record back without counting).
         counted: bool,
+        /// Attempts that may have stored it, from now on.
+        unknown_outcomes: u32,
     },
     /// Give up: move it to `dead` with the reason.
     Dead {
@@ -215,6 +223,8 @@ pub enum Settle {
         reason: String,
         /// The HTTP status of the last answer, if there was one.
         status: Option<u16>,
+        /// Attempts that may have stored it (kept, for `retry-dead`).
+        unknown_outcomes: u32,
     },
 }
 
@@ -236,6 +246,7 @@ pub struct Outbox {
     path: Arc<PathBuf>,
     notify: Arc<Notify>,
     commits: Arc<AtomicU64>,
+    added: Arc<AtomicU64>,
     write_error: Arc<Mutex<Option<String>>>,
 }
 
@@ -253,9 +264,11 @@ impl Outbox {
         let conn = open_connection(&path)?;
         let (tx, rx) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
+        let added = Arc::new(AtomicU64::new(0));
         let write_error = Arc::new(Mutex::new(None));
         let health = WriterHealth {
             commits: commits.clone(),
+            added: added.clone(),
             error: write_error.clone(),
         };
         std::thread::Builder::new()
@@ -267,6 +280,7 @@ impl Outbox {
             path: Arc::new(path),
             notify: Arc::new(Notify::new()),
             commits,
+            added,
             write_error,
         })
     }
@@ -281,6 +295,11 @@ impl Outbox {
     /// the records (group commits: they share a transaction and its fsync).
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Records added since it was opened (duplicates not counted).
+    pub fn added(&self) -> u64 {
+        self.added.load(Ordering::Relaxed)
     }
 
     /// The database file.
@@ -381,6 +400,7 @@ impl Outbox {
 /// What the writer thread reports: commits that added records, and the last commit's error.
 struct WriterHealth {
     commits: Arc<AtomicU64>,
+    added: Arc<AtomicU64>,
     error: Arc<Mutex<Option<String>>>,
 }
 
@@ -421,6 +441,11 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>, health: &WriterHealth) 
             Ok(()) => {
                 if enqueues {
                     health.commits.fetch_add(1, Ordering::Relaxed);
+                    let added = results
+                        .iter()
+                        .filter(|r| matches!(r, Reply::Enqueue(_, Ok(Enqueued::Added(_)))))
+                        .count();
+                    health.added.fetch_add(added as u64, Ordering::Relaxed);
                 }
                 health.record(None);
                 results.into_iter().for_each(Reply::send);
@@ -523,8 +548,11 @@ fn claim(
     limit: usize,
     lease_ms: i64,
 ) -> Result<Vec<Claimed>, OutboxError> {
+    // A record whose lease ran out (`lease_ms` set and past) was claimed and never settled:
+    // its request may have gone out. That counts as an attempt that may have stored it.
     let mut st = tx.prepare_cached(
-        "SELECT id, key, rec_type, body, attempts, created_ms FROM pending
+        "SELECT id, key, rec_type, body, attempts, created_ms,
+                unknown_outcomes + (lease_ms > 0) FROM pending
          WHERE next_ms <= ?1 AND lease_ms <= ?1 ORDER BY next_ms, id LIMIT ?2",
     )?;
     let rows: Vec<Claimed> = st
@@ -536,12 +564,14 @@ fn claim(
                 body: r.get(3)?,
                 attempts: r.get::<_, i64>(4)? as u32,
                 created_ms: r.get(5)?,
+                unknown_outcomes: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(u32::MAX),
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut lease = tx.prepare_cached("UPDATE pending SET lease_ms = ?1 WHERE id = ?2")?;
+    let mut lease =
+        tx.prepare_cached("UPDATE pending SET lease_ms = ?1, unknown_outcomes = ?3 WHERE id = ?2")?;
     for r in &rows {
-        lease.execute(params![lease_ms, r.id])?;
+        lease.execute(params![lease_ms, r.id, r.unknown_outcomes])?;
     }
     Ok(rows)
 }
@@ -562,19 +592,32 @@ fn settle_one(tx: &Transaction<'_>, id: i64, settle: &Settle, now: i64) -> Resul
             error,
             status,
             counted,
+            unknown_outcomes,
         } => {
             tx.prepare_cached(
                 "UPDATE pending SET attempts = attempts + ?4, next_ms = ?2, lease_ms = 0, last_error = ?3,
-                 last_status = ?5 WHERE id = ?1",
+                 last_status = ?5, unknown_outcomes = ?6 WHERE id = ?1",
             )?
-            .execute(params![id, next_ms, error, i64::from(*counted), status])?;
+            .execute(params![
+                id,
+                next_ms,
+                error,
+                i64::from(*counted),
+                status,
+                unknown_outcomes
+            ])?;
         }
-        Settle::Dead { reason, status } => {
+        Settle::Dead {
+            reason,
+            status,
+            unknown_outcomes,
+        } => {
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO dead (id, key, rec_type, body, created_ms, died_ms, attempts, reason, last_status)
-                 SELECT id, key, rec_type, body, created_ms, ?2, attempts + 1, ?3, ?4 FROM pending WHERE id = ?1",
+                "INSERT OR REPLACE INTO dead (id, key, rec_type, body, created_ms, died_ms, attempts, reason,
+                                              last_status, unknown_outcomes)
+                 SELECT id, key, rec_type, body, created_ms, ?2, attempts + 1, ?3, ?4, ?5 FROM pending WHERE id = ?1",
             )?
-            .execute(params![id, now, reason, status])?;
+            .execute(params![id, now, reason, status, unknown_outcomes])?;
             tx.prepare_cached("DELETE FROM pending WHERE id = ?1")?
                 .execute(params![id])?;
         }
@@ -645,6 +688,9 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), 50);
+        assert_eq!(outbox.added(), 50);
+        assert!(outbox.enqueue(rec(3)).await.unwrap().is_duplicate());
+        assert_eq!(outbox.added(), 50, "a duplicate is not added");
         // They shared commits (and so fsyncs): fewer transactions than records.
         let commits = outbox.commits();
         assert!(
@@ -677,6 +723,7 @@ mod tests {
                     error: "503".into(),
                     status: Some(503),
                     counted: true,
+                    unknown_outcomes: 0,
                 },
             )
             .await
@@ -687,6 +734,7 @@ mod tests {
                 Settle::Dead {
                     reason: "400 bad".into(),
                     status: Some(400),
+                    unknown_outcomes: 0,
                 },
             )
             .await
@@ -734,14 +782,10 @@ mod tests {
             1
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(
-            outbox
-                .claim(5, Duration::from_secs(60))
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        let again = outbox.claim(5, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(again.len(), 1);
+        // Its first claim was never settled: its request may have gone out.
+        assert_eq!(again[0].unknown_outcomes, 1);
         drop(outbox);
         // Reopened (as after a crash): still there, still leased.
         let outbox = Outbox::open(dir.path()).unwrap();
@@ -801,6 +845,7 @@ mod tests {
                 Settle::Dead {
                     reason: "gone".into(),
                     status: None,
+                    unknown_outcomes: 1,
                 },
             )
             .await
@@ -811,6 +856,25 @@ mod tests {
         );
         let dead = dead_letters(dir.path(), 0).unwrap();
         assert_eq!((dead.total, dead.letters.len()), (1, 0));
+        // Retried: it keeps the attempt that may have stored it, to be looked up first.
+        assert_eq!(retry_dead(dir.path()).unwrap(), 1);
+        let again = outbox.claim(1, Duration::from_secs(60)).await.unwrap();
+        assert_eq!((again[0].id, again[0].unknown_outcomes), (id, 1));
+        outbox
+            .settle(
+                id,
+                Settle::Retry {
+                    next_ms: 0,
+                    error: "timed out".into(),
+                    status: None,
+                    counted: true,
+                    unknown_outcomes: 2,
+                },
+            )
+            .await
+            .unwrap();
+        let again = outbox.claim(1, Duration::from_secs(60)).await.unwrap();
+        assert_eq!((again[0].attempts, again[0].unknown_outcomes), (1, 2));
     }
 
     #[test]

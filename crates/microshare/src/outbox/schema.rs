@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::OutboxError;
 
 /// The schema version this code reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Version 0: the tables as the first lorafield made them (no version set). `IF NOT EXISTS`:
 /// on a version-0 file they are there already.
@@ -70,8 +70,16 @@ INSERT OR IGNORE INTO keys (key, rec_type, id) SELECT key, rec_type, id FROM dea
 INSERT OR IGNORE INTO keys (key, rec_type, id) SELECT key, rec_type, id FROM delivered ORDER BY id;
 ";
 
+/// Version 1 to 2: `unknown_outcomes`, per record, the attempts that may have stored it in
+/// Microshare without an answer saying so (timeouts, connections cut after sending, leases
+/// that ran out), not settled by a look-up since. Records already there have none known.
+const V1_TO_V2: &str = "
+ALTER TABLE pending ADD COLUMN unknown_outcomes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE dead ADD COLUMN unknown_outcomes INTEGER NOT NULL DEFAULT 0;
+";
+
 /// `MIGRATIONS[n]` brings a file from version `n` to `n + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V0_TO_V1];
+const MIGRATIONS: [&str; VERSION as usize] = [V0_TO_V1, V1_TO_V2];
 
 /// Opens the database at `path`: WAL, `synchronous=FULL`, a busy timeout, the schema at
 /// [`VERSION`].
@@ -188,6 +196,42 @@ mod tests {
         drop(conn);
         let conn = open_connection(&path).unwrap();
         assert_eq!(version(&conn).unwrap(), VERSION);
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_with_nothing_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.sqlite3");
+        version_0_file(&path);
+        {
+            // Version 1, as the lorafield before this one left it.
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(V0_TO_V1).unwrap();
+            tx.pragma_update(None, "user_version", 1).unwrap();
+            tx.commit().unwrap();
+            conn.execute("UPDATE pending SET lease_ms = 99 WHERE id = 1", [])
+                .unwrap();
+        }
+        let conn = open_connection(&path).unwrap();
+        assert_eq!(version(&conn).unwrap(), VERSION);
+        let pending: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT id, lease_ms, unknown_outcomes FROM pending",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        // The lease is kept: a claim after it ran out counts it then.
+        assert_eq!(pending, (1, 99, 0));
+        let dead: i64 = conn
+            .query_row("SELECT unknown_outcomes FROM dead", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(dead, 0);
+        let keys: i64 = conn
+            .query_row("SELECT COUNT(*) FROM keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(keys, 3);
     }
 
     #[test]

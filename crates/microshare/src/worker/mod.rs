@@ -1,8 +1,43 @@
-//! The delivery worker: takes due records from the outbox, sends them with bounded
-//! concurrency, and reschedules, retires or dead-letters each by how its attempt ended.
+//! The delivery worker: takes due records from the outbox, sends them with as many in flight
+//! as the [adaptive limit](crate::adaptive) allows, and reschedules, retires or dead-letters
+//! each by how its attempt ended.
+//!
+//! - `attempt.rs`: one attempt at one record, wherever it waits: a look-up first when an
+//!   earlier attempt may have stored it, then the post; every round trip timed for the limit.
+//! - `settle.rs`: what a failed attempt means for the record (backoff, dead letters) and the
+//!   log lines about it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::adaptive::{AdaptiveConfig, Signal};
+use crate::outbox::{Outbox, OutboxError, Settle, now_ms};
+use crate::throttle::LogThrottle;
+
+mod attempt;
+mod settle;
+
+pub use attempt::{Attempted, Pace, Record, attempt};
+pub use settle::{backoff, settle_failure};
+
+/// How a request that brought no success ended, as far as the client can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Microshare answered; the status is in the error.
+    Answer,
+    /// Nothing was sent: no connection could be made.
+    NotSent,
+    /// The request went out and no answer came in time: it may have been carried out.
+    Timeout,
+    /// The request went out and the connection closed before the whole answer came: it may
+    /// have been carried out.
+    Cut,
+}
 
 /// How a delivery attempt ended badly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +51,8 @@ pub enum DeliveryError {
         status: Option<u16>,
         /// The server's `Retry-After`, if it sent one.
         after: Option<Duration>,
+        /// Whether there was an answer, and if not, whether the request went out.
+        cause: Cause,
     },
     /// Refused for good (other 4xx): dead-letter it now.
     Reject {
@@ -32,6 +69,16 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
+    /// A retry after an answer with `status` (and its `Retry-After`).
+    pub fn answered(reason: String, status: u16, after: Option<Duration>) -> Self {
+        DeliveryError::Retry {
+            reason,
+            status: Some(status),
+            after,
+            cause: Cause::Answer,
+        }
+    }
+
     /// The HTTP status of the answer, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -46,6 +93,30 @@ impl DeliveryError {
             DeliveryError::Retry { reason, .. }
             | DeliveryError::Reject { reason, .. }
             | DeliveryError::Stop { reason } => reason,
+        }
+    }
+
+    /// Whether the request may have been carried out all the same: it went out and no answer
+    /// came (a timeout, a connection cut after sending), or a gateway answered that it got none
+    /// in time from behind it (502, 504).
+    pub fn may_have_stored(&self) -> bool {
+        match self {
+            DeliveryError::Retry { cause, status, .. } => {
+                matches!(cause, Cause::Timeout | Cause::Cut) || matches!(status, Some(502 | 504))
+            }
+            _ => false,
+        }
+    }
+
+    /// What it says about the load ([`Signal::Overload`]: 429, 503, a timeout).
+    pub fn signal(&self) -> Signal {
+        match self {
+            DeliveryError::Retry {
+                cause: Cause::Timeout,
+                ..
+            } => Signal::Overload,
+            e if matches!(e.status(), Some(429 | 503)) => Signal::Overload,
+            _ => Signal::Other,
         }
     }
 }
@@ -65,6 +136,17 @@ impl std::fmt::Display for DeliveryError {
 
 impl std::error::Error for DeliveryError {}
 
+/// What Microshare said when asked whether it holds a record already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// A share carrying the record's key is stored.
+    Found,
+    /// None is.
+    Absent,
+    /// It cannot be asked (a pipe token can only post).
+    Unavailable,
+}
+
 /// Something that delivers one record: the Microshare client, or a stand-in in tests.
 pub trait Deliver: Send + Sync + 'static {
     /// Sends `body` as a share of `rec_type` with `tags`.
@@ -74,23 +156,25 @@ pub trait Deliver: Send + Sync + 'static {
         tags: &[String],
         body: &[u8],
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+
+    /// Whether a share of `rec_type` carrying `tag` is stored. By default it cannot be asked.
+    fn look_up(
+        &self,
+        rec_type: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<Lookup, DeliveryError>> + Send {
+        let _ = (rec_type, tag);
+        std::future::ready(Ok(Lookup::Unavailable))
+    }
 }
-
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
-
-use tokio::sync::watch;
-use tokio::task::JoinSet;
-
-use crate::outbox::{Claimed, Outbox, OutboxError, Settle, now_ms};
-use crate::throttle::{Held, LogThrottle};
 
 /// The worker's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerConfig {
-    /// Deliveries in flight at most.
+    /// Deliveries in flight at most: the ceiling of the adaptive limit, or the fixed limit.
     pub concurrency: usize,
+    /// How the limit adapts below `concurrency`; `None` keeps it at `concurrency`.
+    pub adaptive: Option<AdaptiveConfig>,
     /// The first retry waits up to this long (full jitter: a random time from zero).
     pub base_delay: Duration,
     /// No retry waits longer than this (unless the server's `Retry-After` says so).
@@ -99,7 +183,8 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     /// A record older than this goes to the dead-letter table at its next failure.
     pub max_age: Duration,
-    /// How long a claimed record stays claimed: past it (a crash), it is sent again.
+    /// How long a claimed record stays claimed: past it (a crash), it is sent again, after a
+    /// look-up where the credentials can read.
     pub lease: Duration,
     /// How long to wait for new records when nothing is due, at most.
     pub idle: Duration,
@@ -108,12 +193,19 @@ pub struct WorkerConfig {
     pub log_interval: Duration,
 }
 
+/// The ceiling of [`WorkerConfig::default`]'s adaptive limit.
+pub const DEFAULT_CEILING: usize = 512;
+
+/// The limit of `--adaptive off` when no `--concurrency` is given.
+pub const DEFAULT_FIXED: usize = 8;
+
 impl Default for WorkerConfig {
-    /// 8 in flight; retries from 0.5 s doubling to 5 min; dead after 20 attempts or 7 days;
-    /// a 2-minute lease.
+    /// An adaptive limit from 8 up to 512 in flight; retries from 0.5 s doubling to 5 min;
+    /// dead after 20 attempts or 7 days; a 2-minute lease.
     fn default() -> Self {
         WorkerConfig {
-            concurrency: 8,
+            concurrency: DEFAULT_CEILING,
+            adaptive: Some(AdaptiveConfig::default()),
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(300),
             max_attempts: 20,
@@ -125,17 +217,47 @@ impl Default for WorkerConfig {
     }
 }
 
+/// The concurrency limit and what it is based on, as `/metrics` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Deliveries that may be in flight now.
+    pub limit: usize,
+    /// The limit's ceiling.
+    pub ceiling: usize,
+    /// Whether the limit adapts.
+    pub adaptive: bool,
+    /// Deliveries in flight.
+    pub in_flight: usize,
+    /// The long-term round-trip baseline, once measured.
+    pub rtt_baseline: Option<Duration>,
+    /// The mean round trip of the last window.
+    pub rtt_recent: Option<Duration>,
+    /// How many times the limit went up.
+    pub increases: u64,
+    /// How many times it went down.
+    pub decreases: u64,
+}
+
 /// What the worker did, as counters (read them at any time; `/metrics` does).
 #[derive(Debug, Default)]
 pub struct WorkerStats {
-    /// Records delivered.
+    /// Records delivered (posted, or found stored by an earlier attempt).
     pub delivered: AtomicU64,
     /// Attempts that failed and were rescheduled.
     pub retried: AtomicU64,
     /// Records moved to the dead-letter table.
     pub dead: AtomicU64,
+    /// Look-ups that found the record stored by an earlier attempt (not posted again).
+    pub found: AtomicU64,
+    /// Look-ups that found nothing (the record was posted).
+    pub absent: AtomicU64,
+    /// Attempts that may have stored a record and could not be checked (a pipe token) before
+    /// the record was posted again and stored: each may be a duplicate share.
+    pub unknown_outcomes: AtomicU64,
     /// Why delivery stopped, if it did.
     pub stopped: Mutex<Option<String>>,
+    /// The concurrency limit, as the worker last set it.
+    concurrency: Mutex<Concurrency>,
     /// Whether deliveries are failing: since the first failure after the last success.
     failing: Mutex<Option<Failing>>,
 }
@@ -164,6 +286,19 @@ impl WorkerStats {
         self.failing.lock().map_or(None, |f| f.clone())
     }
 
+    /// The concurrency limit and its figures.
+    pub fn concurrency(&self) -> Concurrency {
+        self.concurrency
+            .lock()
+            .map_or(Concurrency::default(), |c| *c)
+    }
+
+    fn set_concurrency(&self, update: impl FnOnce(&mut Concurrency)) {
+        if let Ok(mut c) = self.concurrency.lock() {
+            update(&mut c);
+        }
+    }
+
     /// Records a delivery: nothing is failing any more.
     pub fn record_success(&self) {
         if let Ok(mut f) = self.failing.lock() {
@@ -187,83 +322,13 @@ impl WorkerStats {
     }
 }
 
-/// The wait before retry number `attempt` (1 for the first retry): a random time in
-/// `[0, min(max, base * 2^(attempt-1))]` (full jitter), or the server's `Retry-After` when
-/// that is longer.
-pub fn backoff(
-    config: &WorkerConfig,
-    attempt: u32,
-    retry_after: Option<Duration>,
-    rng: &mut fastrand::Rng,
-) -> Duration {
-    let exp = config
-        .base_delay
-        .saturating_mul(
-            1u32.checked_shl(attempt.saturating_sub(1))
-                .unwrap_or(u32::MAX),
-        )
-        .min(config.max_delay);
-    let jitter =
-        Duration::from_millis(rng.u64(0..=u64::try_from(exp.as_millis()).unwrap_or(u64::MAX)));
-    match retry_after {
-        Some(after) if after > jitter => after,
-        _ => jitter,
-    }
-}
-
-/// What to do with a record after a failed attempt.
-pub fn settle_failure(
-    config: &WorkerConfig,
-    record: &Claimed,
-    error: &DeliveryError,
-    now: i64,
-    rng: &mut fastrand::Rng,
-) -> Settle {
-    let attempts = record.attempts + 1;
-    let age = Duration::from_millis(u64::try_from(now - record.created_ms).unwrap_or(0));
-    match error {
-        DeliveryError::Stop { reason } => Settle::Retry {
-            next_ms: now,
-            error: reason.clone(),
-            status: None,
-            counted: false,
-        },
-        DeliveryError::Reject { reason, status } => Settle::Dead {
-            reason: reason.clone(),
-            status: *status,
-        },
-        DeliveryError::Retry { reason, status, .. } if attempts >= config.max_attempts => {
-            Settle::Dead {
-                reason: match attempts {
-                    1 => format!("{reason} (after 1 attempt)"),
-                    n => format!("{reason} (after {n} attempts)"),
-                },
-                status: *status,
-            }
-        }
-        DeliveryError::Retry { reason, status, .. } if age >= config.max_age => Settle::Dead {
-            reason: format!("{reason} (after {} s)", age.as_secs()),
-            status: *status,
-        },
-        DeliveryError::Retry {
-            reason,
-            status,
-            after,
-        } => {
-            let wait = backoff(config, attempts, *after, rng);
-            Settle::Retry {
-                next_ms: now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 4),
-                error: reason.clone(),
-                status: *status,
-                counted: true,
-            }
-        }
-    }
-}
-
 /// Delivers from `outbox` with `deliver` until `shutdown` turns true or delivery must stop;
 /// then lets the deliveries in flight finish (and settles them) and returns. A stop is
 /// recorded in `stats.stopped` and leaves every record in the outbox.
+///
+/// At most [`Pace::limit`] deliveries are in flight: the tasks running are counted against
+/// the limit the controller sets after every answer (a semaphore whose size follows it), so a
+/// lower limit takes effect as deliveries end and a higher one at once.
 pub async fn run<D: Deliver>(
     outbox: Outbox,
     deliver: Arc<D>,
@@ -275,14 +340,22 @@ pub async fn run<D: Deliver>(
     let mut seed = fastrand::Rng::new();
     let notify = outbox.notify().clone();
     let throttle = Arc::new(LogThrottle::new(config.log_interval));
+    let pace = Arc::new(Pace::new(&config, stats.clone()));
+    let joined = |done: Result<Result<(), OutboxError>, tokio::task::JoinError>| {
+        done.map_err(|e| OutboxError::Commit(e.to_string()))?
+    };
     loop {
+        while let Some(done) = tasks.try_join_next() {
+            joined(done)?;
+        }
+        pace.set_in_flight(tasks.len());
         if *shutdown.borrow() || stats.stopped().is_some() {
             break;
         }
-        let free = config.concurrency.saturating_sub(tasks.len());
+        let free = pace.limit().saturating_sub(tasks.len());
         if free == 0 {
             if let Some(done) = tasks.join_next().await {
-                done.map_err(|e| OutboxError::Commit(e.to_string()))??;
+                joined(done)?;
             }
             continue;
         }
@@ -296,9 +369,7 @@ pub async fn run<D: Deliver>(
             tokio::select! {
                 () = notify.notified() => {}
                 () = tokio::time::sleep(wait) => {}
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    done.map_err(|e| OutboxError::Commit(e.to_string()))??;
-                }
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => joined(done)?,
                 _ = shutdown.changed() => {}
             }
             continue;
@@ -308,174 +379,72 @@ pub async fn run<D: Deliver>(
             let deliver = deliver.clone();
             let stats = stats.clone();
             let throttle = throttle.clone();
+            let task_pace = pace.clone();
             let mut rng = fastrand::Rng::with_seed(seed.u64(..));
             tasks.spawn(async move {
-                let result = deliver
-                    .deliver(
-                        &record.rec_type,
-                        std::slice::from_ref(&record.key),
-                        &record.body,
-                    )
-                    .await;
-                let settle = match result {
-                    Ok(()) => {
+                let attempted = attempt(
+                    &*deliver,
+                    &task_pace,
+                    Record {
+                        rec_type: &record.rec_type,
+                        key: &record.key,
+                        body: &record.body,
+                        unknown_outcomes: record.unknown_outcomes,
+                    },
+                )
+                .await;
+                let settle = match attempted {
+                    Attempted::Posted { unchecked } => {
                         stats.delivered.fetch_add(1, Ordering::Relaxed);
                         stats.record_success();
+                        if unchecked > 0 {
+                            settle::report_unchecked(&stats, &throttle, &record, unchecked);
+                        }
                         Settle::Delivered
                     }
-                    Err(e) => {
+                    Attempted::Found => {
+                        stats.delivered.fetch_add(1, Ordering::Relaxed);
+                        stats.record_success();
+                        tracing::debug!(
+                            "{} was stored by an earlier attempt: not posted again",
+                            record.key
+                        );
+                        Settle::Delivered
+                    }
+                    Attempted::Failed {
+                        error,
+                        unknown_outcomes,
+                    } => {
                         let now = now_ms();
-                        let s = settle_failure(&config, &record, &e, now, &mut rng);
-                        report_failure(&stats, &throttle, &record, &e, &s, now);
+                        let s = settle_failure(
+                            &config,
+                            &record,
+                            &error,
+                            unknown_outcomes,
+                            now,
+                            &mut rng,
+                        );
+                        settle::report_failure(&stats, &throttle, &record, &error, &s, now);
                         s
                     }
                 };
                 outbox.settle(record.id, settle).await
             });
+            pace.started(tasks.len());
         }
+        pace.set_in_flight(tasks.len());
     }
     while let Some(done) = tasks.join_next().await {
-        done.map_err(|e| OutboxError::Commit(e.to_string()))??;
+        joined(done)?;
     }
+    pace.set_in_flight(0);
     Ok(())
-}
-
-/// Counts a failed attempt, records it in `stats`, and logs it: a stop at error, always;
-/// a retry or a dead letter at warn, rate-limited by `throttle`, with the HTTP status and
-/// the reason.
-fn report_failure(
-    stats: &WorkerStats,
-    throttle: &LogThrottle,
-    record: &Claimed,
-    error: &DeliveryError,
-    settle: &Settle,
-    now: i64,
-) {
-    stats.record_failure(now, error);
-    let status = match error.status() {
-        Some(s) => format!("HTTP {s}"),
-        None => "no answer".to_string(),
-    };
-    match (error, settle) {
-        (DeliveryError::Stop { reason }, _) => {
-            tracing::error!("delivery stopped: {reason}");
-            if let Ok(mut stopped) = stats.stopped.lock() {
-                stopped.get_or_insert_with(|| reason.clone());
-            }
-        }
-        (_, Settle::Dead { reason, .. }) => {
-            stats.dead.fetch_add(1, Ordering::Relaxed);
-            if let Some(held) = throttle.admit("dead", Instant::now()) {
-                tracing::warn!(
-                    "delivery failed ({status}), record {} dead-lettered: {reason}{}",
-                    record.key,
-                    Held(held)
-                );
-            }
-        }
-        (_, Settle::Retry { next_ms, .. }) => {
-            stats.retried.fetch_add(1, Ordering::Relaxed);
-            let wait = (next_ms - now).max(0) as f64 / 1000.0;
-            tracing::debug!(
-                "delivery of {} failed ({status}), retry in {wait:.1} s: {error}",
-                record.key
-            );
-            if let Some(held) = throttle.admit("retry", Instant::now()) {
-                tracing::warn!(
-                    "delivery failed ({status}), retrying with backoff: {error}{}",
-                    Held(held)
-                );
-            }
-        }
-        (_, Settle::Delivered) => {}
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::outbox::NewRecord;
-
-    #[test]
-    fn backoff_is_full_jitter_under_a_doubling_cap_and_honours_retry_after() {
-        let config = WorkerConfig::default();
-        let mut rng = fastrand::Rng::with_seed(7);
-        for attempt in 1..30 {
-            let cap = config
-                .base_delay
-                .saturating_mul(1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX))
-                .min(config.max_delay);
-            let waits: Vec<Duration> = (0..200)
-                .map(|_| backoff(&config, attempt, None, &mut rng))
-                .collect();
-            assert!(waits.iter().all(|w| *w <= cap), "attempt {attempt}");
-            // Spread over the range, not stuck at the cap.
-            assert!(waits.iter().any(|w| *w < cap / 2), "attempt {attempt}");
-        }
-        assert_eq!(
-            backoff(&config, 1, Some(Duration::from_secs(30)), &mut rng),
-            Duration::from_secs(30)
-        );
-    }
-
-    fn claimed(attempts: u32, created_ms: i64) -> Claimed {
-        Claimed {
-            id: 1,
-            key: "lfk-0000000000000001".into(),
-            rec_type: "r".into(),
-            body: b"{}".to_vec(),
-            attempts,
-            created_ms,
-        }
-    }
-
-    #[test]
-    fn failures_settle_by_kind_attempts_and_age() {
-        let config = WorkerConfig::default();
-        let mut rng = fastrand::Rng::with_seed(1);
-        let now = 1_000_000_000;
-        let retry = DeliveryError::Retry {
-            reason: "503".into(),
-            status: Some(503),
-            after: None,
-        };
-        assert!(matches!(
-            settle_failure(&config, &claimed(0, now), &retry, now, &mut rng),
-            Settle::Retry { counted: true, .. }
-        ));
-        assert_eq!(
-            settle_failure(&config, &claimed(19, now), &retry, now, &mut rng),
-            Settle::Dead {
-                reason: "503 (after 20 attempts)".into(),
-                status: Some(503)
-            }
-        );
-        let old = now - 8 * 24 * 3600 * 1000;
-        assert!(matches!(
-            settle_failure(&config, &claimed(0, old), &retry, now, &mut rng),
-            Settle::Dead { .. }
-        ));
-        let reject = DeliveryError::Reject {
-            reason: "400".into(),
-            status: Some(400),
-        };
-        assert!(matches!(
-            settle_failure(&config, &claimed(0, now), &reject, now, &mut rng),
-            Settle::Dead { .. }
-        ));
-        let stop = DeliveryError::Stop {
-            reason: "revoked".into(),
-        };
-        assert_eq!(
-            settle_failure(&config, &claimed(3, now), &stop, now, &mut rng),
-            Settle::Retry {
-                next_ms: now,
-                error: "revoked".into(),
-                status: None,
-                counted: false
-            }
-        );
-    }
 
     /// Fails every record's first `fail` attempts with `error`, then accepts; counts calls.
     struct Flaky {
@@ -549,19 +518,19 @@ mod tests {
         (outbox.status().unwrap(), stats)
     }
 
+    fn retry_503() -> DeliveryError {
+        DeliveryError::answered("503".into(), 503, None)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn retried_records_arrive_and_hopeless_ones_die() {
-        let retry = DeliveryError::Retry {
-            reason: "503".into(),
-            status: Some(503),
-            after: None,
-        };
-        let (s, stats) = run_flaky(2, retry.clone(), 30).await;
+        let (s, stats) = run_flaky(2, retry_503(), 30).await;
         assert_eq!(stats.failing(), None, "the last attempts succeeded");
         assert_eq!((s.pending, s.in_flight, s.delivered, s.dead), (0, 0, 30, 0));
         assert_eq!(stats.delivered.load(Ordering::Relaxed), 30);
         assert_eq!(stats.retried.load(Ordering::Relaxed), 60);
-        let (s, stats) = run_flaky(10, retry, 5).await;
+        assert_eq!(stats.concurrency().in_flight, 0);
+        let (s, stats) = run_flaky(10, retry_503(), 5).await;
         assert_eq!((s.delivered, s.dead), (0, 5));
         assert_eq!(stats.dead.load(Ordering::Relaxed), 5);
         let failing = stats.failing().expect("every attempt failed");
@@ -591,5 +560,40 @@ mod tests {
         assert_eq!(stats.stopped().as_deref(), Some("pipe token revoked"));
         assert_eq!(s.pending + s.in_flight, 12);
         assert_eq!((s.delivered, s.dead), (0, 0));
+    }
+
+    #[test]
+    fn errors_say_whether_the_record_may_be_stored_and_whether_it_is_overload() {
+        let retry = |cause, status| DeliveryError::Retry {
+            reason: String::new(),
+            status,
+            after: None,
+            cause,
+        };
+        let cases = [
+            (retry(Cause::Timeout, None), true, Signal::Overload),
+            (retry(Cause::Cut, None), true, Signal::Other),
+            (retry(Cause::NotSent, None), false, Signal::Other),
+            (retry(Cause::Answer, Some(429)), false, Signal::Overload),
+            (retry(Cause::Answer, Some(503)), false, Signal::Overload),
+            (retry(Cause::Answer, Some(500)), false, Signal::Other),
+            (retry(Cause::Answer, Some(504)), true, Signal::Other),
+            (retry(Cause::Answer, Some(502)), true, Signal::Other),
+        ];
+        for (error, stored, signal) in cases {
+            assert_eq!(
+                (error.may_have_stored(), error.signal()),
+                (stored, signal),
+                "{error:?}"
+            );
+        }
+        let reject = DeliveryError::Reject {
+            reason: String::new(),
+            status: Some(400),
+        };
+        assert_eq!(
+            (reject.may_have_stored(), reject.signal()),
+            (false, Signal::Other)
+        );
     }
 }
