@@ -9,20 +9,27 @@
 //! let ms = Duration::from_millis;
 //! let mut limit = Controller::adaptive(AdaptiveConfig::default(), 512);
 //! assert_eq!(limit.limit(), 8);
-//! // Answers in 100 ms with every slot in use, window after window: the limit grows.
-//! for i in 0..100 {
-//!     limit.started(limit.limit());
-//!     limit.answered(ms(10 * i), ms(100), Signal::Success);
+//! // One round trip of 100 ms with every slot in use: `limit` answers spread over it, the
+//! // first `taken` of them successes, the rest 429s.
+//! let mut now = Duration::ZERO;
+//! let mut round_trip = |limit: &mut Controller, taken: usize| {
+//!     let n = limit.limit();
+//!     let start = now;
+//!     for i in 0..n {
+//!         limit.started(limit.limit());
+//!         now = start + ms(100) * (i as u32 + 1) / n as u32;
+//!         let signal = if i < taken { Signal::Success } else { Signal::Overload };
+//!         limit.answered(now, ms(100), signal);
+//!     }
+//! };
+//! // The first sets the baseline; then the limit grows by half a round trip: 12, 18, 27, 40.
+//! for _ in 0..5 {
+//!     round_trip(&mut limit, usize::MAX);
 //! }
-//! let grown = limit.limit();
-//! assert!(grown > 8);
-//! // A 429 (or a 503, or a timeout): cut by a tenth when the window closes.
-//! limit.answered(ms(1000), ms(100), Signal::Overload);
-//! for i in 0..grown as u64 {
-//!     limit.answered(ms(1000 + i), ms(100), Signal::Success);
-//! }
-//! limit.answered(ms(1100), ms(100), Signal::Success);
-//! assert_eq!(limit.limit(), grown * 9 / 10);
+//! assert_eq!(limit.limit(), 40);
+//! // A 429 (or a 503, or a timeout) in a round trip: cut by a tenth when its window closes.
+//! round_trip(&mut limit, 39);
+//! assert_eq!(limit.limit(), 36);
 //! ```
 //!
 //! The algorithm, in the spirit of Vector's adaptive request concurrency (AIMD on the limit,
