@@ -53,8 +53,18 @@ pub(crate) struct MicroshareArgs {
 
 impl MicroshareArgs {
     pub(crate) fn client(&self, need_read: bool) -> Result<lorafield_microshare::client::Client> {
+        Ok(lorafield_microshare::client::Client::new(
+            self.config(need_read)?,
+        )?)
+    }
+
+    /// The client's configuration, checked (a pipe token refused when `need_read`).
+    pub(crate) fn config(
+        &self,
+        need_read: bool,
+    ) -> Result<lorafield_microshare::client::ClientConfig> {
         use lorafield_microshare::Secret;
-        use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
+        use lorafield_microshare::client::{ClientConfig, Credentials, Endpoints};
         let api = self.microshare_url.trim_end_matches('/').to_string();
         let auth = match &self.auth_url {
             Some(a) => a.trim_end_matches('/').to_string(),
@@ -86,11 +96,13 @@ impl MicroshareArgs {
         }
         let mut config = ClientConfig::new(Endpoints { api, auth }, credentials);
         config.timeout = std::time::Duration::from_secs_f64(self.timeout);
-        Ok(Client::new(config)?)
+        Ok(config)
     }
 }
 
-/// Delivers the outbox until nothing is pending or in flight (or delivery stops).
+/// Delivers the outbox until nothing is pending or in flight (or delivery stops), with the
+/// delivery worker of `serve`: the adaptive limit, and a look-up before posting again a
+/// record an earlier attempt may have stored (password credentials).
 pub(crate) fn deliver_outbox(
     microshare: &MicroshareArgs,
     outbox: lorafield_microshare::outbox::Outbox,
@@ -125,11 +137,26 @@ pub(crate) fn deliver_outbox(
         worker.await.context("the delivery worker panicked")??;
         anyhow::Ok(outbox.status()?)
     })?;
+    let found = stats.found.load(Ordering::Relaxed);
+    let unknown = stats.unknown_outcomes.load(Ordering::Relaxed);
     eprintln!(
-        "lorafield redecode: to Microshare {rec_type}: delivered {}, dead {}, retried {}",
+        "lorafield redecode: to Microshare {rec_type}: delivered {}{}, dead {}, retried {}{}",
         stats.delivered.load(Ordering::Relaxed),
+        match found {
+            0 => String::new(),
+            n => format!(" ({n} found stored by an earlier attempt, not posted again)"),
+        },
         result.dead,
-        stats.retried.load(Ordering::Relaxed)
+        stats.retried.load(Ordering::Relaxed),
+        match unknown {
+            0 => String::new(),
+            n => format!(
+                "; {} that may have stored {} record could not be checked before it was \
+                 posted again (a pipe token cannot ask): possible duplicates",
+                crate::commands::counted(n, "attempt"),
+                if n == 1 { "its" } else { "their" }
+            ),
+        }
     );
     if let Some(reason) = stats.stopped() {
         bail!(

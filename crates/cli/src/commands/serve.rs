@@ -36,17 +36,36 @@ use crate::logs::init_logs;
 /// proxy. One serve per outbox directory: a second one is refused (the `lorafield outbox`
 /// commands work beside it).
 ///
-/// Delivery: --concurrency requests in flight, exponential backoff with full jitter (from 0.5 s
-/// doubling to 5 min), Retry-After honoured; transport errors, 408, 425, 429 and 5xx are
-/// retried, other 4xx are not; after --max-attempts or --max-age a record goes to the
+/// Delivery: an adaptive number of requests in flight, exponential backoff with full jitter
+/// (from 0.5 s doubling to 5 min), Retry-After honoured; transport errors, 408, 425, 429 and
+/// 5xx are retried, other 4xx are not; after --max-attempts or --max-age a record goes to the
 /// dead-letter table (see `lorafield outbox dead`). A revoked pipe token (401) stops delivery:
 /// uplinks are still taken into the outbox and /healthz says why.
+///
+/// The limit on requests in flight starts at 8 and follows what Microshare sustains: it rises
+/// while round trips stay near their baseline and every slot is in use (by half a round trip
+/// at first, then by 1), and falls to 0.9 of itself on a 429, a 503, a timeout, or round trips
+/// rising past 1.5 times their baseline, at most once per round trip; other failures leave it
+/// as it is. --concurrency is its ceiling (512); --adaptive off keeps it fixed at --concurrency
+/// (8 unless given). Connections are kept alive and pooled up to the ceiling.
+///
+/// No avoidable duplicates: when an attempt may have stored a record without an answer saying
+/// so (a timeout, a connection cut after sending, a lease that ran out after a crash), the
+/// record is looked up by its tag before it is posted again, with password credentials: found
+/// means delivered. A pipe token cannot ask: such records are posted again and counted
+/// (lorafield_delivery_unknown_outcomes_total), each a possible duplicate.
+///
+/// When the outbox keeps growing for a minute, serve warns once, with the arrival rate, the
+/// delivery rate and the limit, and /healthz's delivery check says the same, degraded, until
+/// the backlog falls back.
 ///
 /// GET /healthz: {"status":"ok"|"degraded"|"down","checks":{"outbox":{"ok":..,"detail":..},
 /// "delivery":{..}}}, 200 while uplinks are accepted (ok or degraded: delivery failing for
 /// more than a minute, or stopped), 503 when not (down: the outbox cannot be written). GET
 /// /metrics: Prometheus text (received, rejected, ignored by kind, duplicates, decoded, decode
-/// failures, enqueued, delivered, retried, dead, outbox depth and oldest age). SIGTERM or
+/// failures, enqueued, delivered, retried, dead, look-ups found and absent, unknown outcomes,
+/// outbox depth and oldest age, the concurrency limit, its ceiling, the requests in flight, the
+/// round-trip baseline, the arrival and delivery rates). SIGTERM or
 /// Ctrl-C: stop accepting, answer what is in flight, finish the deliveries in flight, exit.
 ///
 /// Logs go to standard error; LORAFIELD_LOG sets what they show (an env-filter: error, warn,
@@ -93,9 +112,14 @@ pub(crate) struct ServeArgs {
     /// The largest body taken, in bytes; larger ones are answered 413.
     #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
     body_limit: usize,
-    /// Deliveries in flight at most.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    concurrency: usize,
+    /// Deliveries in flight at most: the ceiling of the adaptive limit [default: 512], or the
+    /// fixed limit with --adaptive off [default: 8].
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Whether the limit on deliveries in flight adapts to Microshare (on), or stays at
+    /// --concurrency (off).
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    adaptive: Switch,
     /// Attempts before a record goes to the dead-letter table.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_attempts: u32,
@@ -106,6 +130,15 @@ pub(crate) struct ServeArgs {
     microshare: MicroshareArgs,
     #[command(flatten)]
     scripts: ScriptArgs,
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 pub(crate) const SERVE_EXAMPLES: &str = "\
@@ -150,10 +183,18 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
             ..lorafield_cli::config::Request::default()
         },
     )?;
-    let client = args.microshare.client(false)?;
-    if args.concurrency == 0 || args.max_attempts == 0 {
+    let adaptive = args.adaptive == Switch::On;
+    let concurrency = args.concurrency.unwrap_or(if adaptive {
+        lorafield_microshare::worker::DEFAULT_CEILING
+    } else {
+        lorafield_microshare::worker::DEFAULT_FIXED
+    });
+    if concurrency == 0 || args.max_attempts == 0 {
         bail!("--concurrency and --max-attempts must be at least 1");
     }
+    let mut client = args.microshare.config(false)?;
+    client.pool = concurrency;
+    let client = lorafield_microshare::client::Client::new(client)?;
     if !(args.max_age_hours > 0.0 && args.max_age_hours.is_finite()) {
         bail!("--max-age-hours must be a positive number");
     }
@@ -176,7 +217,8 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
     };
     options.body_limit = args.body_limit;
     options.worker = WorkerConfig {
-        concurrency: args.concurrency,
+        concurrency,
+        adaptive: adaptive.then(Default::default),
         max_attempts: args.max_attempts,
         max_age: std::time::Duration::from_secs_f64(args.max_age_hours * 3600.0),
         ..WorkerConfig::default()
@@ -358,6 +400,31 @@ mod tests {
         assert!(parse(&["--secret", "s"]).is_ok());
         let open = parse(&["--allow-unauthenticated"]).ok().unwrap();
         assert!(open.options.allow_unauthenticated && open.options.secret.is_none());
+    }
+
+    #[test]
+    fn concurrency_is_a_ceiling_adaptive_and_a_fixed_limit_off() {
+        let worker = |extra: &[&str]| {
+            let words = ["lorafield", "serve", "--rec-type", "r", "--pipe-token", "t"];
+            match Cli::try_parse_from(words.iter().chain(extra)).map(|c| c.command) {
+                Ok(Command::Serve(args)) => prepare(*args).map(|p| p.options.worker),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(e.into()),
+            }
+        };
+        let w = worker(&[]).unwrap();
+        assert_eq!(
+            (w.concurrency, w.adaptive.map(|a| a.initial)),
+            (512, Some(8))
+        );
+        let w = worker(&["--concurrency", "64"]).unwrap();
+        assert_eq!((w.concurrency, w.adaptive.is_some()), (64, true));
+        let w = worker(&["--adaptive", "off"]).unwrap();
+        assert_eq!((w.concurrency, w.adaptive.is_some()), (8, false));
+        let w = worker(&["--adaptive", "off", "--concurrency", "32"]).unwrap();
+        assert_eq!((w.concurrency, w.adaptive.is_some()), (32, false));
+        assert!(worker(&["--concurrency", "0"]).is_err());
+        assert!(worker(&["--adaptive", "maybe"]).is_err());
     }
 
     #[test]

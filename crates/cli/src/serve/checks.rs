@@ -4,34 +4,60 @@
 //!   commit failed or the outbox cannot be read; the detail gives its depth otherwise.
 //! - `delivery`: records reach Microshare. Failing (every attempt since some time failed):
 //!   still ok for the grace period (60 s), then degraded with the last status and reason;
-//!   stopped (a revoked pipe token, refused credentials): degraded at once. Uplinks are still
-//!   taken into the outbox in both cases, so neither is `down`.
+//!   stopped (a revoked pipe token, refused credentials): degraded at once; falling behind
+//!   (the outbox growing across a minute): degraded with the words of the warning, until the
+//!   backlog falls back. Uplinks are still taken into the outbox in each case, so none is
+//!   `down`. When ok, the detail gives the concurrency limit, the requests in flight and the
+//!   round trips.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use lorafield_microshare::outbox::{Outbox, OutboxError, Status, now_ms};
-use lorafield_microshare::worker::{Failing, WorkerStats};
+use lorafield_microshare::worker::{Concurrency, Failing, WorkerStats};
 
+use super::backlog::Backlog;
 use crate::health::{Health, Verdict};
 
-/// The checks of a bridge with this outbox and delivery worker.
-pub(super) fn registry(outbox: &Outbox, stats: &Arc<WorkerStats>, grace: Duration) -> Health {
+/// What the `delivery` check looks at.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Delivery {
+    /// Why delivery stopped, if it did.
+    pub(super) stopped: Option<String>,
+    /// Since when and why deliveries fail, if they do.
+    pub(super) failing: Option<Failing>,
+    /// The words of the backlog warning, while the episode lasts.
+    pub(super) behind: Option<String>,
+    /// Records delivered since the start.
+    pub(super) delivered: u64,
+    /// The concurrency limit.
+    pub(super) concurrency: Concurrency,
+}
+
+/// The checks of a bridge with this outbox, delivery worker and backlog watch.
+pub(super) fn registry(
+    outbox: &Outbox,
+    stats: &Arc<WorkerStats>,
+    backlog: &Arc<Backlog>,
+    grace: Duration,
+) -> Health {
     let mut health = Health::new();
     let outbox = outbox.clone();
     health.add("outbox", move || {
         outbox_verdict(outbox.write_error(), outbox.status())
     });
     let stats = stats.clone();
+    let backlog = backlog.clone();
     health.add("delivery", move || {
-        delivery_verdict(
-            stats.stopped(),
-            stats.failing(),
-            stats.delivered.load(Ordering::Relaxed),
-            now_ms(),
-            grace,
-        )
+        let seen = Delivery {
+            stopped: stats.stopped(),
+            failing: stats.failing(),
+            behind: backlog.behind(),
+            delivered: stats.delivered.load(Ordering::Relaxed),
+            concurrency: stats.concurrency(),
+        };
+        delivery_verdict(seen, now_ms(), grace)
     });
     health
 }
@@ -64,20 +90,39 @@ pub(super) fn outbox_verdict(
 }
 
 /// The `delivery` check at `now_ms`.
-pub(super) fn delivery_verdict(
-    stopped: Option<String>,
-    failing: Option<Failing>,
-    delivered: u64,
-    now_ms: i64,
-    grace: Duration,
-) -> Verdict {
+pub(super) fn delivery_verdict(seen: Delivery, now_ms: i64, grace: Duration) -> Verdict {
+    let Delivery {
+        stopped,
+        failing,
+        behind,
+        delivered,
+        concurrency: c,
+    } = seen;
     if let Some(reason) = stopped {
         return Verdict::Degraded(format!(
             "stopped: {reason}; uplinks are still taken into the outbox"
         ));
     }
     let Some(f) = failing else {
-        return Verdict::Ok(format!("delivering ({delivered} delivered since start)"));
+        if let Some(words) = behind {
+            return Verdict::Degraded(words);
+        }
+        let mut detail = format!(
+            "delivering ({delivered} delivered since start); {} in flight, limit {} ({}, \
+             ceiling {})",
+            c.in_flight,
+            c.limit,
+            if c.adaptive { "adaptive" } else { "fixed" },
+            c.ceiling
+        );
+        if let (Some(recent), Some(baseline)) = (c.rtt_recent, c.rtt_baseline) {
+            detail += &format!(
+                ", round trips {} ms (baseline {} ms)",
+                recent.as_millis(),
+                baseline.as_millis()
+            );
+        }
+        return Verdict::Ok(detail);
     };
     let for_s = (now_ms - f.since_ms).max(0) / 1000;
     let last = match f.status {
@@ -89,7 +134,10 @@ pub(super) fn delivery_verdict(
         n => format!("{n} attempts"),
     };
     let failing = format!("failing for {for_s} s ({attempts}); the last: {last}");
-    if Duration::from_secs(u64::try_from(for_s).unwrap_or(0)) > grace {
+    if let Some(words) = behind {
+        // Falling behind is said first, whether or not the failures are past the grace.
+        Verdict::Degraded(format!("{words}; {failing}"))
+    } else if Duration::from_secs(u64::try_from(for_s).unwrap_or(0)) > grace {
         Verdict::Degraded(failing)
     } else {
         Verdict::Ok(format!(
@@ -112,18 +160,39 @@ mod tests {
         }
     }
 
+    fn seen(failing: Option<Failing>) -> Delivery {
+        Delivery {
+            failing,
+            delivered: 7,
+            concurrency: Concurrency {
+                limit: 40,
+                ceiling: 512,
+                adaptive: true,
+                in_flight: 38,
+                rtt_baseline: Some(Duration::from_millis(101)),
+                rtt_recent: Some(Duration::from_millis(104)),
+                ..Concurrency::default()
+            },
+            ..Delivery::default()
+        }
+    }
+
     #[test]
     fn delivery_failing_past_the_grace_period_is_degraded() {
         let grace = Duration::from_secs(60);
         let t = 1_000_000_000;
         assert_eq!(
-            delivery_verdict(None, None, 7, t, grace),
-            Verdict::Ok("delivering (7 delivered since start)".into())
+            delivery_verdict(seen(None), t, grace),
+            Verdict::Ok(
+                "delivering (7 delivered since start); 38 in flight, limit 40 (adaptive, \
+                 ceiling 512), round trips 104 ms (baseline 101 ms)"
+                    .into()
+            )
         );
-        let young = delivery_verdict(None, Some(failing(t - 59_000)), 7, t, grace);
+        let young = delivery_verdict(seen(Some(failing(t - 59_000))), t, grace);
         assert!(young.is_ok(), "{young:?}");
         assert!(young.detail().contains("failing for 59 s"), "{young:?}");
-        let old = delivery_verdict(None, Some(failing(t - 61_000)), 7, t, grace);
+        let old = delivery_verdict(seen(Some(failing(t - 61_000))), t, grace);
         assert_eq!(
             old,
             Verdict::Degraded(
@@ -137,18 +206,51 @@ mod tests {
             reason: "transport: connection refused".into(),
             ..failing(t - 120_000)
         };
-        let v = delivery_verdict(None, Some(transport), 0, t, grace);
+        let v = delivery_verdict(seen(Some(transport)), t, grace);
         assert_eq!(
             v.detail(),
             "failing for 120 s (1 attempt); the last: no answer: transport: connection refused"
         );
         // Stopped: degraded at once, not down: uplinks are still taken in.
-        let stopped =
-            delivery_verdict(Some("the pipe token was revoked".into()), None, 0, t, grace);
+        let stopped = Delivery {
+            stopped: Some("the pipe token was revoked".into()),
+            ..seen(None)
+        };
+        let stopped = delivery_verdict(stopped, t, grace);
         assert!(
             matches!(&stopped, Verdict::Degraded(d) if d.contains("revoked")),
             "{stopped:?}"
         );
+    }
+
+    #[test]
+    fn falling_behind_is_degraded_with_the_words_of_the_warning() {
+        let grace = Duration::from_secs(60);
+        let t = 1_000_000_000;
+        let words = "delivery is falling behind: the outbox grew by 2412 records in 60 s";
+        let behind = Delivery {
+            behind: Some(words.into()),
+            ..seen(None)
+        };
+        assert_eq!(
+            delivery_verdict(behind.clone(), t, grace),
+            Verdict::Degraded(words.into())
+        );
+        // Failing as well, within the grace period or past it: both are said.
+        for (ago, said) in [(10_000, "failing for 10 s"), (90_000, "failing for 90 s")] {
+            let v = delivery_verdict(
+                Delivery {
+                    failing: Some(failing(t - ago)),
+                    ..behind.clone()
+                },
+                t,
+                grace,
+            );
+            assert!(
+                matches!(&v, Verdict::Degraded(d) if d.starts_with(words) && d.contains(said)),
+                "{v:?}"
+            );
+        }
     }
 
     #[test]

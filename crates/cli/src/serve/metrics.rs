@@ -36,6 +36,7 @@ impl Metrics {
 pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
     let (m, w) = (&app.metrics, &app.worker);
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let concurrency = w.concurrency();
     let counters = [
         (
             "lorafield_uplinks_received_total",
@@ -87,8 +88,28 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
             "Outbox commits that added uplinks (concurrent uplinks share one, and its fsync).",
             app.outbox.commits(),
         ),
+        (
+            "lorafield_delivery_unknown_outcomes_total",
+            "Attempts that may have stored a record (a timeout, a connection cut after sending, a lease that ran out) and could not be checked before the record was posted again (a pipe token cannot ask): each may be a duplicate share.",
+            load(&w.unknown_outcomes),
+        ),
+        (
+            "lorafield_delivery_limit_increases_total",
+            "Times the adaptive concurrency limit went up.",
+            concurrency.increases,
+        ),
+        (
+            "lorafield_delivery_limit_decreases_total",
+            "Times the adaptive concurrency limit went down (429, 503, timeouts, rising round trips).",
+            concurrency.decreases,
+        ),
+        (
+            "lorafield_delivery_backlog_warnings_total",
+            "Times delivery was found falling behind (the outbox growing across a minute); warned once each.",
+            app.backlog.episodes(),
+        ),
     ];
-    let mut gauges = Vec::with_capacity(4);
+    let mut gauges = Vec::with_capacity(16);
     match app.outbox.status() {
         Ok(s) => gauges.extend([
             (
@@ -114,6 +135,57 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
         "1 when delivery stopped (a revoked pipe token): see /healthz.",
         if w.stopped().is_some() { 1.0 } else { 0.0 },
     ));
+    let seconds = |d: Option<std::time::Duration>| d.map_or(0.0, |d| d.as_secs_f64());
+    gauges.extend([
+        (
+            "lorafield_delivery_concurrency_limit",
+            "Deliveries that may be in flight now (the adaptive limit, or the fixed one).",
+            concurrency.limit as f64,
+        ),
+        (
+            "lorafield_delivery_concurrency_ceiling",
+            "The ceiling of the concurrency limit (--concurrency).",
+            concurrency.ceiling as f64,
+        ),
+        (
+            "lorafield_delivery_in_flight",
+            "Deliveries in flight.",
+            concurrency.in_flight as f64,
+        ),
+        (
+            "lorafield_delivery_rtt_baseline_seconds",
+            "The long-term round-trip baseline the limit is judged against (0 until measured).",
+            seconds(concurrency.rtt_baseline),
+        ),
+        (
+            "lorafield_delivery_rtt_seconds",
+            "The mean round trip of the last window of successful requests (0 until measured).",
+            seconds(concurrency.rtt_recent),
+        ),
+        (
+            "lorafield_delivery_falling_behind",
+            "1 while the outbox keeps growing (see /healthz).",
+            if app.backlog.behind().is_some() {
+                1.0
+            } else {
+                0.0
+            },
+        ),
+    ]);
+    if let Some(rates) = app.backlog.rates() {
+        gauges.extend([
+            (
+                "lorafield_outbox_arrival_rate",
+                "Records added to the outbox per second, over the last minute.",
+                rates.arrival,
+            ),
+            (
+                "lorafield_delivery_rate",
+                "Records delivered per second, over the last minute.",
+                rates.delivery,
+            ),
+        ]);
+    }
     let mut text = String::new();
     for (name, help, value) in counters {
         let _ = writeln!(
@@ -128,6 +200,14 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
     );
     for (kind, count) in IGNORED_KINDS.iter().zip(&m.ignored) {
         let _ = writeln!(text, "{name}{{kind=\"{kind}\"}} {}", load(count));
+    }
+    let name = "lorafield_delivery_lookups_total";
+    let _ = writeln!(
+        text,
+        "# HELP {name} Look-ups by tag before posting again a record an earlier attempt may have stored: found (delivered, not posted again) or absent (posted).\n# TYPE {name} counter"
+    );
+    for (result, count) in [("found", &w.found), ("absent", &w.absent)] {
+        let _ = writeln!(text, "{name}{{result=\"{result}\"}} {}", load(count));
     }
     for (name, help, value) in gauges {
         let _ = writeln!(

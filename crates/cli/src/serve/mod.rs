@@ -6,6 +6,8 @@
 //!   refused (4xx), and the warn lines about refusals (rate-limited).
 //! - `metrics.rs`: `GET /metrics`, one table of counters and gauges.
 //! - `checks.rs`: the checks of `GET /healthz` ([`crate::health`]): `outbox` and `delivery`.
+//! - `backlog.rs`: the warning when the outbox keeps growing (once per episode), which the
+//!   `delivery` check repeats while it lasts.
 
 use std::fmt;
 use std::future::Future;
@@ -29,6 +31,7 @@ use tokio::sync::watch;
 
 use crate::health::Health;
 
+mod backlog;
 mod checks;
 mod metrics;
 mod scripts;
@@ -59,11 +62,19 @@ pub struct ServeOptions {
     pub delivery_grace: Duration,
     /// Warn lines about refused webhooks: at most one per status per this interval.
     pub log_interval: Duration,
+    /// The outbox growing across this window is a backlog worth a warning. `lorafield serve`
+    /// always uses the default, a minute; a shorter one lets a test see an episode start and
+    /// end in seconds.
+    pub backlog_window: Duration,
+    /// How often the outbox's depth and the rates are sampled for that (a second; shorter in
+    /// tests, with a shorter window).
+    pub backlog_interval: Duration,
 }
 
 impl ServeOptions {
     /// Plain HTTP on `listen`, no secret, a 256 KiB body limit, the worker's defaults, a
-    /// 60 s delivery grace, warn lines at most every 10 s.
+    /// 60 s delivery grace, warn lines at most every 10 s, a backlog window of 60 s sampled
+    /// every second.
     pub fn new(listen: SocketAddr, rec_type: &str, outbox: PathBuf) -> Self {
         ServeOptions {
             listen,
@@ -76,6 +87,8 @@ impl ServeOptions {
             worker: WorkerConfig::default(),
             delivery_grace: Duration::from_secs(60),
             log_interval: lorafield_microshare::throttle::DEFAULT_INTERVAL,
+            backlog_window: Duration::from_secs(60),
+            backlog_interval: Duration::from_secs(1),
         }
     }
 }
@@ -149,6 +162,7 @@ struct App {
     options: ServeOptions,
     metrics: metrics::Metrics,
     worker: Arc<WorkerStats>,
+    backlog: Arc<backlog::Backlog>,
     health: Health,
     throttle: LogThrottle,
 }
@@ -209,7 +223,16 @@ pub async fn serve<D: Deliver>(
         stats.clone(),
         stop_rx,
     ));
-    let health = checks::registry(&outbox, &stats, options.delivery_grace);
+    let backlog = Arc::new(backlog::Backlog::default());
+    let sampler = tokio::spawn(backlog::run(
+        backlog.clone(),
+        outbox.clone(),
+        stats.clone(),
+        options.backlog_window,
+        options.backlog_interval,
+        stop_tx.subscribe(),
+    ));
+    let health = checks::registry(&outbox, &stats, &backlog, options.delivery_grace);
     let access = match (&options.secret, exposure) {
         (Some((header, _)), _) => format!("a webhook must send the secret in {header}"),
         (None, Exposure::Open) => "no webhook secret".into(),
@@ -219,6 +242,17 @@ pub async fn serve<D: Deliver>(
         "listening on {url}: POST /uplink, GET /healthz, GET /metrics; {access}; outbox {}",
         options.outbox.display()
     );
+    let ceiling = options.worker.concurrency.max(1);
+    match options.worker.adaptive {
+        Some(adaptive) => tracing::info!(
+            "delivering with an adaptive limit: {} requests in flight to start with, up to \
+             {ceiling} (--concurrency), following what Microshare sustains",
+            adaptive.initial.clamp(1, ceiling),
+        ),
+        None => tracing::info!(
+            "delivering with a fixed limit of {ceiling} requests in flight (--adaptive off)"
+        ),
+    }
     let scripts = match selection.has_runtime() {
         true => {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -234,6 +268,7 @@ pub async fn serve<D: Deliver>(
         options,
         metrics: metrics::Metrics::default(),
         worker: stats,
+        backlog,
         health,
     });
     let router = Router::new()
@@ -265,6 +300,7 @@ pub async fn serve<D: Deliver>(
     }
     tracing::info!("no longer accepting; finishing the deliveries in flight");
     let _ = stop_tx.send(true);
+    let _ = sampler.await;
     worker
         .await
         .context("the delivery worker panicked")?
