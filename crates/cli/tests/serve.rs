@@ -40,9 +40,18 @@ async fn every_uplink_arrives_once_on_the_happy_path() {
         "lorafield_uplinks_decoded_total 200",
         "lorafield_deliveries_total 200",
         "lorafield_outbox_depth 0",
+        "lorafield_delivery_concurrency_ceiling 512",
+        "lorafield_delivery_unknown_outcomes_total 0",
+        "lorafield_delivery_lookups_total{result=\"found\"} 0",
+        "lorafield_delivery_falling_behind 0",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
+    // The adaptive limit, what is in flight and the round trips are there as gauges.
+    let limit = metric(&metrics, "lorafield_delivery_concurrency_limit ");
+    assert!((8.0..=512.0).contains(&limit), "{metrics}");
+    assert!(metric(&metrics, "lorafield_delivery_rtt_baseline_seconds ") > 0.0);
+    assert!(metric(&metrics, "lorafield_delivery_in_flight ") >= 0.0);
     let health = http()
         .get(format!("{}/healthz", bridge.url))
         .send()
@@ -62,10 +71,15 @@ async fn every_uplink_arrives_once_on_the_happy_path() {
     sim.shutdown().await;
 }
 
-/// Each fault class at a high rate: every acknowledged uplink still arrives; duplicates are
-/// counted (stored - distinct keys), and only drops after storing and slow answers make them.
+/// Each fault class at a high rate, and the mix: every acknowledged uplink arrives, and none
+/// twice. Drops after storing and slow answers (stored at once, answered past the client's
+/// timeout) leave the bridge without an answer; with password credentials it asks Microshare
+/// for the record's tag before posting again, and finds it. No fault of the simulator leaves
+/// it no way to know: a share is stored before its answer is cut or delayed, so a look-up
+/// made after the cut always sees it (a real Microshare that stored a share after the
+/// bridge's look-up, or a look-up it could not answer for good, would; neither happens here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_fault_class_still_delivers_everything() {
+async fn every_fault_class_delivers_everything_once() {
     for faults in [
         "status500=0.3",
         "status503=0.3",
@@ -84,21 +98,42 @@ async fn every_fault_class_still_delivers_everything() {
         let bodies: Vec<String> = (0..60).map(|i| uplink(i % 7, 1000 + i)).collect();
         let keys: BTreeSet<String> = post_all(&bridge.url, bodies, 8).await.into_iter().collect();
         assert_eq!(keys.len(), 60, "{faults}");
-        let stats = wait_for(&sim, &keys, Duration::from_secs(60)).await;
+        wait_for(&sim, &keys, Duration::from_secs(60)).await;
+        // Until every record is settled: a record stored but unanswered is still pending.
+        wait_drained(dir.path(), Duration::from_secs(60)).await;
+        let stats = sim.stats();
         // Read back without faults.
         sim.set_faults(Faults::default()).unwrap();
         let stored: BTreeSet<String> = stored_keys(&sim).await.into_iter().collect();
         assert_eq!(stored, keys, "{faults}");
-        let duplicates = stats.stored - stats.distinct_keys;
-        if !faults.contains("drop-after") && !faults.contains("slow") {
-            assert_eq!(duplicates, 0, "{faults}: {stats:?}");
-        }
+        assert_eq!(stats.duplicates, 0, "{faults}: {stats:?}");
+        assert_eq!(stats.stored, 60, "{faults}: {stats:?}");
         assert!(
             stats.faults.values().sum::<u64>() > 0,
             "{faults}: no fault injected"
         );
+        let (_, metrics) = get(&bridge.url, "/metrics").await;
+        let found = metric(
+            &metrics,
+            "lorafield_delivery_lookups_total{result=\"found\"} ",
+        );
+        let absent = metric(
+            &metrics,
+            "lorafield_delivery_lookups_total{result=\"absent\"} ",
+        );
+        if faults.starts_with("drop-after") || faults.starts_with("slow") {
+            // At these rates some post was stored and went unanswered (all 60 escaping a
+            // 20% fault: about 1 in a million): found by its tag, not posted again. Not
+            // asserted for the mix, whose 7% of such faults miss 60 posts about once in 80.
+            assert!(found > 0.0, "{faults}: {metrics}");
+        }
+        assert_eq!(
+            metric(&metrics, "lorafield_delivery_unknown_outcomes_total "),
+            0.0,
+            "{faults}"
+        );
         eprintln!(
-            "{faults}: stored {}, distinct {}, duplicates {duplicates}",
+            "{faults}: stored {}, distinct {}, look-ups found {found}, absent {absent}",
             stats.stored, stats.distinct_keys
         );
         bridge.stop();
@@ -106,8 +141,43 @@ async fn every_fault_class_still_delivers_everything() {
     }
 }
 
+/// The same faults with a pipe token, which can only post: the bridge cannot ask, posts again
+/// what may have been stored, and counts each such attempt; every duplicate stored is one of
+/// those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_pipe_token_possible_duplicates_are_counted() {
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        sim_config("status500=0.1,status429=0.05,drop-after=0.2,slow=0.05"),
+    )
+    .await
+    .unwrap();
+    let pipe = pipe_token(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bridge = Bridge::start(dir.path(), &sim.base_url(), &["--pipe-token", &pipe], &[]);
+    let bodies: Vec<String> = (0..100).map(|i| uplink(i % 9, 7000 + i)).collect();
+    let keys: BTreeSet<String> = post_all(&bridge.url, bodies, 8).await.into_iter().collect();
+    assert_eq!(keys.len(), 100);
+    wait_for(&sim, &keys, Duration::from_secs(60)).await;
+    // Until the outbox is empty: the last duplicates may come after the last new key.
+    wait_drained(dir.path(), Duration::from_secs(60)).await;
+    let stats = sim.stats();
+    let (_, metrics) = get(&bridge.url, "/metrics").await;
+    let unknown = metric(&metrics, "lorafield_delivery_unknown_outcomes_total ");
+    eprintln!("pipe: {stats:?}, unknown outcomes {unknown}");
+    assert!(stats.faults["drop-after"] > 0, "{stats:?}");
+    assert!(unknown > 0.0, "{metrics}");
+    assert!(unknown >= stats.duplicates as f64, "{unknown} < {stats:?}");
+    assert_eq!(stats.tag_queries, 0, "a pipe token cannot ask");
+    let log = bridge.stop();
+    assert!(log.contains("possibly a duplicate share"), "{log}");
+    assert!(!log.contains(&pipe));
+    sim.shutdown().await;
+}
+
 /// SIGKILL in the middle of a stream: every uplink acknowledged before the kill arrives once
-/// the bridge is started again on the same outbox.
+/// the bridge is started again on the same outbox, and none twice: the records whose leases
+/// ran out (in flight at the kill) are looked up before they are posted again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bridge_killed_mid_stream_delivers_every_acknowledged_uplink_after_restart() {
     // Slow answers keep deliveries in flight when the kill comes.
@@ -131,6 +201,9 @@ async fn a_bridge_killed_mid_stream_delivers_every_acknowledged_uplink_after_res
     }
     bridge.kill();
     let acked: BTreeSet<String> = sender.await.unwrap().into_iter().collect();
+    let leased = lorafield_microshare::outbox::status(dir.path())
+        .unwrap()
+        .in_flight;
     // At least 300 were committed when the kill came; a few of those may not have had their
     // 202 read by the senders yet, so the acknowledged count can fall just under 300.
     assert!(acked.len() >= 200 && acked.len() < 3000, "{}", acked.len());
@@ -151,18 +224,36 @@ async fn a_bridge_killed_mid_stream_delivers_every_acknowledged_uplink_after_res
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let stats = sim.stats();
     assert!(
         acked.is_subset(&stored),
         "{} acknowledged uplinks lost",
         acked.difference(&stored).count()
     );
+    // Then until the outbox is empty: the records in flight at the kill are sent again once
+    // their leases (2 min) run out, each looked up first.
+    wait_drained(dir.path(), Duration::from_secs(200)).await;
+    let stats = sim.stats();
+    let (_, metrics) = get(&bridge.url, "/metrics").await;
+    let lookups = metric(
+        &metrics,
+        "lorafield_delivery_lookups_total{result=\"found\"} ",
+    ) + metric(
+        &metrics,
+        "lorafield_delivery_lookups_total{result=\"absent\"} ",
+    );
     eprintln!(
-        "acknowledged {}, stored {}, distinct {}, duplicates {}",
+        "acknowledged {}, leased at the kill {leased}, stored {}, distinct {}, duplicates {}, \
+         look-ups {lookups}",
         acked.len(),
         stats.stored,
         stats.distinct_keys,
-        stats.stored - stats.distinct_keys
+        stats.duplicates
+    );
+    assert_eq!(stats.duplicates, 0, "{stats:?}");
+    assert!(leased > 0, "nothing was in flight at the kill");
+    assert!(
+        lookups >= leased as f64,
+        "{lookups} look-ups for {leased} leases"
     );
     bridge.stop();
     sim.shutdown().await;
@@ -206,19 +297,7 @@ async fn a_revoked_pipe_token_stops_delivery_and_keeps_the_outbox() {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
         .await
         .unwrap();
-    // A pipe token from the simulator's token endpoint.
-    let token: Value = http()
-        .post(format!(
-            "{}/oauth2/token?username={USER}&password={PASSWORD}&client_id={API_KEY}&grant_type=pipe&scope=ALL:ALL",
-            sim.base_url()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pipe = token["access_token"].as_str().unwrap().to_string();
+    let pipe = pipe_token(&sim).await;
     sim.revoke_pipe_tokens();
     let dir = tempfile::tempdir().unwrap();
     let bridge = Bridge::start(dir.path(), &sim.base_url(), &["--pipe-token", &pipe], &[]);
@@ -396,6 +475,14 @@ async fn redecode_to_and_from_microshare() {
     assert_eq!(
         stats.by_rec_type.get("io.example.redecoded"),
         Some(&stats.stored)
+    );
+    // The same delivery path as serve's: posts cut after storing are looked up, not posted
+    // again.
+    assert_eq!(stats.duplicates, 0, "{stats:?}");
+    assert!(stats.faults["drop-after"] > 0, "{stats:?}");
+    assert!(
+        stderr.contains("found stored by an earlier attempt, not posted again"),
+        "{stderr}"
     );
     sim.set_faults(Faults::default()).unwrap();
     // Read back: every stored share is a re-decoded envelope: nothing changes.

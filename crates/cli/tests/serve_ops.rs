@@ -18,13 +18,6 @@ fn tts_event(member: &str, body: &str) -> String {
     )
 }
 
-fn metric(metrics: &str, line_start: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line_start} in\n{metrics}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_downlink_events_and_port_0_are_ignored_with_200_and_counted_by_kind() {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
@@ -445,6 +438,21 @@ async fn the_startup_lines_say_where_and_how_in_words() {
         log.contains("POST /uplink, GET /healthz, GET /metrics; a webhook must send the secret in x-lorafield-secret"),
         "{log}"
     );
+    assert!(
+        log.contains("delivering with an adaptive limit: 8 requests in flight to start with, up to 512 (--concurrency)"),
+        "{log}"
+    );
+    let bridge = Bridge::start(
+        dir.path(),
+        &sim.base_url(),
+        &password_creds(),
+        &["--adaptive", "off"],
+    );
+    let log = bridge.stop();
+    assert!(
+        log.contains("delivering with a fixed limit of 8 requests in flight (--adaptive off)"),
+        "{log}"
+    );
     // No Debug structs, no secrets.
     for debug in ["Client {", "Endpoints {", "Secret(", "{ "] {
         assert!(!log.contains(debug), "{debug} in {log}");
@@ -515,4 +523,98 @@ async fn the_simulator_logs_under_its_own_name() {
             .all(|l| !l.contains("lorafield_microshare::sim")),
         "{lines:#?}"
     );
+}
+
+/// `microshare-sim` as a remote service from its flags: a rate limit of 2 shares a second
+/// answers the third of three quick posts 429 (and counts it), a bad latency is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_takes_latency_rate_limit_and_cap_from_its_flags() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let refused = Command::new(env!("CARGO_BIN_EXE_lorafield"))
+        .args(["microshare-sim", "--latency", "10,20"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("the jitter at most the mean"), "{stderr}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lorafield"))
+        .args(["microshare-sim", "--listen", "127.0.0.1:0"])
+        .args([
+            "--latency",
+            "30,10",
+            "--rate-limit",
+            "2",
+            "--max-in-flight",
+            "50",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix("lorafield microshare-sim: listening on ") {
+                let _ = tx.send(url.to_string());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let url = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let token: Value = http()
+        .post(format!(
+            "{url}/oauth2/token?username=user@example.org&password=secret&client_id=apikey&grant_type=pipe"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let start = Instant::now();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = http()
+            .post(format!("{url}/share/io.example"))
+            .bearer_auth(token)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    // Three posts, each at least 20 ms (the latency): the bucket held 2 and refilled 2 a second.
+    assert!(start.elapsed() >= Duration::from_millis(60));
+    if start.elapsed() < Duration::from_millis(500) {
+        assert_eq!(statuses, [200, 200, 429]);
+    }
+    let stats: Value = http()
+        .get(format!("{url}/_sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(stats["rate_limited"], limited);
+    assert_eq!(stats["stored"], 3 - limited);
+    assert_eq!(stats["peak_in_flight"], 1);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lines = reader.join().unwrap();
+    let last = lines.last().unwrap();
+    assert!(last.contains("\"rate_limited\":"), "{lines:#?}");
 }

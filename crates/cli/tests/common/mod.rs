@@ -190,6 +190,22 @@ pub(crate) async fn wait_for(
     }
 }
 
+/// Waits (bounded) until the outbox in `dir` holds nothing pending or in flight.
+pub(crate) async fn wait_drained(dir: &Path, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let status = lorafield_microshare::outbox::status(dir).unwrap();
+        if status.pending + status.in_flight == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the outbox never emptied: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Every stored share's key tag, read back through the Share API.
 pub(crate) async fn stored_keys(sim: &Simulator) -> Vec<String> {
     use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
@@ -263,6 +279,33 @@ pub(crate) async fn post(client: &reqwest::Client, url: &str, body: String) -> (
         .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
+}
+
+/// The value of the metric line starting with `line_start` (its name, labels and a space).
+pub(crate) fn metric(metrics: &str, line_start: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .unwrap_or_else(|| panic!("no {line_start}in\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A pipe token from the simulator's token endpoint.
+pub(crate) async fn pipe_token(sim: &Simulator) -> String {
+    let token: Value = http()
+        .post(format!(
+            "{}/oauth2/token?username={USER}&password={PASSWORD}&client_id={API_KEY}&grant_type=pipe&scope=ALL:ALL",
+            sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_string()
 }
 
 /// GET `path` of the bridge, as text.
