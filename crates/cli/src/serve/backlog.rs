@@ -60,8 +60,8 @@ pub(super) async fn run(
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
-        let depth = match outbox.status() {
-            Ok(s) => s.pending + s.in_flight,
+        let depth = match outbox.depth() {
+            Ok(depth) => depth,
             Err(e) => {
                 tracing::debug!("backlog sample: {e}");
                 continue;

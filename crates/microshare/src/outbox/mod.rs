@@ -384,11 +384,23 @@ impl Outbox {
         let conn = Connection::open(self.path.as_path())?;
         conn.busy_timeout(Duration::from_secs(10))?;
         Ok(conn
-            .query_row("SELECT MIN(MAX(next_ms, lease_ms)) FROM pending", [], |r| {
+            // `next_ms >= lease_ms` for every row: the earliest `next_ms` is when the next
+            // record is due, leases included (read from the index).
+            .query_row("SELECT MIN(next_ms) FROM pending", [], |r| {
                 r.get::<_, Option<i64>>(0)
             })
             .optional()?
             .flatten())
+    }
+
+    /// Records waiting or in flight: [`Status::pending`] plus [`Status::in_flight`], without
+    /// counting the delivered and dead ones (read from an index; cheap enough to ask every
+    /// second).
+    pub fn depth(&self) -> Result<u64, OutboxError> {
+        let conn = Connection::open(self.path.as_path())?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The outbox's counts.
@@ -542,6 +554,12 @@ fn enqueue(tx: &Transaction<'_>, r: &NewRecord, now: i64) -> Result<Enqueued, Ou
     Ok(Enqueued::Added(id))
 }
 
+/// The records due at `?1`, the first `?2` of them, from the `pending_due` index (a record in
+/// flight has `next_ms` at the end of its lease: out of the range).
+const CLAIM: &str = "SELECT id, key, rec_type, body, attempts, created_ms,
+                unknown_outcomes + (lease_ms > 0) FROM pending
+         WHERE next_ms <= ?1 AND lease_ms <= ?1 ORDER BY next_ms, id LIMIT ?2";
+
 fn claim(
     tx: &Transaction<'_>,
     now: i64,
@@ -550,11 +568,7 @@ fn claim(
 ) -> Result<Vec<Claimed>, OutboxError> {
     // A record whose lease ran out (`lease_ms` set and past) was claimed and never settled:
     // its request may have gone out. That counts as an attempt that may have stored it.
-    let mut st = tx.prepare_cached(
-        "SELECT id, key, rec_type, body, attempts, created_ms,
-                unknown_outcomes + (lease_ms > 0) FROM pending
-         WHERE next_ms <= ?1 AND lease_ms <= ?1 ORDER BY next_ms, id LIMIT ?2",
-    )?;
+    let mut st = tx.prepare_cached(CLAIM)?;
     let rows: Vec<Claimed> = st
         .query_map(params![now, limit as i64], |r| {
             Ok(Claimed {
@@ -568,8 +582,11 @@ fn claim(
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut lease =
-        tx.prepare_cached("UPDATE pending SET lease_ms = ?1, unknown_outcomes = ?3 WHERE id = ?2")?;
+    // Due again when the lease runs out: `next_ms >= lease_ms` for every row (see the
+    // schema), so a record in flight is out of the due range of the index.
+    let mut lease = tx.prepare_cached(
+        "UPDATE pending SET lease_ms = ?1, next_ms = ?1, unknown_outcomes = ?3 WHERE id = ?2",
+    )?;
     for r in &rows {
         lease.execute(params![lease_ms, r.id, r.unknown_outcomes])?;
     }
@@ -787,10 +804,20 @@ mod tests {
         // Its first claim was never settled: its request may have gone out.
         assert_eq!(again[0].unknown_outcomes, 1);
         drop(outbox);
-        // Reopened (as after a crash): still there, still leased.
+        // Reopened (as after a crash): still there, still leased, and due when the lease
+        // runs out (not before: nothing to wake up for until then).
         let outbox = Outbox::open(dir.path()).unwrap();
         let s = outbox.status().unwrap();
         assert_eq!((s.pending, s.in_flight), (0, 1));
+        assert_eq!(outbox.depth().unwrap(), 1);
+        let due = outbox.next_due_ms().unwrap().unwrap();
+        assert!(due > now_ms() + 50_000, "{due}");
+        // The claim reads the due range of the index, which records in flight have left.
+        let conn = Connection::open(outbox.path()).unwrap();
+        let plan: String = conn
+            .query_row(&format!("EXPLAIN QUERY PLAN {CLAIM}"), [1, 1], |r| r.get(3))
+            .unwrap();
+        assert!(plan.contains("USING INDEX pending_due"), "{plan}");
     }
 
     #[tokio::test]
