@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lorafield::{Registry, Selection};
 use lorafield_cli::serve::{ServeOptions, serve};
-use lorafield_envelope::generate::{GenOptions, Shape, write_shares};
 use lorafield_microshare::Secret;
 use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
 use lorafield_microshare::sim::{SimConfig, Simulator};
@@ -25,30 +24,7 @@ const SENDERS: usize = 8;
 
 /// TTS v3 webhook bodies: the `data` of generated shares.
 fn bodies(count: usize, seed: u64) -> Vec<String> {
-    let mut out = Vec::new();
-    let options = GenOptions {
-        count,
-        seed,
-        shape: Shape::TtsV3,
-        ..GenOptions::default()
-    };
-    write_shares(&options, &mut out).unwrap();
-    #[derive(serde::Deserialize)]
-    struct Share<'a> {
-        #[serde(borrow)]
-        data: &'a serde_json::value::RawValue,
-    }
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Share<'_>>(l)
-                .unwrap()
-                .data
-                .get()
-                .to_string()
-        })
-        .collect()
+    lorafield_benches::webhook_bodies(count, seed)
 }
 
 /// Posts every body with `SENDERS` senders; returns each request's acknowledgement time.

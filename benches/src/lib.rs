@@ -9,6 +9,35 @@ pub mod gate;
 pub mod naive;
 pub mod peer;
 
+/// TTS v3 webhook bodies (2.4 KB each): the `data` of `count` shares generated from `seed`.
+pub fn webhook_bodies(count: usize, seed: u64) -> Vec<String> {
+    use lorafield_envelope::generate::{GenOptions, Shape, write_shares};
+    let mut out = Vec::new();
+    let options = GenOptions {
+        count,
+        seed,
+        shape: Shape::TtsV3,
+        ..GenOptions::default()
+    };
+    write_shares(&options, &mut out).expect("writing to memory");
+    #[derive(serde::Deserialize)]
+    struct Share<'a> {
+        #[serde(borrow)]
+        data: &'a serde_json::value::RawValue,
+    }
+    String::from_utf8(out)
+        .expect("generated shares are UTF-8")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Share<'_>>(l)
+                .expect("a generated share")
+                .data
+                .get()
+                .to_string()
+        })
+        .collect()
+}
+
 /// A frame of the project's own golden fixtures: the codec option `model` (if any) and the
 /// payload.
 pub struct Fixture {
