@@ -29,8 +29,10 @@ pub struct Record<'a> {
     pub key: &'a str,
     /// The JSON to post.
     pub body: &'a [u8],
-    /// Earlier attempts that may have stored it, not settled by a look-up (see the
-    /// [module documentation](self)).
+    /// Earlier attempts that may have stored it without an answer saying so (a timeout, a
+    /// connection cut after sending, a 502 or 504, a lease that ran out, a queue's
+    /// redelivery), not settled by a look-up since. With any, [`attempt`] looks the record up
+    /// before posting it.
     pub unknown_outcomes: u32,
 }
 
