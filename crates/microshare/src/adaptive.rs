@@ -22,7 +22,7 @@
 //!         limit.answered(now, ms(100), signal);
 //!     }
 //! };
-//! // The first sets the baseline; then the limit grows by half a round trip: 12, 18, 27, 40.
+//! // The first sets the baseline; then the limit grows by half each round trip: 12, 18, 27, 40.
 //! for _ in 0..5 {
 //!     round_trip(&mut limit, usize::MAX);
 //! }

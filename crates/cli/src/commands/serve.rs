@@ -43,7 +43,7 @@ use crate::logs::init_logs;
 /// uplinks are still taken into the outbox and /healthz says why.
 ///
 /// The limit on requests in flight starts at 8 and follows what Microshare sustains: it rises
-/// while round trips stay near their baseline and every slot is in use (by half a round trip
+/// while round trips stay near their baseline and every slot is in use (by half each round trip
 /// at first, then by 1), and falls to 0.9 of itself on a 429, a 503, a timeout, or round trips
 /// rising past 1.5 times their baseline, at most once per round trip; other failures leave it
 /// as it is. --concurrency is its ceiling (512); --adaptive off keeps it fixed at --concurrency
