@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::schema::open_connection;
@@ -113,7 +113,7 @@ pub fn dead_letters(dir: &Path, limit: usize) -> Result<DeadLetters, OutboxError
 /// of attempts that may have stored it (so that it is looked up before it is posted again).
 pub fn retry_dead(dir: &Path) -> Result<u64, OutboxError> {
     let mut conn = open_existing(dir)?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = tx.execute(
         "INSERT INTO pending (id, key, rec_type, body, created_ms, attempts, next_ms, lease_ms,
                               last_error, last_status, unknown_outcomes)
@@ -130,7 +130,7 @@ pub fn retry_dead(dir: &Path) -> Result<u64, OutboxError> {
 /// again afterwards); returns how many.
 pub fn purge_delivered(dir: &Path) -> Result<u64, OutboxError> {
     let mut conn = open_existing(dir)?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute(
         "DELETE FROM keys WHERE id IN (SELECT id FROM delivered)",
         [],

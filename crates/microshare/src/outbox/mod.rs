@@ -15,6 +15,12 @@
 //! key is held already is not added again ([`Enqueued::Duplicate`]). Times are wall-clock
 //! milliseconds since the Unix epoch. The schema carries a version (`PRAGMA user_version`);
 //! a file from an older lorafield is migrated when it is opened (see `schema.rs`).
+//!
+//! Several processes on one machine may share an outbox file (`lorafield ingest-mqtt` run
+//! twice on the same topics, for redundancy): every transaction that writes takes SQLite's
+//! write lock as it begins (`BEGIN IMMEDIATE`), waiting up to the busy timeout while another
+//! process holds it, so that the key index is checked and added to under one lock (an uplink
+//! both receive is stored once) and a claim leases each record to one worker.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, oneshot};
 
@@ -436,7 +442,7 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Op>, health: &WriterHealth) 
             }
         }
         let now = now_ms();
-        let tx = match conn.transaction() {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
                 let msg = e.to_string();
