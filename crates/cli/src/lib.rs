@@ -10,6 +10,7 @@ pub mod config;
 pub mod decode;
 pub mod downlink;
 pub mod health;
+pub mod intake;
 pub mod payload;
 pub mod redecode;
 #[cfg(feature = "js")]

@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::App;
-use super::uplink::IGNORED_KINDS;
+use crate::intake::IGNORED_KINDS;
 
 /// The counters of `/uplink`.
 #[derive(Debug, Default)]

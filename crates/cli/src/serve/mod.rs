@@ -32,12 +32,12 @@ use tokio::sync::watch;
 use crate::health::Health;
 
 mod backlog;
-mod checks;
+pub(crate) mod checks;
 mod metrics;
-mod scripts;
+pub(crate) mod scripts;
 mod uplink;
 
-pub use uplink::IGNORED_KINDS;
+pub use crate::intake::IGNORED_KINDS;
 
 /// How to run the bridge.
 #[derive(Debug, Clone)]

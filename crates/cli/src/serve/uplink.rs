@@ -18,55 +18,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use lorafield_envelope::{Redecoder, Status};
-use lorafield_microshare::outbox::{Enqueued, NewRecord, uplink_key};
+use lorafield_microshare::outbox::{Enqueued, NewRecord};
 use lorafield_microshare::throttle::Held;
 use subtle::ConstantTimeEq;
 
 use super::{App, reply};
-
-/// The kinds of event answered `200 {"ignored":"<kind>"}`, as `/metrics` counts them: The
-/// Things Stack's messages other than uplinks (`join` for `join_accept`, the rest by their
-/// member's name), uplinks without application data (`port_zero`: port 0, MAC commands only,
-/// or no port), and ChirpStack's events other than `up` (`?event=join`, ...).
-pub const IGNORED_KINDS: [&str; 17] = [
-    "join",
-    "downlink_ack",
-    "downlink_nack",
-    "downlink_sent",
-    "downlink_failed",
-    "downlink_queued",
-    "downlink_queue_invalidated",
-    "location_solved",
-    "service_data",
-    "uplink_normalized",
-    "port_zero",
-    "ack",
-    "txack",
-    "status",
-    "log",
-    "location",
-    "integration",
-];
-
-/// ChirpStack's `?event=` values other than `up`, and the kind each is counted as.
-const CHIRPSTACK_EVENTS: [(&str, &str); 7] = [
-    ("join", "join"),
-    ("ack", "ack"),
-    ("txack", "txack"),
-    ("status", "status"),
-    ("log", "log"),
-    ("location", "location"),
-    ("integration", "integration"),
-];
-
-/// The kind a TTS message member is counted as.
-fn tts_kind(member: &str) -> &str {
-    match member {
-        "join_accept" => "join",
-        other => other,
-    }
-}
+use crate::intake::{self, Decoded, Skipped};
 
 /// What to do with a body that is not an uplink to forward.
 enum NotForwarded {
@@ -120,59 +77,13 @@ pub(super) async fn uplink(
     }
 }
 
-/// An uplink decoded, ready to be enqueued.
-struct Decoded {
-    /// The record: the envelope with its decoded payload and stamp.
-    out: Vec<u8>,
-    /// Whether it decoded without errors.
-    decoded: bool,
-    /// Its record key.
-    key: String,
-    /// The recType it goes to.
-    rec_type: String,
-    /// Why it did not decode.
-    reason: Option<String>,
-}
-
 /// Decodes a webhook body; what to answer when it is not an uplink to forward.
 fn decode(app: &App, text: &str) -> Result<Decoded, NotForwarded> {
-    let mut out = Vec::with_capacity(text.len() + 256);
-    let mut redecoder = Redecoder::new(&app.selection).with_ids(true);
-    let outcome = redecoder.redecode(text, &mut out);
-    let decoded = match outcome.status {
-        Status::Changed | Status::Unchanged => true,
-        Status::Failed if outcome.shape.is_some() && !outcome.unreadable => false,
-        Status::Failed => {
-            let reason = outcome.reason.as_deref().unwrap_or("not an uplink");
-            return Err(NotForwarded::Reject(StatusCode::BAD_REQUEST, reason.into()));
+    intake::decode(&app.selection, &app.options.rec_type, text).map_err(|skipped| match skipped {
+        Skipped::Ignored(kind) => NotForwarded::Ignore(kind),
+        Skipped::NotJson(reason) | Skipped::NotAnUplink(reason) => {
+            NotForwarded::Reject(StatusCode::BAD_REQUEST, reason)
         }
-        Status::PassedThrough if outcome.shape.is_some() => {
-            return Err(NotForwarded::Ignore("port_zero"));
-        }
-        Status::PassedThrough => {
-            let kind = outcome
-                .event
-                .map(tts_kind)
-                .and_then(|k| IGNORED_KINDS.iter().find(|i| **i == k));
-            return Err(match kind {
-                Some(kind) => NotForwarded::Ignore(kind),
-                None => not_an_uplink(),
-            });
-        }
-        Status::Page => return Err(not_an_uplink()),
-    };
-    let key = uplink_key(outcome.ids.as_ref(), text);
-    let rec_type = redecoder
-        .last_choice()
-        .and_then(|c| c.forward_to())
-        .unwrap_or(&app.options.rec_type)
-        .to_string();
-    Ok(Decoded {
-        out,
-        decoded,
-        key,
-        rec_type,
-        reason: outcome.reason.clone(),
     })
 }
 
@@ -204,8 +115,8 @@ async fn take(
     match query.get("event").map(String::as_str) {
         None | Some("up") => {}
         Some(event) => {
-            return Err(match CHIRPSTACK_EVENTS.iter().find(|(e, _)| *e == event) {
-                Some((_, kind)) => NotForwarded::Ignore(kind),
+            return Err(match intake::chirpstack_event(event) {
+                Some(kind) => NotForwarded::Ignore(kind),
                 None => NotForwarded::Reject(
                     StatusCode::BAD_REQUEST,
                     format!(
@@ -274,45 +185,5 @@ async fn take(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the uplink could not be stored: {e}"),
         )),
-    }
-}
-
-fn not_an_uplink() -> NotForwarded {
-    NotForwarded::Reject(
-        StatusCode::BAD_REQUEST,
-        "not an uplink or a known event: a TTS v3 uplink_message (or another ApplicationUp \
-         message), a TTN v2 uplink or a ChirpStack v4 event was expected"
-            .into(),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_tts_message_and_chirpstack_event_has_a_kind() {
-        // The Things Stack's ApplicationUp messages besides uplink_message.
-        for member in [
-            "join_accept",
-            "downlink_ack",
-            "downlink_nack",
-            "downlink_sent",
-            "downlink_failed",
-            "downlink_queued",
-            "downlink_queue_invalidated",
-            "location_solved",
-            "service_data",
-            "uplink_normalized",
-        ] {
-            assert!(IGNORED_KINDS.contains(&tts_kind(member)), "{member}");
-        }
-        for (_, kind) in CHIRPSTACK_EVENTS {
-            assert!(IGNORED_KINDS.contains(&kind), "{kind}");
-        }
-        let mut kinds = IGNORED_KINDS.to_vec();
-        kinds.sort_unstable();
-        kinds.dedup();
-        assert_eq!(kinds.len(), IGNORED_KINDS.len(), "no kind twice");
     }
 }
