@@ -119,7 +119,10 @@ pub fn decode(selection: &Selection, rec_type: &str, text: &str) -> Result<Decod
         Status::Changed | Status::Unchanged => true,
         Status::Failed if outcome.shape.is_some() && !outcome.unreadable => false,
         Status::Failed => {
-            let reason = outcome.reason.clone().unwrap_or_else(|| NOT_AN_UPLINK.into());
+            let reason = outcome
+                .reason
+                .clone()
+                .unwrap_or_else(|| NOT_AN_UPLINK.into());
             return Err(match outcome.unreadable {
                 true => Skipped::NotJson(reason),
                 false => Skipped::NotAnUplink(reason),

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod downlink;
 pub mod health;
 pub mod intake;
+pub mod mqtt;
 pub mod payload;
 pub mod redecode;
 #[cfg(feature = "js")]

@@ -37,6 +37,7 @@ enum Command {
     Redecode(Box<commands::redecode::RedecodeArgs>),
     GenShares(commands::gen_shares::GenSharesArgs),
     Serve(Box<commands::serve::ServeArgs>),
+    IngestMqtt(Box<commands::ingest_mqtt::IngestMqttArgs>),
     Outbox(commands::outbox::OutboxArgs),
     MicroshareSim(commands::microshare_sim::MicroshareSimArgs),
 }
@@ -70,6 +71,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Redecode(args) => commands::redecode::run(*args),
         Command::GenShares(args) => commands::gen_shares::run(args),
         Command::Serve(args) => commands::serve::run(*args),
+        Command::IngestMqtt(args) => commands::ingest_mqtt::run(*args),
         Command::Outbox(args) => commands::outbox::run(args),
         Command::MicroshareSim(args) => commands::microshare_sim::run(args),
     }

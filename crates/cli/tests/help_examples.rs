@@ -54,6 +54,7 @@ fn example_lines(help: &str) -> Vec<String> {
 fn needs_more_than_a_clone(line: &str) -> bool {
     [
         "serve",
+        "ingest-mqtt",
         "microshare-sim",
         "compare",
         "from-microshare",

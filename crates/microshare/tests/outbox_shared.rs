@@ -25,7 +25,12 @@ async fn enqueue_all(outbox: Outbox, n: u32, senders: u32, reversed: bool) -> Ve
             let mut out = Vec::new();
             for i in (0..n).filter(|i| i % senders == s) {
                 let i = if reversed { n - 1 - i } else { i };
-                out.push(outbox.enqueue(rec(i)).await.expect("every enqueue is answered"));
+                out.push(
+                    outbox
+                        .enqueue(rec(i))
+                        .await
+                        .expect("every enqueue is answered"),
+                );
             }
             out
         }));
@@ -49,7 +54,11 @@ async fn two_owners_store_each_record_once_and_claim_each_once() {
     );
     let added = |r: &[Enqueued]| r.iter().filter(|e| !e.is_duplicate()).count();
     assert_eq!((from_a.len(), from_b.len()), (n as usize, n as usize));
-    assert_eq!(added(&from_a) + added(&from_b), n as usize, "each stored once");
+    assert_eq!(
+        added(&from_a) + added(&from_b),
+        n as usize,
+        "each stored once"
+    );
     // Both answers name the same row for a record.
     let ids: BTreeSet<i64> = from_a.iter().chain(&from_b).map(|e| e.id()).collect();
     assert_eq!(ids.len(), n as usize);
@@ -72,7 +81,11 @@ async fn two_owners_store_each_record_once_and_claim_each_once() {
     };
     let (got_a, got_b) = tokio::join!(claim_all(a.clone()), claim_all(b.clone()));
     let both: BTreeSet<i64> = got_a.iter().chain(&got_b).copied().collect();
-    assert_eq!(got_a.len() + got_b.len(), n as usize, "no record claimed twice");
+    assert_eq!(
+        got_a.len() + got_b.len(),
+        n as usize,
+        "no record claimed twice"
+    );
     assert_eq!(both, ids);
     let s = status(dir.path()).unwrap();
     assert_eq!((s.pending, s.delivered), (0, u64::from(n)));

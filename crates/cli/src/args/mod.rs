@@ -1,4 +1,5 @@
 //! Option groups shared by several commands.
 
+pub(crate) mod delivery;
 pub(crate) mod microshare;
 pub(crate) mod scripts;

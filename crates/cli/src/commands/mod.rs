@@ -6,6 +6,7 @@ pub(crate) mod compare;
 pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod gen_shares;
+pub(crate) mod ingest_mqtt;
 pub(crate) mod microshare_sim;
 pub(crate) mod outbox;
 pub(crate) mod redecode;

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use lorafield::{Options, Registry};
 
+use crate::args::delivery::DeliveryArgs;
 use crate::args::microshare::MicroshareArgs;
 use crate::args::scripts::ScriptArgs;
 use crate::logs::init_logs;
@@ -112,33 +113,12 @@ pub(crate) struct ServeArgs {
     /// The largest body taken, in bytes; larger ones are answered 413.
     #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
     body_limit: usize,
-    /// Deliveries in flight at most: the ceiling of the adaptive limit [default: 512], or the
-    /// fixed limit with --adaptive off [default: 8].
-    #[arg(long, value_name = "N")]
-    concurrency: Option<usize>,
-    /// Whether the limit on deliveries in flight adapts to Microshare (on), or stays at
-    /// --concurrency (off).
-    #[arg(long, value_name = "on|off", default_value = "on")]
-    adaptive: Switch,
-    /// Attempts before a record goes to the dead-letter table.
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    max_attempts: u32,
-    /// Hours before a record that keeps failing goes to the dead-letter table.
-    #[arg(long, value_name = "H", default_value_t = 168.0)]
-    max_age_hours: f64,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
     #[command(flatten)]
     microshare: MicroshareArgs,
     #[command(flatten)]
     scripts: ScriptArgs,
-}
-
-/// `on` or `off`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Switch {
-    /// On.
-    On,
-    /// Off.
-    Off,
 }
 
 pub(crate) const SERVE_EXAMPLES: &str = "\
@@ -167,7 +147,6 @@ struct Prepared {
 /// listen address beyond loopback without a secret is refused here.
 fn prepare(args: ServeArgs) -> Result<Prepared> {
     use lorafield_cli::serve::{ServeOptions, TlsFiles, exposure};
-    use lorafield_microshare::worker::WorkerConfig;
     exposure(
         args.listen,
         args.secret.is_some(),
@@ -183,21 +162,8 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
             ..lorafield_cli::config::Request::default()
         },
     )?;
-    let adaptive = args.adaptive == Switch::On;
-    let concurrency = args.concurrency.unwrap_or(if adaptive {
-        lorafield_microshare::worker::DEFAULT_CEILING
-    } else {
-        lorafield_microshare::worker::DEFAULT_FIXED
-    });
-    if concurrency == 0 || args.max_attempts == 0 {
-        bail!("--concurrency and --max-attempts must be at least 1");
-    }
-    let mut client = args.microshare.config(false)?;
-    client.pool = concurrency;
-    let client = lorafield_microshare::client::Client::new(client)?;
-    if !(args.max_age_hours > 0.0 && args.max_age_hours.is_finite()) {
-        bail!("--max-age-hours must be a positive number");
-    }
+    let worker = args.delivery.worker()?;
+    let client = args.delivery.client(&args.microshare)?;
     let secret = match args.secret {
         Some(s) if s.is_empty() => bail!("--secret is empty"),
         Some(s) => Some((
@@ -216,13 +182,7 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
         _ => None,
     };
     options.body_limit = args.body_limit;
-    options.worker = WorkerConfig {
-        concurrency,
-        adaptive: adaptive.then(Default::default),
-        max_attempts: args.max_attempts,
-        max_age: std::time::Duration::from_secs_f64(args.max_age_hours * 3600.0),
-        ..WorkerConfig::default()
-    };
+    options.worker = worker;
     Ok(Prepared {
         options,
         selection,
@@ -273,7 +233,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use clap::{CommandFactory, Parser};
 
     use super::*;
@@ -282,7 +242,7 @@ mod tests {
     /// The commands of an examples text, as a shell would run them: continued lines joined,
     /// comments skipped, `export NAME=value` and `NAME=value` prefixes turned into the flag
     /// that reads NAME, a trailing `&` dropped, words split at spaces outside double quotes.
-    fn example_commands(text: &str) -> Vec<Vec<String>> {
+    pub(crate) fn example_commands(text: &str) -> Vec<Vec<String>> {
         let mut joined = Vec::new();
         let mut current = String::new();
         for line in text.lines().skip(1) {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 /// What the watch found, for `/healthz` and `/metrics`.
 #[derive(Debug, Default)]
-pub(super) struct Backlog {
+pub(crate) struct Backlog {
     state: Mutex<State>,
 }
 
@@ -27,23 +27,23 @@ struct State {
 
 impl Backlog {
     /// The words of the episode under way, if delivery is falling behind.
-    pub(super) fn behind(&self) -> Option<String> {
+    pub(crate) fn behind(&self) -> Option<String> {
         self.state.lock().ok()?.behind.clone()
     }
 
     /// Arrival and delivery rates over the last window.
-    pub(super) fn rates(&self) -> Option<Rates> {
+    pub(crate) fn rates(&self) -> Option<Rates> {
         self.state.lock().ok()?.rates
     }
 
     /// Episodes warned about since the start.
-    pub(super) fn episodes(&self) -> u64 {
+    pub(crate) fn episodes(&self) -> u64 {
         self.state.lock().map_or(0, |s| s.episodes)
     }
 }
 
 /// Samples every `interval` until `stop` turns true.
-pub(super) async fn run(
+pub(crate) async fn run(
     backlog: Arc<Backlog>,
     outbox: Outbox,
     stats: Arc<WorkerStats>,
@@ -90,7 +90,7 @@ pub(super) async fn run(
 }
 
 /// The warning: how the backlog grew, the rates, the limit, and what may help.
-pub(super) fn describe(behind: &Behind, c: &Concurrency) -> String {
+pub(crate) fn describe(behind: &Behind, c: &Concurrency) -> String {
     let hint = match (c.adaptive, c.limit >= c.ceiling) {
         (true, true) => "the limit is at its ceiling: raise --concurrency".to_string(),
         (true, false) => "Microshare answers no faster at the moment (the limit follows its 429s, \

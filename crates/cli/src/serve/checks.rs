@@ -36,7 +36,7 @@ pub(super) struct Delivery {
 }
 
 /// The checks of a bridge with this outbox, delivery worker and backlog watch.
-pub(super) fn registry(
+pub(crate) fn registry(
     outbox: &Outbox,
     stats: &Arc<WorkerStats>,
     backlog: &Arc<Backlog>,
@@ -63,7 +63,7 @@ pub(super) fn registry(
 }
 
 /// The `outbox` check from the last commit's error and the counts.
-pub(super) fn outbox_verdict(
+pub(crate) fn outbox_verdict(
     write_error: Option<String>,
     status: Result<Status, OutboxError>,
 ) -> Verdict {

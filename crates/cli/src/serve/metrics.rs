@@ -8,7 +8,11 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use lorafield_microshare::outbox::Outbox;
+use lorafield_microshare::worker::WorkerStats;
+
 use super::App;
+use super::backlog::Backlog;
 use crate::intake::IGNORED_KINDS;
 
 /// The counters of `/uplink`.
@@ -34,9 +38,8 @@ impl Metrics {
 }
 
 pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let (m, w) = (&app.metrics, &app.worker);
+    let m = &app.metrics;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let concurrency = w.concurrency();
     let counters = [
         (
             "lorafield_uplinks_received_total",
@@ -68,6 +71,86 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
             "Uplinks whose key the outbox held already (a webhook retried): answered 200, not stored again.",
             load(&m.duplicates),
         ),
+    ];
+    let mut text = String::new();
+    for (name, help, value) in counters {
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    let name = "lorafield_uplinks_ignored_total";
+    let _ = writeln!(
+        text,
+        "# HELP {name} Events answered 200 {{\"ignored\":kind}} and not forwarded (joins, downlink events, port-0 uplinks), by kind.\n# TYPE {name} counter"
+    );
+    for (kind, count) in IGNORED_KINDS.iter().zip(&m.ignored) {
+        let _ = writeln!(text, "{name}{{kind=\"{kind}\"}} {}", load(count));
+    }
+    outbox(&mut text, &app.outbox);
+    delivery(&mut text, &app.worker, &app.backlog);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
+}
+
+/// Writes `# HELP`, `# TYPE` and the value of each metric of `kind` (counter, gauge).
+fn write_all<V: std::fmt::Display>(text: &mut String, kind: &str, metrics: &[(&str, &str, V)]) {
+    for (name, help, value) in metrics {
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+}
+
+/// The outbox's metrics (commits, depth, dead letters, oldest age), as every process that
+/// stores into it serves them.
+pub(crate) fn outbox(text: &mut String, outbox: &Outbox) {
+    write_all(
+        text,
+        "counter",
+        &[(
+            "lorafield_outbox_enqueue_commits_total",
+            "Outbox commits that added uplinks (concurrent uplinks share one, and its fsync).",
+            outbox.commits(),
+        )],
+    );
+    match outbox.status() {
+        Ok(s) => write_all(
+            text,
+            "gauge",
+            &[
+                (
+                    "lorafield_outbox_depth",
+                    "Records in the outbox not yet delivered (pending and in flight).",
+                    (s.pending + s.in_flight) as f64,
+                ),
+                (
+                    "lorafield_outbox_dead",
+                    "Records in the dead-letter table.",
+                    s.dead as f64,
+                ),
+                (
+                    "lorafield_outbox_oldest_age_seconds",
+                    "How long the oldest record not yet delivered has waited.",
+                    s.oldest_pending_age_s.unwrap_or(0.0),
+                ),
+            ],
+        ),
+        Err(e) => tracing::warn!("outbox status: {e}"),
+    }
+}
+
+/// The delivery worker's metrics (deliveries, retries, dead letters, look-ups, the adaptive
+/// limit, the backlog watch), as every process that delivers serves them.
+pub(crate) fn delivery(text: &mut String, w: &WorkerStats, backlog: &Backlog) {
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let concurrency = w.concurrency();
+    let counters = [
         (
             "lorafield_deliveries_total",
             "Records delivered to Microshare.",
@@ -82,11 +165,6 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
             "lorafield_dead_letters_total",
             "Records moved to the dead-letter table.",
             load(&w.dead),
-        ),
-        (
-            "lorafield_outbox_enqueue_commits_total",
-            "Outbox commits that added uplinks (concurrent uplinks share one, and its fsync).",
-            app.outbox.commits(),
         ),
         (
             "lorafield_delivery_unknown_outcomes_total",
@@ -106,30 +184,19 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
         (
             "lorafield_delivery_backlog_warnings_total",
             "Times delivery was found falling behind (the outbox growing across a minute); warned once each.",
-            app.backlog.episodes(),
+            backlog.episodes(),
         ),
     ];
-    let mut gauges = Vec::with_capacity(16);
-    match app.outbox.status() {
-        Ok(s) => gauges.extend([
-            (
-                "lorafield_outbox_depth",
-                "Records in the outbox not yet delivered (pending and in flight).",
-                (s.pending + s.in_flight) as f64,
-            ),
-            (
-                "lorafield_outbox_dead",
-                "Records in the dead-letter table.",
-                s.dead as f64,
-            ),
-            (
-                "lorafield_outbox_oldest_age_seconds",
-                "How long the oldest record not yet delivered has waited.",
-                s.oldest_pending_age_s.unwrap_or(0.0),
-            ),
-        ]),
-        Err(e) => tracing::warn!("outbox status: {e}"),
+    write_all(text, "counter", &counters);
+    let name = "lorafield_delivery_lookups_total";
+    let _ = writeln!(
+        text,
+        "# HELP {name} Look-ups by tag before posting again a record an earlier attempt may have stored: found (delivered, not posted again) or absent (posted).\n# TYPE {name} counter"
+    );
+    for (result, count) in [("found", &w.found), ("absent", &w.absent)] {
+        let _ = writeln!(text, "{name}{{result=\"{result}\"}} {}", load(count));
     }
+    let mut gauges = Vec::with_capacity(9);
     gauges.push((
         "lorafield_delivery_stopped",
         "1 when delivery stopped (a revoked pipe token): see /healthz.",
@@ -165,14 +232,10 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
         (
             "lorafield_delivery_falling_behind",
             "1 while the outbox keeps growing (see /healthz).",
-            if app.backlog.behind().is_some() {
-                1.0
-            } else {
-                0.0
-            },
+            if backlog.behind().is_some() { 1.0 } else { 0.0 },
         ),
     ]);
-    if let Some(rates) = app.backlog.rates() {
+    if let Some(rates) = backlog.rates() {
         gauges.extend([
             (
                 "lorafield_outbox_arrival_rate",
@@ -186,39 +249,5 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
             ),
         ]);
     }
-    let mut text = String::new();
-    for (name, help, value) in counters {
-        let _ = writeln!(
-            text,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-        );
-    }
-    let name = "lorafield_uplinks_ignored_total";
-    let _ = writeln!(
-        text,
-        "# HELP {name} Events answered 200 {{\"ignored\":kind}} and not forwarded (joins, downlink events, port-0 uplinks), by kind.\n# TYPE {name} counter"
-    );
-    for (kind, count) in IGNORED_KINDS.iter().zip(&m.ignored) {
-        let _ = writeln!(text, "{name}{{kind=\"{kind}\"}} {}", load(count));
-    }
-    let name = "lorafield_delivery_lookups_total";
-    let _ = writeln!(
-        text,
-        "# HELP {name} Look-ups by tag before posting again a record an earlier attempt may have stored: found (delivered, not posted again) or absent (posted).\n# TYPE {name} counter"
-    );
-    for (result, count) in [("found", &w.found), ("absent", &w.absent)] {
-        let _ = writeln!(text, "{name}{{result=\"{result}\"}} {}", load(count));
-    }
-    for (name, help, value) in gauges {
-        let _ = writeln!(
-            text,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-        );
-    }
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
-        .into_response()
+    write_all(text, "gauge", &gauges);
 }

@@ -31,9 +31,9 @@ use tokio::sync::watch;
 
 use crate::health::Health;
 
-mod backlog;
+pub(crate) mod backlog;
 pub(crate) mod checks;
-mod metrics;
+pub(crate) mod metrics;
 pub(crate) mod scripts;
 mod uplink;
 

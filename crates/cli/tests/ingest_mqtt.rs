@@ -1,0 +1,672 @@
+//! `lorafield ingest-mqtt` end to end: a real mosquitto on loopback (its own configuration
+//! and directory, stopped at the end), messages shaped like The Things Stack's and
+//! ChirpStack's published at QoS 0 by the test, the ingester as a process, the Microshare
+//! simulator in the test. Every wait is bounded.
+
+mod common;
+mod mosquitto;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{API_KEY, PASSWORD, REC_TYPE, USER, http, password_creds, sim_config, uplink};
+use lorafield_microshare::sim::Simulator;
+use mosquitto::{Mosquitto, Setup, TestCa, publish};
+use serde_json::Value;
+
+/// The topic filters of the tests: The Things Stack's uplinks and joins of one application,
+/// every ChirpStack event.
+const TOPICS: [&str; 3] = [
+    "v3/app@ttn/devices/+/up",
+    "v3/app@ttn/devices/+/join",
+    "application/+/device/+/event/+",
+];
+
+/// A running `lorafield ingest-mqtt`: the process, its /metrics URL, what it logged.
+struct Ingester {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Ingester {
+    /// Starts one on `broker` subscribed to [`TOPICS`], delivering to the simulator at `sim`
+    /// (with `--no-deliver` in `extra`, not); returns once it serves /metrics.
+    fn start(broker: &str, outbox: &Path, sim: &str, extra: &[&str]) -> Ingester {
+        Ingester::start_with(broker, outbox, sim, extra, &[])
+    }
+
+    /// [`Ingester::start`] with these environment variables set.
+    fn start_with(
+        broker: &str,
+        outbox: &Path,
+        sim: &str,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Ingester {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lorafield"));
+        command
+            .args(["ingest-mqtt", "--broker", broker, "--rec-type", REC_TYPE])
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--outbox")
+            .arg(outbox)
+            .args(["--microshare-url", sim, "--timeout", "5"])
+            .args(password_creds())
+            .args(extra)
+            .env("LORAFIELD_LOG", "debug")
+            .env_remove("LORAFIELD_PIPE_TOKEN")
+            .env_remove("LORAFIELD_MQTT_PASSWORD")
+            .env_remove("LORAFIELD_MQTT_USERNAME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for topic in TOPICS {
+            command.args(["--topic", topic]);
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Ingester::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Ingester {
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("lorafield ingest-mqtt: listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("ingest-mqtt did not start: {}", log.lock().unwrap()));
+        Ingester { child, url, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// GET /healthz: the status and the JSON.
+    async fn health(&self) -> (u16, Value) {
+        let r = http()
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// Waits (30 s at most) until /healthz answers `status`; returns its JSON.
+    async fn wait_health(&self, status: u16) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (s, v) = self.health().await;
+            if s == status {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/healthz still {s}, not {status}: {v}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// /metrics, as `name{labels}` to value.
+    async fn metrics(&self) -> BTreeMap<String, f64> {
+        let text = http()
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (name, value) = l.rsplit_once(' ')?;
+                Some((name.to_string(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Waits (30 s at most) until metric `name` is at least `n`; returns every metric.
+    async fn wait_metric(&self, name: &str, n: f64) -> BTreeMap<String, f64> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let m = self.metrics().await;
+            if m.get(name).is_some_and(|v| *v >= n) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not reach {n}: {m:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (30 s at most) until `n` messages have been taken to the end: stored, found
+    /// stored, ignored or refused; returns every metric.
+    async fn wait_taken(&self, n: f64) -> BTreeMap<String, f64> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let m = self.metrics().await;
+            let taken: f64 = m
+                .iter()
+                .filter(|(name, _)| {
+                    name.starts_with("lorafield_uplinks_enqueued_total")
+                        || name.starts_with("lorafield_uplinks_duplicate_total")
+                        || name.starts_with("lorafield_uplinks_ignored_total{")
+                        || name.starts_with("lorafield_mqtt_rejected_total{")
+                })
+                .map(|(_, v)| v)
+                .sum();
+            if taken >= n {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{taken} of {n} messages taken: {m:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits (15 s at most) for a clean exit; returns what it logged.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "exit {status}: {}", self.log());
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The reader thread has the last lines once the pipe closes.
+        std::thread::sleep(Duration::from_millis(100));
+        self.log()
+    }
+}
+
+impl Drop for Ingester {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Things Stack's uplink of device `n`, on its topic.
+fn tts(n: u32, f_cnt: u32) -> (String, Vec<u8>) {
+    (
+        format!("v3/app@ttn/devices/dev-{n}/up"),
+        uplink(n, f_cnt).into_bytes(),
+    )
+}
+
+/// ChirpStack v4's uplink event of device `n` (JSON), on its topic.
+fn chirpstack(n: u32, f_cnt: u32) -> (String, Vec<u8>) {
+    let eui = format!("01010101{n:08X}");
+    let body = format!(
+        r#"{{"deduplicationId":"3ac7e3c4-4401-4b8d-9386-{f_cnt:012}","time":"2026-03-02T09:00:00.{f_cnt:06}+00:00","deviceInfo":{{"tenantId":"52f14cd4","tenantName":"ChirpStack","applicationId":"17c82e96","applicationName":"app","deviceName":"cs-{n}","devEui":"{eui}"}},"devAddr":"00189440","dr":1,"fCnt":{f_cnt},"fPort":3,"data":"A2cA+A==","rxInfo":[]}}"#
+    );
+    (
+        format!(
+            "application/17c82e96/device/{}/event/up",
+            eui.to_lowercase()
+        ),
+        body.into_bytes(),
+    )
+}
+
+/// Every share the simulator holds, as JSON.
+async fn shares(sim: &Simulator) -> Vec<Value> {
+    use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
+    let client = Client::new(ClientConfig::new(
+        Endpoints::same(&sim.base_url()),
+        Credentials::Password {
+            username: USER.into(),
+            password: lorafield_microshare::Secret::new(PASSWORD),
+            api_key: lorafield_microshare::Secret::new(API_KEY),
+        },
+    ))
+    .unwrap();
+    let mut pages = client.pages(REC_TYPE, 100);
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        for share in page.unwrap().objs {
+            out.push(serde_json::from_str(share.get()).unwrap());
+        }
+    }
+    out
+}
+
+/// Waits (30 s at most) until the simulator holds `n` distinct keys.
+async fn wait_stored(sim: &Simulator, n: u64) -> lorafield_microshare::sim::SimStats {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = sim.stats();
+        if stats.distinct_keys >= n {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} stored: {stats:?}",
+            stats.distinct_keys
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tts_and_chirpstack_uplinks_at_qos_0_arrive_decoded_and_the_rest_is_counted() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let broker = Mosquitto::start(Setup::default());
+    let dir = tempfile::tempdir().unwrap();
+    let ingester = Ingester::start(&broker.url(), dir.path(), &sim.base_url(), &[]);
+    let up = ingester.wait_health(200).await;
+    assert_eq!(up["checks"]["mqtt"]["ok"], true, "{up}");
+
+    let mut messages: Vec<(String, Vec<u8>)> = Vec::new();
+    messages.extend((0..30).map(|i| tts(i % 5, 100 + i)));
+    messages.extend((0..30).map(|i| chirpstack(i % 5, 200 + i)));
+    let join = r#"{"end_device_ids":{"device_id":"dev-1","application_ids":{"application_id":"app"},"dev_eui":"70B3D57ED0000001"},"received_at":"2026-03-02T08:00:00Z","join_accept":{"session_key_id":"AYZ=","received_at":"2026-03-02T08:00:00Z"}}"#;
+    let port_zero = uplink(1, 9).replace("\"f_port\":3", "\"f_port\":0");
+    let cs_event = |event: &str| {
+        (
+            format!("application/17c82e96/device/0101010101010101/event/{event}"),
+            br#"{"deviceInfo":{"devEui":"0101010101010101"},"devAddr":"00000001"}"#.to_vec(),
+        )
+    };
+    messages.extend([
+        (
+            "v3/app@ttn/devices/dev-1/join".to_string(),
+            join.as_bytes().to_vec(),
+        ),
+        (
+            "v3/app@ttn/devices/dev-1/up".to_string(),
+            port_zero.into_bytes(),
+        ),
+        cs_event("join"),
+        cs_event("status"),
+        cs_event("txack"),
+        // Refused, each for its reason.
+        (
+            "v3/app@ttn/devices/dev-1/up".into(),
+            b"{\"truncated\":".to_vec(),
+        ),
+        (
+            "v3/app@ttn/devices/dev-1/up".into(),
+            br#"{"hello":"world"}"#.to_vec(),
+        ),
+        ("v3/app@ttn/devices/dev-1/up".into(), vec![0xff, 0xfe, 0x00]),
+        cs_event("uplink"),
+    ]);
+    publish(broker.port, None, &messages).await;
+    let m = ingester.wait_taken(messages.len() as f64).await;
+    let want = [
+        ("lorafield_mqtt_messages_total", 69.0),
+        ("lorafield_uplinks_enqueued_total", 60.0),
+        ("lorafield_uplinks_decoded_total", 60.0),
+        ("lorafield_uplinks_duplicate_total", 0.0),
+        ("lorafield_uplinks_ignored_total{kind=\"join\"}", 2.0),
+        ("lorafield_uplinks_ignored_total{kind=\"port_zero\"}", 1.0),
+        ("lorafield_uplinks_ignored_total{kind=\"status\"}", 1.0),
+        ("lorafield_uplinks_ignored_total{kind=\"txack\"}", 1.0),
+        ("lorafield_mqtt_rejected_total{reason=\"not_json\"}", 1.0),
+        (
+            "lorafield_mqtt_rejected_total{reason=\"not_an_uplink\"}",
+            1.0,
+        ),
+        ("lorafield_mqtt_rejected_total{reason=\"not_utf8\"}", 1.0),
+        (
+            "lorafield_mqtt_rejected_total{reason=\"unknown_event\"}",
+            1.0,
+        ),
+        ("lorafield_mqtt_rejected_total{reason=\"not_stored\"}", 0.0),
+        ("lorafield_mqtt_connections_total", 1.0),
+        ("lorafield_mqtt_connected", 1.0),
+    ];
+    for (name, value) in want {
+        assert_eq!(m.get(name), Some(&value), "{name} in {m:?}");
+    }
+
+    // Every uplink reaches Microshare once, decoded, in the shape it came in.
+    let stats = wait_stored(&sim, 60).await;
+    assert_eq!((stats.stored, stats.distinct_keys), (60, 60));
+    let shares = shares(&sim).await;
+    let tts_shares: Vec<&Value> = shares
+        .iter()
+        .filter(|s| s["data"]["uplink_message"].is_object())
+        .collect();
+    assert_eq!(tts_shares.len(), 30);
+    for s in &tts_shares {
+        assert_eq!(
+            s["data"]["uplink_message"]["decoded_payload"]["temperature_3"],
+            24.8
+        );
+    }
+    let cs_shares: Vec<&Value> = shares
+        .iter()
+        .filter(|s| s["data"]["deviceInfo"].is_object())
+        .collect();
+    assert_eq!(cs_shares.len(), 30);
+    for s in shares.iter() {
+        assert_eq!(s["data"]["lorafield"]["codec"], "cayenne-lpp", "{s}");
+    }
+    for s in &cs_shares {
+        assert_eq!(s["data"]["object"]["temperature_3"], 24.8, "{s}");
+    }
+
+    // The refused messages are kept, with their topic and reason.
+    let kept = std::fs::read_to_string(dir.path().join("mqtt-rejected.jsonl")).unwrap();
+    let kept: Vec<Value> = kept
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut reasons: Vec<&str> = kept.iter().map(|k| k["reason"].as_str().unwrap()).collect();
+    reasons.sort_unstable();
+    assert_eq!(
+        reasons,
+        ["not_an_uplink", "not_json", "not_utf8", "unknown_event"]
+    );
+    let not_json = kept.iter().find(|k| k["reason"] == "not_json").unwrap();
+    assert_eq!(
+        (&not_json["topic"], &not_json["payload"]),
+        (
+            &"v3/app@ttn/devices/dev-1/up".into(),
+            &"{\"truncated\":".into()
+        )
+    );
+    let not_utf8 = kept.iter().find(|k| k["reason"] == "not_utf8").unwrap();
+    assert_eq!(not_utf8["payload_base64"], "//4A");
+
+    let log = ingester.stop();
+    assert!(log.contains("message refused (not_json)"), "{log}");
+    assert!(
+        !log.contains(PASSWORD) && !log.contains(API_KEY),
+        "a secret in the logs"
+    );
+    sim.shutdown().await;
+}
+
+/// Two ingesters on the same topics and the same outbox, both delivering: each receives
+/// every uplink, the outbox keeps each once, Microshare gets each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ingesters_on_the_same_topics_store_and_deliver_each_uplink_once() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let broker = Mosquitto::start(Setup::default());
+    let dir = tempfile::tempdir().unwrap();
+    let a = Ingester::start(&broker.url(), dir.path(), &sim.base_url(), &[]);
+    let b = Ingester::start(&broker.url(), dir.path(), &sim.base_url(), &[]);
+    a.wait_health(200).await;
+    b.wait_health(200).await;
+    let n = 200u32;
+    let mut messages: Vec<(String, Vec<u8>)> = (0..n / 2).map(|i| tts(i % 7, i)).collect();
+    messages.extend((0..n / 2).map(|i| chirpstack(i % 7, i)));
+    publish(broker.port, None, &messages).await;
+    let ma = a.wait_taken(f64::from(n)).await;
+    let mb = b.wait_taken(f64::from(n)).await;
+    let count = |m: &BTreeMap<String, f64>, name: &str| m.get(name).copied().unwrap_or(-1.0);
+    assert_eq!(count(&ma, "lorafield_mqtt_messages_total"), f64::from(n));
+    assert_eq!(count(&mb, "lorafield_mqtt_messages_total"), f64::from(n));
+    let added = count(&ma, "lorafield_uplinks_enqueued_total")
+        + count(&mb, "lorafield_uplinks_enqueued_total");
+    let dropped = count(&ma, "lorafield_uplinks_duplicate_total")
+        + count(&mb, "lorafield_uplinks_duplicate_total");
+    assert_eq!(
+        (added, dropped),
+        (f64::from(n), f64::from(n)),
+        "{ma:?}\n{mb:?}"
+    );
+    let stats = wait_stored(&sim, u64::from(n)).await;
+    // Give a second delivery of any record time to show, then count.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats_after = sim.stats();
+    assert_eq!(stats.distinct_keys, u64::from(n));
+    assert_eq!(
+        (stats_after.stored, stats_after.duplicates),
+        (u64::from(n), 0)
+    );
+    let delivered = count(&a.metrics().await, "lorafield_deliveries_total")
+        + count(&b.metrics().await, "lorafield_deliveries_total");
+    assert_eq!(
+        delivered,
+        f64::from(n),
+        "each record delivered by one of them"
+    );
+    let status = lorafield_microshare::outbox::status(dir.path()).unwrap();
+    assert_eq!(
+        (status.pending, status.in_flight, status.delivered),
+        (0, 0, u64::from(n))
+    );
+    a.stop();
+    b.stop();
+    sim.shutdown().await;
+}
+
+/// The broker stops and comes back: the ingester says so in /healthz, connects again with
+/// backoff, subscribes again, and what is published afterwards arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_broker_restart_the_ingester_reconnects_and_later_uplinks_arrive() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let mut broker = Mosquitto::start(Setup::default());
+    let dir = tempfile::tempdir().unwrap();
+    let ingester = Ingester::start(&broker.url(), dir.path(), &sim.base_url(), &[]);
+    ingester.wait_health(200).await;
+    let before: Vec<_> = (0..20).map(|i| tts(i % 3, i)).collect();
+    publish(broker.port, None, &before).await;
+    ingester
+        .wait_metric("lorafield_uplinks_enqueued_total", 20.0)
+        .await;
+
+    broker.stop();
+    let down = ingester.wait_health(503).await;
+    let detail = down["checks"]["mqtt"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("not connected to mqtt://127.0.0.1"),
+        "{down}"
+    );
+    assert_eq!(down["status"], "down");
+    // Uplinks already taken go on to Microshare while the broker is away.
+    wait_stored(&sim, 20).await;
+
+    broker.restart();
+    let up = ingester.wait_health(200).await;
+    assert_eq!(up["checks"]["mqtt"]["ok"], true);
+    let after: Vec<_> = (0..20).map(|i| chirpstack(i % 3, 1000 + i)).collect();
+    publish(broker.port, None, &after).await;
+    let m = ingester
+        .wait_metric("lorafield_uplinks_enqueued_total", 40.0)
+        .await;
+    assert!(m["lorafield_mqtt_reconnects_total"] >= 1.0, "{m:?}");
+    assert!(m["lorafield_mqtt_connection_errors_total"] >= 1.0, "{m:?}");
+    let stats = wait_stored(&sim, 40).await;
+    assert_eq!((stats.stored, stats.distinct_keys), (40, 40));
+    let log = ingester.stop();
+    assert!(log.contains("connected again to"), "{log}");
+    sim.shutdown().await;
+}
+
+/// mqtts:// with a CA the test made: accepted with it in --ca-file, and with it as the
+/// system's certificate authorities (SSL_CERT_FILE, as OpenSSL reads it: the system-roots
+/// path); refused when the system's are another CA's, and /healthz says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_with_the_test_ca_in_a_file_or_the_system_roots_and_not_without_it() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let (ca, other) = (TestCa::new("lorafield test CA"), TestCa::new("another CA"));
+    let broker = Mosquitto::start(Setup {
+        tls: Some(&ca),
+        ..Setup::default()
+    });
+    let tls_url = format!("mqtts://127.0.0.1:{}", broker.tls_port.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_file, other_file) = (dir.path().join("ca.pem"), dir.path().join("other.pem"));
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    std::fs::write(&other_file, &other.ca_pem).unwrap();
+    let sim_url = sim.base_url();
+    let no_deliver = ["--no-deliver"];
+
+    let untrusting = Ingester::start_with(
+        &tls_url,
+        &dir.path().join("o1"),
+        &sim_url,
+        &no_deliver,
+        &[("SSL_CERT_FILE", &other_file)],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (status, health) = loop {
+        let (s, v) = untrusting.health().await;
+        if v["checks"]["mqtt"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not connected"))
+        {
+            break (s, v);
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 503);
+    let detail = health["checks"]["mqtt"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("invalid peer certificate: UnknownIssuer"),
+        "{detail}"
+    );
+    untrusting.stop();
+
+    let ca_arg = ca_file.to_str().unwrap();
+    let with_file = Ingester::start(
+        &tls_url,
+        &dir.path().join("o2"),
+        &sim_url,
+        &["--ca-file", ca_arg],
+    );
+    let with_system = Ingester::start_with(
+        &tls_url,
+        &dir.path().join("o3"),
+        &sim_url,
+        &no_deliver,
+        &[("SSL_CERT_FILE", &ca_file)],
+    );
+    with_file.wait_health(200).await;
+    with_system.wait_health(200).await;
+    // Published on the plain listener; received over TLS.
+    let messages: Vec<_> = (0..10).map(|i| tts(i, i)).collect();
+    publish(broker.port, None, &messages).await;
+    with_file
+        .wait_metric("lorafield_uplinks_enqueued_total", 10.0)
+        .await;
+    with_system
+        .wait_metric("lorafield_uplinks_enqueued_total", 10.0)
+        .await;
+    wait_stored(&sim, 10).await;
+    with_file.stop();
+    with_system.stop();
+    sim.shutdown().await;
+}
+
+/// A broker that wants a user and password: the right ones connect (the password from
+/// LORAFIELD_MQTT_PASSWORD), a wrong one is refused and /healthz says so; the password never
+/// reaches a log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_connect_a_wrong_password_is_reported_and_never_logged() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let (user, key) = ("app@ttn", "NNSXS.TESTKEY4711");
+    let broker = Mosquitto::start(Setup {
+        user: Some((user, key)),
+        ..Setup::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let start = |password: &str, outbox: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lorafield"));
+        command
+            .args([
+                "ingest-mqtt",
+                "--broker",
+                &broker.url(),
+                "--rec-type",
+                REC_TYPE,
+            ])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--topic",
+                TOPICS[0],
+                "--no-deliver",
+            ])
+            .args(["--mqtt-username", user])
+            .arg("--outbox")
+            .arg(dir.path().join(outbox))
+            .env("LORAFIELD_MQTT_PASSWORD", password)
+            .env("LORAFIELD_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        Ingester::spawn(command)
+    };
+    let wrong = start("NNSXS.WRONGKEY0815", "o1");
+    let health = loop {
+        let (_, v) = wrong.health().await;
+        if v["checks"]["mqtt"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("refused"))
+        {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let detail = health["checks"]["mqtt"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("bad user name or password") || detail.contains("not authorized"),
+        "{detail}"
+    );
+    let log = wrong.stop();
+    assert!(!log.contains("WRONGKEY0815"), "{log}");
+
+    let right = start(key, "o2");
+    right.wait_health(200).await;
+    publish(broker.port, Some((user, key)), &[tts(1, 1)]).await;
+    right
+        .wait_metric("lorafield_uplinks_enqueued_total", 1.0)
+        .await;
+    let log = right.stop();
+    assert!(log.contains("user app@ttn"), "{log}");
+    assert!(!log.contains("TESTKEY4711"), "{log}");
+    sim.shutdown().await;
+}
