@@ -670,3 +670,49 @@ async fn credentials_connect_a_wrong_password_is_reported_and_never_logged() {
     assert!(!log.contains("TESTKEY4711"), "{log}");
     sim.shutdown().await;
 }
+
+/// A message larger than --max-message-size ends the connection (the client cannot skip it):
+/// it is counted and noted in the rejected file, the ingester connects again, and what comes
+/// next arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_too_large_is_counted_and_the_connection_made_again() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let broker = Mosquitto::start(Setup::default());
+    let dir = tempfile::tempdir().unwrap();
+    let ingester = Ingester::start(
+        &broker.url(),
+        dir.path(),
+        &sim.base_url(),
+        &["--no-deliver", "--max-message-size", "4096"],
+    );
+    ingester.wait_health(200).await;
+    let (topic, body) = tts(1, 1);
+    let mut large = body.clone();
+    large.truncate(large.len() - 1);
+    large.extend(format!(r#","padding":"{}"}}"#, "x".repeat(5000)).bytes());
+    publish(broker.port, None, &[(topic.clone(), large)]).await;
+    let m = ingester
+        .wait_metric("lorafield_mqtt_rejected_total{reason=\"too_large\"}", 1.0)
+        .await;
+    assert_eq!(m["lorafield_uplinks_enqueued_total"], 0.0);
+    ingester
+        .wait_metric("lorafield_mqtt_reconnects_total", 1.0)
+        .await;
+    ingester.wait_health(200).await;
+    publish(broker.port, None, &[(topic, body)]).await;
+    ingester
+        .wait_metric("lorafield_uplinks_enqueued_total", 1.0)
+        .await;
+    let kept = std::fs::read_to_string(dir.path().join("mqtt-rejected.jsonl")).unwrap();
+    let kept: Value = serde_json::from_str(kept.trim()).unwrap();
+    assert_eq!(kept["reason"], "too_large");
+    assert!(
+        kept["detail"].as_str().unwrap().contains("(4096)"),
+        "{kept}"
+    );
+    let log = ingester.stop();
+    assert!(log.contains("larger than --max-message-size"), "{log}");
+    sim.shutdown().await;
+}

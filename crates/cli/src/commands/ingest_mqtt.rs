@@ -107,8 +107,9 @@ pub(crate) struct IngestMqttArgs {
     /// Serve /healthz and /metrics beyond loopback (nothing there asks who is asking).
     #[arg(long)]
     allow_unauthenticated: bool,
-    /// The largest message taken, in bytes; a larger one ends the connection (it is logged,
-    /// and the connection made again).
+    /// The largest message taken, in bytes, its topic included. A larger one ends the
+    /// connection (the client cannot skip it): it is counted (too_large), logged, and the
+    /// connection made again.
     #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
     max_message_size: usize,
     /// Only store: another process delivers this outbox (a serve, or another ingest-mqtt

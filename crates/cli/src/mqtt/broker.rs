@@ -159,7 +159,8 @@ pub(crate) struct Connect<'a> {
     pub(crate) password: Option<&'a Secret>,
     /// TLS settings, for `mqtts://`.
     pub(crate) tls: Option<rustls::ClientConfig>,
-    /// The largest message taken, in bytes; a larger one ends the connection.
+    /// The largest message taken, in bytes (its topic and payload); a larger one ends the
+    /// connection.
     pub(crate) max_message_size: usize,
     /// The keep-alive interval.
     pub(crate) keep_alive: Duration,
@@ -172,8 +173,7 @@ impl Connect<'_> {
         let mut o = MqttOptions::new(self.client_id, &self.broker.host, self.broker.port);
         o.set_clean_session(true)
             .set_keep_alive(self.keep_alive)
-            // Room for the packet's header and topic around the largest message.
-            .set_max_packet_size(self.max_message_size + 64 * 1024, 64 * 1024);
+            .set_max_packet_size(self.max_message_size, 64 * 1024);
         if let Some(user) = self.username {
             o.set_credentials(user, self.password.map_or("", |p| p.expose()));
         }

@@ -19,7 +19,7 @@ use crate::intake::{self, Decoded, IGNORED_KINDS, Skipped};
 use crate::serve::scripts::ScriptPool;
 
 /// Why a message was refused, as `/metrics` counts it, and what each means.
-pub const REJECT_REASONS: [(&str, &str); 5] = [
+pub const REJECT_REASONS: [(&str, &str); 6] = [
     ("not_utf8", "the message is not UTF-8 text"),
     ("not_json", "the message is not a JSON object"),
     (
@@ -31,6 +31,10 @@ pub const REJECT_REASONS: [(&str, &str); 5] = [
         "a ChirpStack event topic whose event ChirpStack does not send",
     ),
     ("not_stored", "the outbox could not store the uplink"),
+    (
+        "too_large",
+        "larger than --max-message-size: it ended the connection and is lost",
+    ),
 ];
 
 /// What the topic says about a message under it.
@@ -205,6 +209,28 @@ impl Intake {
                     );
                 }
             }
+        }
+    }
+
+    /// Counts and keeps word of a message that was larger than allowed: the connection
+    /// dropped it, so all that is known is its size.
+    pub(crate) fn oversize(&self, size: usize, max: usize) {
+        let reason = "too_large";
+        if let Some(i) = REJECT_REASONS.iter().position(|(r, _)| *r == reason) {
+            self.counters.rejected[i].fetch_add(1, Ordering::Relaxed);
+        }
+        let detail = format!(
+            "a message of {size} bytes (topic and payload), larger than --max-message-size \
+             ({max}), ended the connection; it is lost"
+        );
+        if let Err(e) = self.rejected.keep("", reason, &detail, b"") {
+            tracing::error!(
+                "{detail}; and this could not be kept in {}: {e}",
+                self.rejected.path().display()
+            );
+        }
+        if let Some(held) = self.throttle.admit(reason, Instant::now()) {
+            tracing::error!("{detail}{}", Held(held));
         }
     }
 

@@ -281,12 +281,15 @@ pub async fn ingest<D: Deliver>(
         let _ = session_stop_tx.send(true);
     });
     let throttle = LogThrottle::new(options.log_interval);
+    let session = session::Session {
+        options: connect.options(),
+        filters: &options.topics,
+        link: &link,
+        broker: &broker_name,
+        throttle: &throttle,
+    };
     session::run(
-        connect.options(),
-        &options.topics,
-        &link,
-        &broker_name,
-        &throttle,
+        session,
         session_stop_rx,
         |publish| {
             let (intake, in_flight) = (intake.clone(), in_flight.clone());
@@ -302,6 +305,7 @@ pub async fn ingest<D: Deliver>(
                 });
             }
         },
+        |size| intake.oversize(size, options.max_message_size),
     )
     .await;
     tracing::info!("disconnected; storing the messages in hand, finishing deliveries in flight");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use lorafield_microshare::outbox::now_ms;
 use lorafield_microshare::throttle::{Held, LogThrottle};
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS, StateError,
     SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::watch;
@@ -158,25 +158,60 @@ fn describe(e: &ConnectionError) -> String {
             };
             format!("the broker refused the connection: {why}")
         }
-        other => other.to_string(),
+        e => match too_large(e) {
+            Some(size) => format!(
+                "a message of {size} bytes, larger than the largest taken (--max-message-size), \
+                 ended the connection"
+            ),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// What a connection is made with, and where it reports.
+pub(crate) struct Session<'a> {
+    /// The client's options.
+    pub(crate) options: MqttOptions,
+    /// The topic filters to subscribe to.
+    pub(crate) filters: &'a [String],
+    /// Where the connection's state is kept.
+    pub(crate) link: &'a Link,
+    /// The broker, as logs and `/healthz` name it.
+    pub(crate) broker: &'a str,
+    /// Rate limits the warn lines about connection errors.
+    pub(crate) throttle: &'a LogThrottle,
+}
+
+/// The size of a message that ended the connection because it was larger than allowed.
+fn too_large(e: &ConnectionError) -> Option<usize> {
+    match e {
+        ConnectionError::MqttState(StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(size),
+        )) => Some(*size),
+        _ => None,
     }
 }
 
 /// Runs the connection until `shutdown` turns true: subscribes to `filters` (QoS 0, as The
 /// Things Stack publishes) on every connection, and gives each message to `handle` (which
 /// should hand the work on and return soon: the connection is served between messages).
+/// `oversize` hears of a message larger than allowed (its size), which ends the connection.
 pub(crate) async fn run<F, Fut>(
-    options: MqttOptions,
-    filters: &[String],
-    link: &Link,
-    broker: &str,
-    throttle: &LogThrottle,
+    session: Session<'_>,
     mut shutdown: watch::Receiver<bool>,
     mut handle: F,
+    oversize: impl Fn(usize),
 ) where
     F: FnMut(rumqttc::Publish) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let Session {
+        options,
+        filters,
+        link,
+        broker,
+        throttle,
+    } = session;
     let (client, mut events) = AsyncClient::new(options, 16);
     let mut rng = fastrand::Rng::new();
     loop {
@@ -225,6 +260,9 @@ pub(crate) async fn run<F, Fut>(
             Ok(Event::Incoming(Packet::Publish(p))) => handle(p).await,
             Ok(_) => {}
             Err(e) => {
+                if let Some(size) = too_large(&e) {
+                    oversize(size);
+                }
                 let why = describe(&e);
                 let failures = link.lost(now_ms(), why.clone());
                 let wait = backoff(failures, &mut rng);
