@@ -476,9 +476,10 @@ async fn two_ingesters_on_the_same_topics_store_and_deliver_each_uplink_once() {
 }
 
 /// The broker stops and comes back: the ingester says so in /healthz, connects again with
-/// backoff, subscribes again, and what is published afterwards arrives.
+/// backoff, subscribes again, and what is published afterwards arrives. A replay of the
+/// window (the README's gap filling) adds only what was missed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_broker_restart_the_ingester_reconnects_and_later_uplinks_arrive() {
+async fn after_a_broker_restart_uplinks_arrive_again_and_a_replay_adds_only_the_missed() {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
         .await
         .unwrap();
@@ -517,6 +518,31 @@ async fn after_a_broker_restart_the_ingester_reconnects_and_later_uplinks_arrive
     assert_eq!((stats.stored, stats.distinct_keys), (40, 40));
     let log = ingester.stop();
     assert!(log.contains("connected again to"), "{log}");
+
+    // What was published while no client was connected is lost to MQTT (QoS 0); replayed
+    // from The Things Stack's storage (its lines unwrapped) through the same outbox, the
+    // uplinks that did arrive are dropped as duplicates and only the missed ones are sent.
+    let missed: Vec<String> = (0..5).map(|i| uplink(9, 500 + i)).collect();
+    let stored: Vec<String> = (0..20).map(|i| uplink(i % 3, i)).collect();
+    let replay = dir.path().join("replay.jsonl");
+    std::fs::write(&replay, [stored, missed].concat().join("\n") + "\n").unwrap();
+    let mut args = vec![
+        "redecode",
+        replay.to_str().unwrap(),
+        "--to-microshare",
+        REC_TYPE,
+    ];
+    let sim_url = sim.base_url();
+    args.extend(["--microshare-url", &sim_url]);
+    args.extend(password_creds());
+    let (code, _, err) = common::lorafield(&args, dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("in the outbox already"), "{err}");
+    let stats = wait_stored(&sim, 45).await;
+    assert_eq!(
+        (stats.stored, stats.distinct_keys, stats.duplicates),
+        (45, 45, 0)
+    );
     sim.shutdown().await;
 }
 
