@@ -1,7 +1,6 @@
 //! A real mosquitto for the MQTT tests: on free loopback ports, with its own configuration
 //! and directory, stopped (and restartable on the same ports) by the test; a publisher that
 //! sends at QoS 0 as The Things Stack does; a test CA for `mqtts://`. Every wait is bounded.
-#![allow(dead_code)] // each test uses some of it
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

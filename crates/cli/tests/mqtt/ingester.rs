@@ -1,0 +1,280 @@
+//! `lorafield ingest-mqtt` as a process for the tests, the messages they publish, and what
+//! the simulator holds. Every wait is bounded.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lorafield_microshare::sim::Simulator;
+use serde_json::Value;
+
+use crate::common::{API_KEY, PASSWORD, REC_TYPE, USER, http, password_creds, uplink};
+
+/// The topic filters of the tests: The Things Stack's uplinks and joins of one application,
+/// every ChirpStack event.
+pub(crate) const TOPICS: [&str; 3] = [
+    "v3/app@ttn/devices/+/up",
+    "v3/app@ttn/devices/+/join",
+    "application/+/device/+/event/+",
+];
+
+/// A running `lorafield ingest-mqtt`: the process, its /metrics URL, what it logged.
+pub(crate) struct Ingester {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Ingester {
+    /// Starts one on `broker` subscribed to [`TOPICS`], delivering to the simulator at `sim`
+    /// (with `--no-deliver` in `extra`, not); returns once it serves /metrics.
+    pub(crate) fn start(broker: &str, outbox: &Path, sim: &str, extra: &[&str]) -> Ingester {
+        Ingester::start_with(broker, outbox, sim, extra, &[])
+    }
+
+    /// [`Ingester::start`] with these environment variables set.
+    pub(crate) fn start_with(
+        broker: &str,
+        outbox: &Path,
+        sim: &str,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Ingester {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lorafield"));
+        command
+            .args(["ingest-mqtt", "--broker", broker, "--rec-type", REC_TYPE])
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--outbox")
+            .arg(outbox)
+            .args(["--microshare-url", sim, "--timeout", "5"])
+            .args(password_creds())
+            .args(extra)
+            .env("LORAFIELD_LOG", "debug")
+            .env_remove("LORAFIELD_PIPE_TOKEN")
+            .env_remove("LORAFIELD_MQTT_PASSWORD")
+            .env_remove("LORAFIELD_MQTT_USERNAME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for topic in TOPICS {
+            command.args(["--topic", topic]);
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Ingester::spawn(command)
+    }
+
+    pub(crate) fn spawn(mut command: Command) -> Ingester {
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("lorafield ingest-mqtt: listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("ingest-mqtt did not start: {}", log.lock().unwrap()));
+        Ingester { child, url, log }
+    }
+
+    pub(crate) fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// GET /healthz: the status and the JSON.
+    pub(crate) async fn health(&self) -> (u16, Value) {
+        let r = http()
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// Waits (30 s at most) until /healthz answers `status`; returns its JSON.
+    pub(crate) async fn wait_health(&self, status: u16) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (s, v) = self.health().await;
+            if s == status {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/healthz still {s}, not {status}: {v}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// /metrics, as `name{labels}` to value.
+    pub(crate) async fn metrics(&self) -> BTreeMap<String, f64> {
+        let text = http()
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (name, value) = l.rsplit_once(' ')?;
+                Some((name.to_string(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Waits (30 s at most) until metric `name` is at least `n`; returns every metric.
+    pub(crate) async fn wait_metric(&self, name: &str, n: f64) -> BTreeMap<String, f64> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let m = self.metrics().await;
+            if m.get(name).is_some_and(|v| *v >= n) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not reach {n}: {m:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (30 s at most) until `n` messages have been taken to the end: stored, found
+    /// stored, ignored or refused; returns every metric.
+    pub(crate) async fn wait_taken(&self, n: f64) -> BTreeMap<String, f64> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let m = self.metrics().await;
+            let taken: f64 = m
+                .iter()
+                .filter(|(name, _)| {
+                    name.starts_with("lorafield_uplinks_enqueued_total")
+                        || name.starts_with("lorafield_uplinks_duplicate_total")
+                        || name.starts_with("lorafield_uplinks_ignored_total{")
+                        || name.starts_with("lorafield_mqtt_rejected_total{")
+                })
+                .map(|(_, v)| v)
+                .sum();
+            if taken >= n {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{taken} of {n} messages taken: {m:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits (15 s at most) for a clean exit; returns what it logged.
+    pub(crate) fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "exit {status}: {}", self.log());
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The reader thread has the last lines once the pipe closes.
+        std::thread::sleep(Duration::from_millis(100));
+        self.log()
+    }
+}
+
+impl Drop for Ingester {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Things Stack's uplink of device `n`, on its topic.
+pub(crate) fn tts(n: u32, f_cnt: u32) -> (String, Vec<u8>) {
+    (
+        format!("v3/app@ttn/devices/dev-{n}/up"),
+        uplink(n, f_cnt).into_bytes(),
+    )
+}
+
+/// ChirpStack v4's uplink event of device `n` (JSON), on its topic.
+pub(crate) fn chirpstack(n: u32, f_cnt: u32) -> (String, Vec<u8>) {
+    let eui = format!("01010101{n:08X}");
+    let body = format!(
+        r#"{{"deduplicationId":"3ac7e3c4-4401-4b8d-9386-{f_cnt:012}","time":"2026-03-02T09:00:00.{f_cnt:06}+00:00","deviceInfo":{{"tenantId":"52f14cd4","tenantName":"ChirpStack","applicationId":"17c82e96","applicationName":"app","deviceName":"cs-{n}","devEui":"{eui}"}},"devAddr":"00189440","dr":1,"fCnt":{f_cnt},"fPort":3,"data":"A2cA+A==","rxInfo":[]}}"#
+    );
+    (
+        format!(
+            "application/17c82e96/device/{}/event/up",
+            eui.to_lowercase()
+        ),
+        body.into_bytes(),
+    )
+}
+
+/// Every share the simulator holds, as JSON.
+pub(crate) async fn shares(sim: &Simulator) -> Vec<Value> {
+    use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
+    let client = Client::new(ClientConfig::new(
+        Endpoints::same(&sim.base_url()),
+        Credentials::Password {
+            username: USER.into(),
+            password: lorafield_microshare::Secret::new(PASSWORD),
+            api_key: lorafield_microshare::Secret::new(API_KEY),
+        },
+    ))
+    .unwrap();
+    let mut pages = client.pages(REC_TYPE, 100);
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        for share in page.unwrap().objs {
+            out.push(serde_json::from_str(share.get()).unwrap());
+        }
+    }
+    out
+}
+
+/// Waits (30 s at most) until the simulator holds `n` distinct keys.
+pub(crate) async fn wait_stored(sim: &Simulator, n: u64) -> lorafield_microshare::sim::SimStats {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = sim.stats();
+        if stats.distinct_keys >= n {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} stored: {stats:?}",
+            stats.distinct_keys
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
