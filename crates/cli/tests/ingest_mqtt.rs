@@ -474,3 +474,48 @@ async fn a_message_too_large_is_counted_and_the_connection_made_again() {
     assert!(log.contains("larger than --max-message-size"), "{log}");
     sim.shutdown().await;
 }
+
+/// `--no-deliver` beside a `serve` on the same outbox (the ChirpStack example of the help):
+/// the ingester stores, serve's worker delivers what it stored, and serve's own webhook
+/// uplinks share the key index (the same uplink by both ways is stored once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingester_that_only_stores_beside_a_serve_that_delivers() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let broker = Mosquitto::start(Setup::default());
+    let dir = tempfile::tempdir().unwrap();
+    let bridge = common::Bridge::start(dir.path(), &sim.base_url(), &password_creds(), &[]);
+    let ingester = Ingester::start(
+        &broker.url(),
+        dir.path(),
+        &sim.base_url(),
+        &["--no-deliver"],
+    );
+    let health = ingester.wait_health(200).await;
+    assert!(health["checks"].get("delivery").is_none(), "{health}");
+    let messages: Vec<_> = (0..30).map(|i| chirpstack(i % 4, i)).collect();
+    publish(broker.port, None, &messages).await;
+    ingester.wait_taken(30.0).await;
+    // The same TTS uplink through the webhook and through MQTT.
+    let (status, _) = common::post(&common::http(), &bridge.url, uplink(2, 77)).await;
+    assert_eq!(status, 202);
+    publish(broker.port, None, &[tts(2, 77)]).await;
+    let m = ingester.wait_taken(31.0).await;
+    assert_eq!(
+        (
+            m["lorafield_uplinks_enqueued_total"],
+            m["lorafield_uplinks_duplicate_total"]
+        ),
+        (30.0, 1.0)
+    );
+    assert!(
+        !m.contains_key("lorafield_deliveries_total"),
+        "it does not deliver"
+    );
+    let stats = wait_stored(&sim, 31).await;
+    assert_eq!((stats.stored, stats.distinct_keys), (31, 31));
+    ingester.stop();
+    bridge.stop();
+    sim.shutdown().await;
+}
