@@ -93,9 +93,12 @@ impl Mosquitto {
     pub(crate) fn start(setup: Setup<'_>) -> Mosquitto {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        // mosquitto drops QoS 0 messages for a subscriber more than 1000 behind (its default
+        // max_queued_messages): the tests' publisher must not outrun an ingester on a busy
+        // machine, so the queue has no limit here.
         let mut conf = String::from(
             "persistence false\nlog_type error\nlog_type warning\nlog_type notice\n\
-             log_type information\nper_listener_settings false\n",
+             log_type information\nper_listener_settings false\nmax_queued_messages 0\n",
         );
         conf += &format!(
             "log_dest file {}\n",
