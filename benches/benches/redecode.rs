@@ -98,6 +98,7 @@ fn core(c: &mut Criterion) {
                     open: Box::new(move || {
                         Ok(Box::new(Cursor::new(data)) as Box<dyn io::Read + Send>)
                     }),
+                    file: None,
                 }];
                 let options = RunOptions {
                     jobs,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 use lorafield::{Registry, Selection};
-use lorafield_envelope::batch::Input;
+use lorafield_envelope::batch::{FileSource, Input};
 
 pub use crate::config::{DEFAULT_CONFIG, load_selection};
 
@@ -27,14 +27,18 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// A reader over `raw`, gunzipped when it starts with the gzip magic bytes (whatever the
-/// file's name).
+/// file's name). Not buffered: the framer reads in large blocks of its own, and a buffer in
+/// between would copy every byte once more.
 pub fn maybe_gunzip(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut buffered = BufReader::with_capacity(64 * 1024, raw);
     let gz = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    // What was read to look is read again first, then the rest straight from the source.
+    let peeked = io::Cursor::new(buffered.buffer().to_vec());
+    let raw = peeked.chain(buffered.into_inner());
     Ok(if gz {
-        Box::new(MultiGzDecoder::new(buffered))
+        Box::new(MultiGzDecoder::new(raw))
     } else {
-        Box::new(buffered)
+        Box::new(raw)
     })
 }
 
@@ -52,6 +56,7 @@ pub fn inputs(files: &[PathBuf], read: &Arc<AtomicU64>) -> Vec<Input> {
                 }))
             })
         },
+        file: None,
     };
     if files.is_empty() {
         return vec![stdin()];
@@ -69,6 +74,10 @@ pub fn inputs(files: &[PathBuf], read: &Arc<AtomicU64>) -> Vec<Input> {
                 open: Box::new(move || {
                     let file = File::open(&path)?;
                     maybe_gunzip(Box::new(Counting { inner: file, count }))
+                }),
+                file: Some(FileSource {
+                    path: f.clone(),
+                    read: Some(read.clone()),
                 }),
             }
         })
@@ -108,6 +117,7 @@ pub fn microshare_input(client: lorafield_microshare::client::Client, rec_type: 
                 done: false,
             }) as Box<dyn Read + Send>)
         }),
+        file: None,
     }
 }
 

@@ -1,20 +1,18 @@
 //! Batch re-decode: records from many inputs, in chunks, in parallel, in order.
 //!
-//! A reader thread frames the inputs into chunks of whole records ([`Framer`]); the chunks are
-//! re-decoded in batches on a rayon pool of `jobs` threads ([`process_chunk`]); a writer thread
-//! writes the results in input order. Every queue is bounded, so memory stays at a few chunks
+//! A reader thread frames the inputs into chunks of whole records ([`Framer`]); each chunk is
+//! re-decoded on a rayon pool of `jobs` threads as soon as a thread is free
+//! ([`process_chunk`]); a writer thread writes the results in input order. Every queue is bounded, so memory stays at a few chunks
 //! per job whatever the size of the input.
 
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, sync_channel};
 
 use lorafield::Selection;
 use lorafield::core::json::write_str;
-use rayon::prelude::*;
 
-use crate::frame::{Chunk, Framer};
+use crate::frame::Chunk;
 use crate::redecode::{RecordId, Redecoder, Status, page_objects, write_compact, write_minified};
 
 /// How many failed records a [`Report`] names (the first ones, in input order).
@@ -134,8 +132,22 @@ pub fn process_chunk(
     source: &str,
     settings: &Settings,
 ) -> ChunkOutput {
+    process_chunk_into(redecoder, chunk, source, settings, Vec::new())
+}
+
+/// [`process_chunk`], writing the output into `out` (cleared first): a buffer an earlier
+/// chunk's output was written to, to be used again.
+pub fn process_chunk_into(
+    redecoder: &mut Redecoder<'_>,
+    chunk: &Chunk,
+    source: &str,
+    settings: &Settings,
+    mut out: Vec<u8>,
+) -> ChunkOutput {
+    out.clear();
+    out.reserve(chunk.bytes.len() + chunk.items.len() * 96);
     let mut o = ChunkOutput {
-        out: Vec::with_capacity(chunk.bytes.len() + chunk.items.len() * 96),
+        out,
         ..ChunkOutput::default()
     };
     for item in &chunk.items {
@@ -305,13 +317,25 @@ fn write_at(source: &str, line: u64, out: &mut Vec<u8>) {
     write_str(&format!("{source}:{line}"), out);
 }
 
-/// An input to read: its name (for error reports) and how to open it, called on the reader
-/// thread when its turn comes.
+/// An input to read: its name (for error reports) and how to open it, called when its turn
+/// comes.
 pub struct Input {
     /// The name records are reported under (`<file>:<line>`).
     pub name: String,
     /// Opens it.
     pub open: Box<dyn FnOnce() -> io::Result<Box<dyn Read + Send>> + Send>,
+    /// The regular file it is, if it is one: a plain JSON Lines file is then read by the
+    /// decoding threads in blocks (`open` serves for anything else).
+    pub file: Option<FileSource>,
+}
+
+/// A regular file behind an [`Input`].
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    /// Its path.
+    pub path: std::path::PathBuf,
+    /// Counts the bytes read from it (a progress bar's position), if wanted.
+    pub read: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl fmt::Debug for Input {
@@ -344,127 +368,24 @@ pub struct Report {
     pub failures: Vec<Failure>,
 }
 
-enum Msg {
-    Chunk(Arc<str>, Chunk),
-    IoError(String),
-}
-
 /// Re-decodes every record of `inputs`, in order, writing to `out` (and failed records to
 /// `errors` when [`Settings::errors`] is set). `progress` is called on the writer thread after
-/// each batch with the counts so far. Returns an error only when writing fails.
+/// each chunk with the counts so far. Returns an error only when writing fails.
+///
+/// The calling thread reads (or frames) the inputs and hands chunks to a pool of `jobs`
+/// threads as soon as one is free (no batch waits for its slowest chunk); a writer thread puts
+/// the outputs back in input order. A plain JSON Lines file is read by the pool's threads
+/// themselves, in blocks at known offsets, so that copying it into memory is shared out too.
+/// At most `3 * jobs` chunks are between reading and writing at once, which bounds the memory
+/// and the writer's reordering; chunk and output buffers go round rather than being freed and
+/// allocated again.
 pub fn run(
     inputs: Vec<Input>,
     selection: &Selection,
     options: &RunOptions,
     out: &mut (dyn Write + Send),
-    mut errors: Option<&mut (dyn Write + Send)>,
+    errors: Option<&mut (dyn Write + Send)>,
     progress: &mut (dyn FnMut(&Counts) + Send),
 ) -> io::Result<Report> {
-    let jobs = options.jobs.max(1);
-    let target = options
-        .chunk_bytes
-        .unwrap_or_else(|| (64 << 20) / (8 * jobs))
-        .clamp(1, 1 << 20);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .thread_name(|i| format!("redecode-{i}"))
-        .build()
-        .map_err(io::Error::other)?;
-    let settings = options.settings;
-    let (chunk_tx, chunk_rx) = sync_channel::<Msg>(2 * jobs);
-    let (done_tx, done_rx) = sync_channel::<Vec<ChunkOutput>>(1);
-    let mut io_errors = Vec::new();
-
-    std::thread::scope(|scope| {
-        scope.spawn(move || read_inputs(inputs, target, &chunk_tx));
-        let writer = scope.spawn(move || -> io::Result<(Counts, Vec<Failure>)> {
-            let mut counts = Counts::default();
-            let mut failures = Vec::new();
-            for batch in done_rx {
-                for o in batch {
-                    out.write_all(&o.out)?;
-                    if let Some(e) = errors.as_mut() {
-                        e.write_all(&o.errors)?;
-                    }
-                    counts.add(&o.counts);
-                    let room = FIRST_FAILURES - failures.len();
-                    failures.extend(o.failures.into_iter().take(room));
-                }
-                progress(&counts);
-            }
-            out.flush()?;
-            if let Some(e) = errors.as_mut() {
-                e.flush()?;
-            }
-            Ok((counts, failures))
-        });
-        let mut batch: Vec<(Arc<str>, Chunk)> = Vec::with_capacity(2 * jobs);
-        let mut input = chunk_rx.into_iter();
-        loop {
-            batch.clear();
-            for msg in input.by_ref() {
-                match msg {
-                    Msg::Chunk(name, chunk) => batch.push((name, chunk)),
-                    Msg::IoError(e) => io_errors.push(e),
-                }
-                if batch.len() == 2 * jobs {
-                    break;
-                }
-            }
-            if batch.is_empty() {
-                break;
-            }
-            let outputs: Vec<ChunkOutput> = pool.install(|| {
-                batch
-                    .par_iter()
-                    .map_init(
-                        || Redecoder::new(selection),
-                        |r, (name, chunk)| process_chunk(r, chunk, name, &settings),
-                    )
-                    .collect()
-            });
-            if done_tx.send(outputs).is_err() {
-                break; // the writer stopped: its error is returned below
-            }
-        }
-        drop(done_tx);
-        drop(input);
-        let (counts, failures) = writer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")))?;
-        Ok(Report {
-            counts,
-            io_errors,
-            failures,
-        })
-    })
-}
-
-fn read_inputs(inputs: Vec<Input>, target: usize, tx: &SyncSender<Msg>) {
-    for input in inputs {
-        let name: Arc<str> = input.name.into();
-        let reader = match (input.open)() {
-            Ok(r) => r,
-            Err(e) => {
-                if tx.send(Msg::IoError(format!("{name}: {e}"))).is_err() {
-                    return;
-                }
-                continue;
-            }
-        };
-        let mut framer = Framer::new(reader);
-        let mut last_line = 0;
-        while let Some(chunk) = framer.next_chunk(target) {
-            last_line = chunk.items.last().map_or(last_line, |i| i.line);
-            if tx.send(Msg::Chunk(name.clone(), chunk)).is_err() {
-                return;
-            }
-        }
-        if let Some(e) = framer.take_error() {
-            let msg = format!("{name}: read error after line {last_line}: {e}");
-            if tx.send(Msg::IoError(msg)).is_err() {
-                return;
-            }
-        }
-    }
+    crate::pipeline::run(inputs, selection, options, out, errors, progress)
 }

@@ -25,6 +25,17 @@ pub struct Item {
     pub line: u64,
 }
 
+/// The record of JSON Lines in `buf[start..end]` (one line, without its newline), trimmed
+/// of white space; `None` for a blank line.
+pub(crate) fn line_item(buf: &[u8], start: usize, end: usize, line: u64) -> Option<Item> {
+    let end = start + buf[start..end].trim_ascii_end().len();
+    let start = end - buf[start..end].trim_ascii_start().len();
+    (start < end).then_some(Item {
+        range: start..end,
+        line,
+    })
+}
+
 /// Whole records, in order.
 #[derive(Debug, Default)]
 pub struct Chunk {
@@ -46,8 +57,10 @@ enum Layout {
 pub struct Framer<R> {
     reader: R,
     layout: Layout,
-    /// Bytes read and not yet handed out.
+    /// Bytes read and not yet handed out: `buf[..filled]`. What lies beyond (up to
+    /// `buf.len()`) is room a read may fill, already initialised.
     buf: Vec<u8>,
+    filled: usize,
     /// How far `buf` has been scanned.
     pos: usize,
     /// The line at `pos`.
@@ -57,6 +70,8 @@ pub struct Framer<R> {
     scan: Scan,
     /// Items found in `buf`, not yet handed out.
     items: Vec<Item>,
+    /// Buffers of chunks handed out earlier, given back to be filled again.
+    spare: Vec<Vec<u8>>,
 }
 
 /// The scanner's state between reads (documents layout).
@@ -71,7 +86,8 @@ struct Scan {
     open: Option<(usize, u64, bool)>,
 }
 
-const READ: usize = 64 * 1024;
+/// How much one read asks for.
+const READ: usize = 128 * 1024;
 
 impl<R: Read> Framer<R> {
     /// A framer over `reader` (buffering of its own: no `BufReader` needed).
@@ -80,12 +96,23 @@ impl<R: Read> Framer<R> {
             reader,
             layout: Layout::Unknown,
             buf: Vec::new(),
+            filled: 0,
             pos: 0,
             line: 1,
             eof: false,
             error: None,
             scan: Scan::default(),
             items: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Gives back the bytes of a chunk handed out earlier, to hold a later chunk: a run that
+    /// recycles its buffers touches no new memory once it is going (fresh pages cost the kernel
+    /// a fault and a clear each).
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        if self.spare.len() < 4 {
+            self.spare.push(bytes);
         }
     }
 
@@ -101,10 +128,10 @@ impl<R: Read> Framer<R> {
     pub fn next_chunk(&mut self, target: usize) -> Option<Chunk> {
         loop {
             let have = self.items.last().map_or(0, |i| i.range.end);
-            if have >= target || (self.eof && self.pos >= self.buf.len()) {
+            if have >= target || (self.eof && self.pos >= self.filled) {
                 break;
             }
-            if self.pos >= self.buf.len() {
+            if self.pos >= self.filled {
                 self.fill();
                 continue;
             }
@@ -114,18 +141,29 @@ impl<R: Read> Framer<R> {
                 Layout::Documents => self.scan_documents(),
             }
         }
-        if self.eof && self.pos >= self.buf.len() {
+        if self.eof && self.pos >= self.filled {
             self.finish_open();
         }
         if self.items.is_empty() {
             return None;
         }
         let cut = self.items.last().map_or(0, |i| i.range.end);
-        // The next chunk's buffer: what is left of this one, with room for a whole chunk.
-        let mut rest = Vec::with_capacity((self.buf.len() - cut).max(target) + READ);
-        rest.extend_from_slice(&self.buf[cut..]);
+        // The next chunk's buffer: what is left of this one, with room for a whole chunk and
+        // the reads that may pass it.
+        let left = self.filled - cut;
+        let need = left.max(target) + 2 * READ;
+        let mut rest = match self.spare.pop() {
+            // A buffer given back keeps its bytes: they are overwritten, not zeroed again.
+            Some(b) if b.capacity() >= need => b,
+            _ => Vec::with_capacity(need),
+        };
+        if rest.len() < left {
+            rest.resize(left, 0);
+        }
+        rest[..left].copy_from_slice(&self.buf[cut..self.filled]);
         self.buf.truncate(cut);
         let bytes = std::mem::replace(&mut self.buf, rest);
+        self.filled = left;
         self.pos -= cut;
         if let Some((start, _, _)) = &mut self.scan.open {
             *start -= cut;
@@ -140,21 +178,33 @@ impl<R: Read> Framer<R> {
         if self.eof {
             return;
         }
-        // `read_to_end` on a `Take` reads into the spare capacity without zeroing it first.
-        let mut limited = (&mut self.reader).take(READ as u64);
-        match limited.read_to_end(&mut self.buf) {
-            Ok(0) => self.eof = true,
-            Ok(_) => {}
-            Err(e) => {
-                self.error = Some(e);
-                self.eof = true;
+        // Read straight into the buffer (no `BufReader` in between: that would copy every byte
+        // once more). Safe Rust reads into initialised bytes only: room that no earlier chunk
+        // used is zeroed once, and a recycled buffer's old bytes are simply overwritten.
+        let start = self.filled;
+        if self.buf.len() < start + READ {
+            self.buf.resize(start + READ, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[start..start + READ]) {
+                Ok(n) => {
+                    self.filled = start + n;
+                    self.eof = n == 0;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    self.eof = true;
+                    return;
+                }
             }
         }
     }
 
     /// Decides the layout from the first line (reading until it is whole).
     fn detect(&mut self) {
-        let bytes = &self.buf[self.pos..];
+        let bytes = &self.buf[self.pos..self.filled];
         // A UTF-8 byte order mark is not content.
         if self.pos == 0 && bytes.starts_with(b"\xef\xbb\xbf") {
             self.pos = 3;
@@ -162,18 +212,18 @@ impl<R: Read> Framer<R> {
         }
         let Some(i) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
             self.line += count_lines(bytes);
-            self.pos = self.buf.len();
+            self.pos = self.filled;
             return;
         };
         self.line += count_lines(&bytes[..i]);
         self.pos += i;
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.filled];
         let line_end = memchr::memchr(b'\n', rest);
         if line_end.is_none() && !self.eof {
             // The first line is not whole yet.
-            let before = self.buf.len();
+            let before = self.filled;
             self.fill();
-            if self.buf.len() == before && !self.eof {
+            if self.filled == before && !self.eof {
                 return;
             }
             return;
@@ -187,11 +237,11 @@ impl<R: Read> Framer<R> {
     }
 
     fn scan_lines(&mut self) {
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.filled];
         let Some(nl) = memchr::memchr(b'\n', rest) else {
             if self.eof {
-                self.push_line(self.pos, self.buf.len());
-                self.pos = self.buf.len();
+                self.push_line(self.pos, self.filled);
+                self.pos = self.filled;
             } else {
                 self.fill();
             }
@@ -204,14 +254,8 @@ impl<R: Read> Framer<R> {
     }
 
     fn push_line(&mut self, start: usize, end: usize) {
-        let line = &self.buf[start..end];
-        let end = start + line.trim_ascii_end().len();
-        let start = end - self.buf[start..end].trim_ascii_start().len();
-        if start < end {
-            self.items.push(Item {
-                range: start..end,
-                line: self.line,
-            });
+        if let Some(item) = line_item(&self.buf, start, end, self.line) {
+            self.items.push(item);
         }
     }
 
@@ -219,7 +263,7 @@ impl<R: Read> Framer<R> {
         let mut s = std::mem::take(&mut self.scan);
         let mut i = self.pos;
         let level = u32::from(s.in_array);
-        while i < self.buf.len() {
+        while i < self.filled {
             let b = self.buf[i];
             if b == b'\n' {
                 self.line += 1;
@@ -327,7 +371,7 @@ impl<R: Read> Framer<R> {
     /// At the end of the stream: a record still open was cut; hand it out as it is.
     fn finish_open(&mut self) {
         if let Some((start, line, _)) = self.scan.open.take() {
-            let end = self.buf.len();
+            let end = self.filled;
             if start < end {
                 self.items.push(Item {
                     range: start..end,

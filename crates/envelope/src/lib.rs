@@ -80,7 +80,9 @@
 pub mod generate;
 
 pub mod batch;
+mod blocks;
 mod frame;
+mod pipeline;
 mod redecode;
 mod scan;
 

@@ -669,6 +669,7 @@ fn a_run_names_its_first_failures_in_input_order() {
     let input = Input {
         name: "in.jsonl".into(),
         open: Box::new(move || Ok(Box::new(std::io::Cursor::new(text)) as Box<_>)),
+        file: None,
     };
     let options = RunOptions {
         jobs: 2,
@@ -695,4 +696,80 @@ fn a_run_names_its_first_failures_in_input_order() {
             .to_string()
             .starts_with("in.jsonl:1: not an uplink envelope")
     );
+}
+
+/// A plain JSON Lines file is read in blocks by the decoding threads; whatever the block size
+/// and the number of threads, the output, the errors output, the counts and the failures
+/// named (with their lines) are exactly those of the same bytes framed on one thread.
+#[test]
+fn a_file_read_in_blocks_gives_what_framing_gives() {
+    use lorafield_envelope::batch::{FileSource, Input, Report, RunOptions, run};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/envelopes");
+    let mut text = String::new();
+    for (i, name) in ["sample.jsonl", "broken.jsonl", "sample.jsonl"]
+        .iter()
+        .enumerate()
+    {
+        text.push_str(&std::fs::read_to_string(dir.join(name)).unwrap());
+        // Blank lines, a CR line end, a line that is not JSON, a last line without newline.
+        text.push_str(&format!("\n\n  {{\"n\":{i}}}\r\nnot json\n"));
+    }
+    text.push_str("{\"last\":true}");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("in.jsonl");
+    std::fs::write(&path, &text).unwrap();
+
+    let once = |file: bool, jobs: usize, chunk: usize, settings: Settings| {
+        let body = text.clone();
+        let input = Input {
+            name: "in.jsonl".into(),
+            open: Box::new(move || Ok(Box::new(std::io::Cursor::new(body)) as Box<_>)),
+            file: file.then(|| FileSource {
+                path: path.clone(),
+                read: None,
+            }),
+        };
+        let options = RunOptions {
+            jobs,
+            settings,
+            chunk_bytes: Some(chunk),
+        };
+        let (mut out, mut errors) = (Vec::new(), Vec::new());
+        let report: Report = run(
+            vec![input],
+            &lpp(),
+            &options,
+            &mut out,
+            Some(&mut errors),
+            &mut |_| {},
+        )
+        .unwrap();
+        (out, errors, report.counts, format!("{:?}", report.failures))
+    };
+    for settings in [
+        Settings::default(),
+        Settings {
+            diff: true,
+            errors: false,
+        },
+        Settings {
+            diff: false,
+            errors: true,
+        },
+    ] {
+        let want = once(false, 1, 1 << 20, settings);
+        assert!(want.2.failed >= 6, "{:?}", want.2);
+        assert!(want.2.decoded >= 2, "{:?}", want.2);
+        for jobs in [1, 2, 3] {
+            for chunk in [1, 5, 64, 700, 1 << 20] {
+                let got = once(true, jobs, chunk, settings);
+                assert!(
+                    got == want,
+                    "{settings:?}, {jobs} jobs, blocks of {chunk}: {}\nagainst\n{}",
+                    String::from_utf8_lossy(&got.0),
+                    String::from_utf8_lossy(&want.0)
+                );
+            }
+        }
+    }
 }
