@@ -24,10 +24,17 @@ fn run_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Written from a thread of its own while the output is read: the command holds only a few
+    // chunks between reading and writing, so a large input written before reading anything
+    // would fill both pipes and wait for ever.
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            // The command may stop reading early (an error): then the pipe is closed.
+            let _ = input.write_all(stdin);
+        });
+        child.wait_with_output().unwrap()
+    })
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
