@@ -1,9 +1,10 @@
 //! Batch re-decode: records from many inputs, in chunks, in parallel, in order.
 //!
-//! A reader thread frames the inputs into chunks of whole records ([`Framer`]); each chunk is
-//! re-decoded on a rayon pool of `jobs` threads as soon as a thread is free
-//! ([`process_chunk`]); a writer thread writes the results in input order. Every queue is bounded, so memory stays at a few chunks
-//! per job whatever the size of the input.
+//! The calling thread frames the inputs into chunks of whole records
+//! ([`Framer`](crate::Framer)), or has the pool's threads read a plain JSON Lines file in
+//! blocks; each chunk is re-decoded on a rayon pool of `jobs` threads as soon as a thread is
+//! free ([`process_chunk`]); a writer thread writes the results in input order. Every queue is
+//! bounded, so memory stays at a few chunks per job whatever the size of the input.
 
 use std::fmt;
 use std::io::{self, Read, Write};
