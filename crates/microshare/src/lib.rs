@@ -9,6 +9,8 @@
 //! - [`adaptive`]: the concurrency limit: additive increase while round trips hold,
 //!   multiplicative decrease on 429, 503, timeouts and rising latency.
 //! - [`backlog`]: telling when delivery falls behind the arrivals.
+//! - [`queue`]: one queue interface for the delivery path, two backends: the SQLite outbox
+//!   (one machine) and NATS JetStream (many).
 //! - [`throttle`]: rate-limited log lines (one per kind per interval, counting the rest).
 //! - [`sim`]: a local Microshare simulator with fault injection, for tests and for trying the
 //!   bridge without an account.
@@ -19,6 +21,7 @@ pub mod adaptive;
 pub mod backlog;
 pub mod client;
 pub mod outbox;
+pub mod queue;
 mod secret;
 pub mod sim;
 pub mod throttle;
