@@ -2,4 +2,5 @@
 
 pub(crate) mod delivery;
 pub(crate) mod microshare;
+pub(crate) mod queue;
 pub(crate) mod scripts;
