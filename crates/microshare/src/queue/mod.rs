@@ -9,6 +9,7 @@
 //! - [`JetStream`]: a NATS JetStream work-queue stream shared by any number of `serve` (and
 //!   `ingest-mqtt`) processes that enqueue and `forward` processes that deliver, through one
 //!   durable pull consumer.
+//! - [`Backend`]: either, chosen at run time.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -46,9 +47,11 @@ use serde::Serialize;
 pub use crate::outbox::{Claimed, DeadLetter, DeadLetters, Enqueued, NewRecord, Settle};
 use crate::outbox::{OutboxError, Status as OutboxStatus};
 
+mod backend;
 pub mod jetstream;
 mod sqlite;
 
+pub use backend::{Backend, Ticket};
 pub use jetstream::JetStream;
 pub use sqlite::OutboxQueue;
 

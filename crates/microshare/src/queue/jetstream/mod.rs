@@ -425,6 +425,29 @@ impl JetStream {
         self.ack(message, AckKind::Term).await
     }
 
+    /// Settles the lease of `message`, which carries `record`: acknowledged, nak'ed with the
+    /// retry's delay, or copied to the dead-letter stream and terminated.
+    pub async fn settle_message(
+        &self,
+        message: &js::Message,
+        record: &Claimed,
+        settle: Settle,
+    ) -> Result<(), QueueError> {
+        match settle {
+            Settle::Delivered => self.ack(message, AckKind::Ack).await,
+            Settle::Retry { next_ms, .. } => {
+                let wait = u64::try_from(next_ms - now_ms()).unwrap_or(0);
+                let delay = (wait > 0).then(|| Duration::from_millis(wait));
+                self.ack(message, AckKind::Nak(delay)).await
+            }
+            Settle::Dead { reason, status } => {
+                let unknown = Self::unknown_outcomes(message);
+                self.dead_letter(message, record, &reason, status, unknown)
+                    .await
+            }
+        }
+    }
+
     async fn ack(&self, message: &js::Message, kind: AckKind) -> Result<(), QueueError> {
         let what = match kind {
             AckKind::Ack => "acknowledging",
@@ -533,20 +556,8 @@ impl Queue for JetStream {
     }
 
     async fn settle(&self, leased: &Leased<js::Message>, settle: Settle) -> Result<(), QueueError> {
-        let message = &leased.ticket;
-        match settle {
-            Settle::Delivered => self.ack(message, AckKind::Ack).await,
-            Settle::Retry { next_ms, .. } => {
-                let wait = u64::try_from(next_ms - now_ms()).unwrap_or(0);
-                let delay = (wait > 0).then(|| Duration::from_millis(wait));
-                self.ack(message, AckKind::Nak(delay)).await
-            }
-            Settle::Dead { reason, status } => {
-                let unknown = Self::unknown_outcomes(message);
-                self.dead_letter(message, &leased.record, &reason, status, unknown)
-                    .await
-            }
-        }
+        self.settle_message(&leased.ticket, &leased.record, settle)
+            .await
     }
 
     async fn status(&self) -> Result<Status, QueueError> {
