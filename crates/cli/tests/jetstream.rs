@@ -50,7 +50,16 @@ async fn outbox_commands_count_list_and_retry_on_jetstream() {
         }
         for (l, status) in leased[..2].iter().zip([Some(400), None]) {
             let reason = format!("refused {}", l.record.key);
-            q.settle(l, Settle::Dead { reason, status }).await.unwrap();
+            q.settle(
+                l,
+                Settle::Dead {
+                    reason,
+                    status,
+                    unknown_outcomes: 0,
+                },
+            )
+            .await
+            .unwrap();
         }
         // The third stays leased (in flight); the fourth is pending.
         (q, leased)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use lorafield_microshare::Secret;
 use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
 use lorafield_microshare::outbox::{NewRecord, Outbox};
+use lorafield_microshare::queue::OutboxQueue;
 use lorafield_microshare::sim::{Latency, SimConfig, SimStats, Simulator};
 use lorafield_microshare::worker::{self, Concurrency, WorkerConfig, WorkerStats};
 use tokio::sync::watch;
@@ -57,7 +58,7 @@ struct Run {
     outbox: Outbox,
     stats: Arc<WorkerStats>,
     stop: watch::Sender<bool>,
-    worker: tokio::task::JoinHandle<Result<(), lorafield_microshare::outbox::OutboxError>>,
+    worker: tokio::task::JoinHandle<Result<(), lorafield_microshare::queue::QueueError>>,
     /// The concurrency figures, sampled while waiting.
     trace: Vec<Concurrency>,
 }
@@ -99,13 +100,8 @@ impl Run {
         let client = Arc::new(Client::new(client).unwrap());
         let stats = Arc::new(WorkerStats::default());
         let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(worker::run(
-            outbox.clone(),
-            client,
-            config,
-            stats.clone(),
-            stopped,
-        ));
+        let queue = Arc::new(OutboxQueue::new(outbox.clone(), config.lease));
+        let worker = tokio::spawn(worker::run(queue, client, config, stats.clone(), stopped));
         Run {
             _dir: dir,
             outbox,

@@ -101,7 +101,7 @@ async fn records_are_stored_once_leased_and_acknowledged() {
             (now_ms() - first.created_ms).abs() < 60_000,
             "created when accepted"
         );
-        assert_eq!(JetStream::unknown_outcomes(&leased[0].ticket), 0);
+        assert_eq!(first.unknown_outcomes, 0);
         let s = fwd.status().await.unwrap();
         assert_eq!((s.pending, s.in_flight), (0, 5));
         for l in &leased {
@@ -130,6 +130,7 @@ async fn a_nak_with_a_delay_holds_the_record_back_then_it_comes_again() {
                 error: "503".into(),
                 status: Some(503),
                 counted: true,
+                unknown_outcomes: 0,
             },
         )
         .await
@@ -142,7 +143,7 @@ async fn a_nak_with_a_delay_holds_the_record_back_then_it_comes_again() {
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].record.key, rec(7).key);
         assert_eq!(again[0].record.attempts, 1);
-        assert_eq!(JetStream::unknown_outcomes(&again[0].ticket), 1);
+        assert_eq!(again[0].record.unknown_outcomes, 1);
         q.settle(&again[0], Settle::Delivered).await.unwrap();
     })
     .await
@@ -176,7 +177,7 @@ async fn a_lease_never_settled_runs_out_and_progress_keeps_one() {
             [dropped.record.key.as_str()],
             "only the dropped one came back"
         );
-        assert_eq!(JetStream::unknown_outcomes(&back[0].ticket), 1);
+        assert_eq!(back[0].record.unknown_outcomes, 1);
         q.settle(kept, Settle::Delivered).await.unwrap();
         q.settle(&back[0], Settle::Delivered).await.unwrap();
         let s = q.status().await.unwrap();
@@ -200,6 +201,7 @@ async fn dead_letters_are_listed_and_retried_past_the_duplicate_window() {
             Settle::Dead {
                 reason: "400 Bad Request\r\nbody: no".into(),
                 status: Some(400),
+                unknown_outcomes: 0,
             },
         )
         .await
@@ -209,6 +211,7 @@ async fn dead_letters_are_listed_and_retried_past_the_duplicate_window() {
             Settle::Dead {
                 reason: "timed out (after 20 attempts)".into(),
                 status: None,
+                unknown_outcomes: 2,
             },
         )
         .await
@@ -242,6 +245,16 @@ async fn dead_letters_are_listed_and_retried_past_the_duplicate_window() {
         let expected: BTreeSet<String> = [rec(1).key, rec(2).key].into();
         assert_eq!(keys, expected);
         assert!(again.iter().all(|l| l.record.attempts == 0));
+        // The one dead-lettered after two attempts that may have stored it keeps them: it is
+        // looked up before it is posted again.
+        let unknown: Vec<(String, u32)> = again
+            .iter()
+            .map(|l| (l.record.key.clone(), l.record.unknown_outcomes))
+            .collect();
+        assert!(
+            unknown.contains(&(rec(2).key, 2)) && unknown.contains(&(rec(1).key, 0)),
+            "{unknown:?}"
+        );
         assert!(again.iter().all(|l| l.record.body.starts_with(b"{\"n\":")));
         for l in &again {
             q.settle(l, Settle::Delivered).await.unwrap();

@@ -153,6 +153,7 @@ mod tests {
                 Settle::Dead {
                     reason: "400 bad".into(),
                     status: Some(400),
+                    unknown_outcomes: 0,
                 },
             )
             .await

@@ -10,14 +10,15 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::adaptive::{AdaptiveConfig, Signal};
-use crate::outbox::{Outbox, OutboxError, Settle, now_ms};
-use crate::throttle::LogThrottle;
+use crate::outbox::{Settle, now_ms};
+use crate::queue::{Queue, QueueError, QueueErrorKind};
+use crate::throttle::{Held, LogThrottle};
 
 mod attempt;
 mod settle;
@@ -260,6 +261,8 @@ pub struct WorkerStats {
     concurrency: Mutex<Concurrency>,
     /// Whether deliveries are failing: since the first failure after the last success.
     failing: Mutex<Option<Failing>>,
+    /// Why leasing from the queue fails, since when (ms), while it does.
+    queue_failing: Mutex<Option<(i64, String)>>,
 }
 
 /// Deliveries failing: every attempt settled since `since_ms` failed.
@@ -299,6 +302,25 @@ impl WorkerStats {
         }
     }
 
+    /// Why leasing records from the queue fails and since when (ms since the Unix epoch),
+    /// while it does (a NATS server out of reach).
+    pub fn queue_failing(&self) -> Option<(i64, String)> {
+        self.queue_failing.lock().map_or(None, |f| f.clone())
+    }
+
+    /// Records how the last lease ended: `None` when it worked.
+    pub fn record_queue(&self, error: Option<&str>) {
+        if let Ok(mut f) = self.queue_failing.lock() {
+            match error {
+                None => *f = None,
+                Some(e) => {
+                    let since = f.as_ref().map_or_else(now_ms, |(since, _)| *since);
+                    *f = Some((since, e.to_string()));
+                }
+            }
+        }
+    }
+
     /// Records a delivery: nothing is failing any more.
     pub fn record_success(&self) {
         if let Ok(mut f) = self.failing.lock() {
@@ -322,27 +344,44 @@ impl WorkerStats {
     }
 }
 
-/// Delivers from `outbox` with `deliver` until `shutdown` turns true or delivery must stop;
+/// Delivers from `queue` with `deliver` until `shutdown` turns true or delivery must stop;
 /// then lets the deliveries in flight finish (and settles them) and returns. A stop is
-/// recorded in `stats.stopped` and leaves every record in the outbox.
+/// recorded in `stats.stopped` and leaves every record in the queue.
 ///
 /// At most [`Pace::limit`] deliveries are in flight: the tasks running are counted against
 /// the limit the controller sets after every answer (a semaphore whose size follows it), so a
-/// lower limit takes effect as deliveries end and a higher one at once.
-pub async fn run<D: Deliver>(
-    outbox: Outbox,
+/// lower limit takes effect as deliveries end and a higher one at once. While an attempt
+/// runs, its lease is kept with [`Queue::progress`] every third of `config.lease`.
+///
+/// The queue being out of reach ([`QueueErrorKind::Unavailable`]: a NATS server down) does
+/// not end the worker: it is recorded in `stats` (see [`WorkerStats::queue_failing`]) and
+/// leasing is tried again; a settlement it could not record leaves the record to be leased
+/// again when its lease runs out (looked up first, where the credentials can ask). Any other
+/// queue error (the outbox's) ends it.
+pub async fn run<Q: Queue, D: Deliver>(
+    queue: Arc<Q>,
     deliver: Arc<D>,
     config: WorkerConfig,
     stats: Arc<WorkerStats>,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), OutboxError> {
-    let mut tasks: JoinSet<Result<(), OutboxError>> = JoinSet::new();
+) -> Result<(), QueueError> {
+    let mut tasks: JoinSet<Result<(), QueueError>> = JoinSet::new();
     let mut seed = fastrand::Rng::new();
-    let notify = outbox.notify().clone();
     let throttle = Arc::new(LogThrottle::new(config.log_interval));
     let pace = Arc::new(Pace::new(&config, stats.clone()));
-    let joined = |done: Result<Result<(), OutboxError>, tokio::task::JoinError>| {
-        done.map_err(|e| OutboxError::Commit(e.to_string()))?
+    let joined = |done: Result<Result<(), QueueError>, tokio::task::JoinError>| match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if e.kind() == QueueErrorKind::Unavailable => {
+            if let Some(held) = throttle.admit("settle", Instant::now()) {
+                tracing::warn!(
+                    "a delivery's outcome could not be recorded: {e}; the record is leased again when its lease runs out{}",
+                    Held(held)
+                );
+            }
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(QueueError::new(QueueErrorKind::Refused, e.to_string())),
     };
     loop {
         while let Some(done) = tasks.try_join_next() {
@@ -359,38 +398,48 @@ pub async fn run<D: Deliver>(
             }
             continue;
         }
-        let due = outbox.claim(free, config.lease).await?;
-        if due.is_empty() {
-            let wait = match outbox.next_due_ms()? {
-                Some(at) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0).max(1)),
-                None => config.idle,
+        let due = match queue.lease(free, config.idle).await {
+            Ok(due) => {
+                stats.record_queue(None);
+                due
             }
-            .min(config.idle);
-            tokio::select! {
-                () = notify.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => joined(done)?,
-                _ = shutdown.changed() => {}
+            Err(e) if e.kind() == QueueErrorKind::Unavailable => {
+                if stats.queue_failing().is_none() {
+                    tracing::warn!("cannot lease records: {e}; trying again");
+                }
+                stats.record_queue(Some(&e.to_string()));
+                tokio::select! {
+                    () = tokio::time::sleep(config.idle) => {}
+                    Some(done) = tasks.join_next(), if !tasks.is_empty() => joined(done)?,
+                    _ = shutdown.changed() => {}
+                }
+                continue;
             }
-            continue;
-        }
-        for record in due {
-            let outbox = outbox.clone();
+            Err(e) => return Err(e),
+        };
+        for leased in due {
+            let queue = queue.clone();
             let deliver = deliver.clone();
             let stats = stats.clone();
             let throttle = throttle.clone();
             let task_pace = pace.clone();
             let mut rng = fastrand::Rng::with_seed(seed.u64(..));
             tasks.spawn(async move {
-                let attempted = attempt(
-                    &*deliver,
-                    &task_pace,
-                    Record {
-                        rec_type: &record.rec_type,
-                        key: &record.key,
-                        body: &record.body,
-                        unknown_outcomes: record.unknown_outcomes,
-                    },
+                let record = &leased.record;
+                let attempted = with_progress(
+                    &*queue,
+                    &leased.ticket,
+                    config.lease / 3,
+                    attempt(
+                        &*deliver,
+                        &task_pace,
+                        Record {
+                            rec_type: &record.rec_type,
+                            key: &record.key,
+                            body: &record.body,
+                            unknown_outcomes: record.unknown_outcomes,
+                        },
+                    ),
                 )
                 .await;
                 let settle = match attempted {
@@ -398,7 +447,7 @@ pub async fn run<D: Deliver>(
                         stats.delivered.fetch_add(1, Ordering::Relaxed);
                         stats.record_success();
                         if unchecked > 0 {
-                            settle::report_unchecked(&stats, &throttle, &record, unchecked);
+                            settle::report_unchecked(&stats, &throttle, record, unchecked);
                         }
                         Settle::Delivered
                     }
@@ -418,17 +467,17 @@ pub async fn run<D: Deliver>(
                         let now = now_ms();
                         let s = settle_failure(
                             &config,
-                            &record,
+                            record,
                             &error,
                             unknown_outcomes,
                             now,
                             &mut rng,
                         );
-                        settle::report_failure(&stats, &throttle, &record, &error, &s, now);
+                        settle::report_failure(&stats, &throttle, record, &error, &s, now);
                         s
                     }
                 };
-                outbox.settle(record.id, settle).await
+                queue.settle(&leased, settle).await
             });
             pace.started(tasks.len());
         }
@@ -441,10 +490,34 @@ pub async fn run<D: Deliver>(
     Ok(())
 }
 
+/// Runs `attempt`, saying every `period` that it is still under way so that the lease of
+/// `ticket` does not run out meanwhile.
+async fn with_progress<Q: Queue, T>(
+    queue: &Q,
+    ticket: &Q::Ticket,
+    period: Duration,
+    attempt: impl Future<Output = T>,
+) -> T {
+    let period = period.max(Duration::from_millis(100));
+    let mut attempt = std::pin::pin!(attempt);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            done = &mut attempt => return done,
+            _ = tick.tick() => {
+                if let Err(e) = queue.progress(ticket).await {
+                    tracing::debug!("progress: {e}");
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::NewRecord;
+    use crate::outbox::{NewRecord, Outbox};
+    use crate::queue::OutboxQueue;
 
     /// Fails every record's first `fail` attempts with `error`, then accepts; counts calls.
     struct Flaky {
@@ -500,7 +573,8 @@ mod tests {
             error,
             calls: Mutex::default(),
         });
-        let worker = tokio::spawn(run(outbox.clone(), flaky, config, stats.clone(), stop_rx));
+        let queue = Arc::new(OutboxQueue::new(outbox.clone(), config.lease));
+        let worker = tokio::spawn(run(queue, flaky, config, stats.clone(), stop_rx));
         // Until nothing is pending or in flight, or delivery stopped; 10 s at most.
         for _ in 0..1000 {
             let s = outbox.status().unwrap();

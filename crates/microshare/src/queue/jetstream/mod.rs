@@ -327,6 +327,9 @@ impl JetStream {
         wait: Option<Duration>,
     ) -> Result<Vec<js::Message>, QueueError> {
         let consumer = self.consumer()?;
+        if let Some(why) = self.not_connected() {
+            return Err(QueueError::new(QueueErrorKind::Unavailable, why));
+        }
         let batch = match wait {
             None => consumer.fetch().max_messages(limit).messages().await,
             Some(wait) => {
@@ -341,7 +344,7 @@ impl JetStream {
         .map_err(|e| unavailable("pulling from the consumer", e))?;
         let deadline = wait.unwrap_or_default() + self.inner.timeout;
         let mut got = Vec::new();
-        let _ = tokio::time::timeout(deadline, async {
+        let answered = tokio::time::timeout(deadline, async {
             let mut batch = std::pin::pin!(batch);
             while let Some(next) = batch.next().await {
                 match next {
@@ -356,6 +359,16 @@ impl JetStream {
             }
         })
         .await;
+        if answered.is_err() && got.is_empty() {
+            return Err(QueueError::new(
+                QueueErrorKind::Unavailable,
+                format!(
+                    "no answer from NATS at {} to a pull within {}",
+                    self.inner.servers,
+                    human(deadline)
+                ),
+            ));
+        }
         Ok(got)
     }
 
@@ -379,6 +392,7 @@ impl JetStream {
             created_ms: header(CREATED)
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(published_ms),
+            unknown_outcomes: Self::unknown_outcomes(message),
         })
     }
 
@@ -440,9 +454,12 @@ impl JetStream {
                 let delay = (wait > 0).then(|| Duration::from_millis(wait));
                 self.ack(message, AckKind::Nak(delay)).await
             }
-            Settle::Dead { reason, status } => {
-                let unknown = Self::unknown_outcomes(message);
-                self.dead_letter(message, record, &reason, status, unknown)
+            Settle::Dead {
+                reason,
+                status,
+                unknown_outcomes,
+            } => {
+                self.dead_letter(message, record, &reason, status, unknown_outcomes)
                     .await
             }
         }
@@ -543,6 +560,7 @@ impl Queue for JetStream {
                         body: message.payload.to_vec(),
                         attempts: 0,
                         created_ms: now_ms(),
+                        unknown_outcomes: 0,
                     };
                     self.dead_letter(&message, &record, &why, None, 0).await?;
                 }
