@@ -89,7 +89,7 @@ fn bench(c: &mut Criterion) {
         tokio::spawn(serve(
             options,
             selection,
-            Arc::new(client),
+            Some(Arc::new(client)),
             std::future::pending(),
             move |addr| {
                 let _ = tx.send(addr);

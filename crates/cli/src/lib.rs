@@ -9,6 +9,7 @@ pub mod compare;
 pub mod config;
 pub mod decode;
 pub mod downlink;
+pub mod forward;
 pub mod health;
 pub mod intake;
 pub mod mqtt;

@@ -38,6 +38,7 @@ enum Command {
     GenShares(commands::gen_shares::GenSharesArgs),
     Serve(Box<commands::serve::ServeArgs>),
     IngestMqtt(Box<commands::ingest_mqtt::IngestMqttArgs>),
+    Forward(Box<commands::forward::ForwardArgs>),
     Outbox(commands::outbox::OutboxArgs),
     MicroshareSim(commands::microshare_sim::MicroshareSimArgs),
 }
@@ -72,6 +73,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::GenShares(args) => commands::gen_shares::run(args),
         Command::Serve(args) => commands::serve::run(*args),
         Command::IngestMqtt(args) => commands::ingest_mqtt::run(*args),
+        Command::Forward(args) => commands::forward::run(*args),
         Command::Outbox(args) => commands::outbox::run(args),
         Command::MicroshareSim(args) => commands::microshare_sim::run(args),
     }

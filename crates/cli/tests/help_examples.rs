@@ -1,7 +1,8 @@
 //! Every example of every `--help` runs from a clone, as a user would type it: each line in a
 //! shell, at the root of a copy of the repository's fixtures. Examples that need a network, a
-//! server or a checkout of another project (serve, microshare-sim, compare, redecode to and
-//! from Microshare) are parsed by clap in the binary's own tests instead.
+//! server or a checkout of another project (serve, forward, a NATS server, microshare-sim,
+//! compare, redecode to and from Microshare) are parsed by clap in the binary's own tests
+//! instead.
 
 use std::path::Path;
 use std::process::Command;
@@ -59,6 +60,9 @@ fn needs_more_than_a_clone(line: &str) -> bool {
         "compare",
         "from-microshare",
         "to-microshare",
+        "forward",
+        "--queue",
+        "nats-server",
     ]
     .iter()
     .any(|w| line.contains(w))

@@ -97,7 +97,7 @@ async fn falling_behind_is_warned_once_and_degrades_delivery_until_it_catches_up
     let bridge = tokio::spawn(serve(
         options,
         Selection::builtin_default(&Registry::builtin()),
-        Arc::new(client),
+        Some(Arc::new(client)),
         async {
             let _ = stop_rx.await;
         },

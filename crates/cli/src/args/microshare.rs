@@ -119,10 +119,12 @@ pub(crate) fn deliver_outbox(
     let stats = Arc::new(WorkerStats::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let result = runtime.block_on(async {
+        let config = WorkerConfig::default();
+        let queue = lorafield_microshare::queue::OutboxQueue::new(outbox.clone(), config.lease);
         let worker = tokio::spawn(worker::run(
-            outbox.clone(),
+            Arc::new(queue),
             client,
-            WorkerConfig::default(),
+            config,
             stats.clone(),
             stop_rx,
         ));

@@ -5,6 +5,7 @@ pub(crate) mod codecs;
 pub(crate) mod compare;
 pub(crate) mod decode;
 pub(crate) mod encode;
+pub(crate) mod forward;
 pub(crate) mod gen_shares;
 pub(crate) mod ingest_mqtt;
 pub(crate) mod microshare_sim;

@@ -9,6 +9,7 @@ use lorafield::{Options, Registry};
 
 use crate::args::delivery::DeliveryArgs;
 use crate::args::microshare::MicroshareArgs;
+use crate::args::queue::QueueArgs;
 use crate::args::scripts::ScriptArgs;
 use crate::logs::init_logs;
 
@@ -59,6 +60,15 @@ use crate::logs::init_logs;
 /// When the outbox keeps growing for a minute, serve warns once, with the arrival rate, the
 /// delivery rate and the limit, and /healthz's delivery check says the same, degraded, until
 /// the backlog falls back.
+///
+/// Past one machine, --queue nats://HOST:PORT (NATS JetStream): serve keeps no outbox and
+/// delivers nothing (no Microshare credentials needed); each uplink is published to the stream
+/// with Nats-Msg-Id = its key and answered 202 {"key":..,"stream_seq":N,"decoded":..} after the
+/// server's acknowledgement; the same key within --duplicate-window is answered 200
+/// {"key":..,"duplicate":true}; while the server cannot be reached or does not acknowledge
+/// within --nats-timeout, 503, and /healthz's queue check (down) says why. Any number of serve
+/// --queue may share the stream behind a load balancer; `lorafield forward` delivers. The NATS
+/// options are named as the nats tool names them (see --help).
 ///
 /// GET /healthz: {"status":"ok"|"degraded"|"down","checks":{"outbox":{"ok":..,"detail":..},
 /// "delivery":{..}}}, 200 while uplinks are accepted (ok or degraded: delivery failing for
@@ -116,6 +126,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     delivery: DeliveryArgs,
     #[command(flatten)]
+    queue: QueueArgs,
+    #[command(flatten)]
     microshare: MicroshareArgs,
     #[command(flatten)]
     scripts: ScriptArgs,
@@ -130,6 +142,9 @@ Examples:
   # HTTPS without a proxy
   lorafield serve --rec-type io.example.decoded --listen 0.0.0.0:8443 \\
       --secret \"$HOOK_SECRET\" --tls-cert cert.pem --tls-key key.pem
+  # Past one machine: into NATS JetStream; lorafield forward delivers
+  lorafield serve --rec-type io.example.decoded --listen 0.0.0.0:8080 \\
+      --secret \"$HOOK_SECRET\" --queue nats://10.0.0.5:4222,nats://10.0.0.6:4222
   # On one machine, against the simulator
   lorafield microshare-sim --listen 127.0.0.1:9000 &
   lorafield serve --rec-type io.example.decoded \\
@@ -140,13 +155,14 @@ Examples:
 struct Prepared {
     options: lorafield_cli::serve::ServeOptions,
     selection: lorafield::Selection,
-    client: lorafield_microshare::client::Client,
+    /// Microshare's client: none with a JetStream queue (forward delivers).
+    client: Option<lorafield_microshare::client::Client>,
 }
 
 /// Checks the arguments and builds the options, before anything is opened or bound: a
 /// listen address beyond loopback without a secret is refused here.
 fn prepare(args: ServeArgs) -> Result<Prepared> {
-    use lorafield_cli::serve::{ServeOptions, TlsFiles, exposure};
+    use lorafield_cli::serve::{JetStreamOptions, ServeOptions, TlsFiles, exposure};
     exposure(
         args.listen,
         args.secret.is_some(),
@@ -163,7 +179,18 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
         },
     )?;
     let worker = args.delivery.worker()?;
-    let client = args.delivery.client(&args.microshare)?;
+    let queue = match args.queue.nats("lorafield serve")? {
+        Some(nats) => Some(JetStreamOptions {
+            nats,
+            streams: args.queue.streams()?,
+        }),
+        None => None,
+    };
+    let client = match queue {
+        // The records carry their recType; forward has the credentials.
+        Some(_) => None,
+        None => Some(args.delivery.client(&args.microshare)?),
+    };
     let secret = match args.secret {
         Some(s) if s.is_empty() => bail!("--secret is empty"),
         Some(s) => Some((
@@ -183,6 +210,7 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
     };
     options.body_limit = args.body_limit;
     options.worker = worker;
+    options.queue = queue;
     Ok(Prepared {
         options,
         selection,
@@ -198,16 +226,23 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         selection,
         client,
     } = prepare(args)?;
-    let endpoints = client.endpoints();
-    let rules = selection.rules();
-    tracing::info!(
-        "forwarding to Microshare at {} (tokens from {}) with {}, as recType {} ({})",
-        endpoints.api,
-        endpoints.auth,
-        client.sign_in(),
-        options.rec_type,
-        super::counted(rules as u64, "selection rule"),
-    );
+    let rules = super::counted(selection.rules() as u64, "selection rule");
+    match &client {
+        Some(client) => {
+            let endpoints = client.endpoints();
+            tracing::info!(
+                "forwarding to Microshare at {} (tokens from {}) with {}, as recType {} ({rules})",
+                endpoints.api,
+                endpoints.auth,
+                client.sign_in(),
+                options.rec_type,
+            );
+        }
+        None => tracing::info!(
+            "enqueueing to JetStream as recType {} ({rules}); lorafield forward delivers",
+            options.rec_type
+        ),
+    }
     let scheme = if options.tls.is_some() {
         "https"
     } else {
@@ -223,7 +258,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         serve(
             options,
             selection,
-            std::sync::Arc::new(client),
+            client.map(std::sync::Arc::new),
             shutdown,
             |addr| eprintln!("lorafield serve: listening on {scheme}://{addr}"),
         )
@@ -330,7 +365,7 @@ pub(crate) mod tests {
                 }
             }
         }
-        assert_eq!((serves, beyond_loopback), (3, 2));
+        assert_eq!((serves, beyond_loopback), (4, 3));
     }
 
     #[test]

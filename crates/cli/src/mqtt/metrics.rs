@@ -96,7 +96,7 @@ pub(super) fn render(service: &Service) -> String {
     }
     crate::serve::metrics::outbox(&mut text, &service.intake.outbox);
     if let Some((stats, backlog)) = &service.delivery {
-        crate::serve::metrics::delivery(&mut text, stats, backlog);
+        crate::serve::metrics::delivery(&mut text, stats, Some(backlog));
     }
     text
 }

@@ -191,7 +191,10 @@ pub async fn ingest<D: Deliver>(
     let worker = match (options.worker, deliver) {
         (Some(config), Some(deliver)) => Some((
             tokio::spawn(worker::run(
-                outbox.clone(),
+                Arc::new(lorafield_microshare::queue::OutboxQueue::new(
+                    outbox.clone(),
+                    config.lease,
+                )),
                 deliver,
                 config,
                 stats.clone(),

@@ -9,12 +9,15 @@
 //!   backlog falls back. Uplinks are still taken into the outbox in each case, so none is
 //!   `down`. When ok, the detail gives the concurrency limit, the requests in flight and the
 //!   round trips.
+//! - `queue` (on JetStream, instead of both): uplinks can be published. Down (503) while the
+//!   server cannot be reached or the last publish failed, with why.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use lorafield_microshare::outbox::{Outbox, OutboxError, Status, now_ms};
+use lorafield_microshare::queue::{Backend, Queue};
 use lorafield_microshare::worker::{Concurrency, Failing, WorkerStats};
 
 use super::backlog::Backlog;
@@ -22,17 +25,17 @@ use crate::health::{Health, Verdict};
 
 /// What the `delivery` check looks at.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Delivery {
+pub(crate) struct Delivery {
     /// Why delivery stopped, if it did.
-    pub(super) stopped: Option<String>,
+    pub(crate) stopped: Option<String>,
     /// Since when and why deliveries fail, if they do.
-    pub(super) failing: Option<Failing>,
+    pub(crate) failing: Option<Failing>,
     /// The words of the backlog warning, while the episode lasts.
-    pub(super) behind: Option<String>,
+    pub(crate) behind: Option<String>,
     /// Records delivered since the start.
-    pub(super) delivered: u64,
+    pub(crate) delivered: u64,
     /// The concurrency limit.
-    pub(super) concurrency: Concurrency,
+    pub(crate) concurrency: Concurrency,
 }
 
 /// The checks of a bridge with this outbox, delivery worker and backlog watch.
@@ -60,6 +63,22 @@ pub(crate) fn registry(
         delivery_verdict(seen, now_ms(), grace)
     });
     health
+}
+
+/// The check of a bridge that publishes to a JetStream queue.
+pub(super) fn queue_registry(queue: &Backend) -> Health {
+    let mut health = Health::new();
+    let queue = queue.clone();
+    health.add("queue", move || queue_verdict(queue.unavailable()));
+    health
+}
+
+/// The `queue` check from why records cannot be stored, if they cannot.
+pub(crate) fn queue_verdict(unavailable: Option<String>) -> Verdict {
+    match unavailable {
+        Some(why) => Verdict::Down(format!("uplinks cannot be stored: {why}")),
+        None => Verdict::Ok("connected; publishes acknowledged".into()),
+    }
 }
 
 /// The `outbox` check from the last commit's error and the counts.
@@ -90,7 +109,7 @@ pub(crate) fn outbox_verdict(
 }
 
 /// The `delivery` check at `now_ms`.
-pub(super) fn delivery_verdict(seen: Delivery, now_ms: i64, grace: Duration) -> Verdict {
+pub(crate) fn delivery_verdict(seen: Delivery, now_ms: i64, grace: Duration) -> Verdict {
     let Delivery {
         stopped,
         failing,

@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use lorafield_microshare::outbox::Outbox;
+use lorafield_microshare::queue::Queue;
 use lorafield_microshare::worker::WorkerStats;
 
 use super::App;
@@ -63,7 +64,7 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
         ),
         (
             "lorafield_uplinks_enqueued_total",
-            "Uplinks committed to the outbox (and answered 202).",
+            "Uplinks stored (committed to the outbox, or acknowledged by JetStream) and answered 202.",
             load(&m.enqueued),
         ),
         (
@@ -87,8 +88,26 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
     for (kind, count) in IGNORED_KINDS.iter().zip(&m.ignored) {
         let _ = writeln!(text, "{name}{{kind=\"{kind}\"}} {}", load(count));
     }
-    outbox(&mut text, &app.outbox);
-    delivery(&mut text, &app.worker, &app.backlog);
+    match &app.outbox {
+        Some(o) => {
+            outbox(&mut text, o);
+            delivery(&mut text, &app.worker, Some(&app.backlog));
+        }
+        // With a JetStream queue: no outbox, no delivery here (forward delivers).
+        None => write_all(
+            &mut text,
+            "gauge",
+            &[(
+                "lorafield_queue_available",
+                "1 while uplinks can be stored in the JetStream queue, 0 while they are answered 503 (see /healthz).",
+                if app.queue.unavailable().is_none() {
+                    1.0
+                } else {
+                    0.0
+                },
+            )],
+        ),
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -98,7 +117,11 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Writes `# HELP`, `# TYPE` and the value of each metric of `kind` (counter, gauge).
-fn write_all<V: std::fmt::Display>(text: &mut String, kind: &str, metrics: &[(&str, &str, V)]) {
+pub(crate) fn write_all<V: std::fmt::Display>(
+    text: &mut String,
+    kind: &str,
+    metrics: &[(&str, &str, V)],
+) {
     for (name, help, value) in metrics {
         let _ = writeln!(
             text,
@@ -146,8 +169,9 @@ pub(crate) fn outbox(text: &mut String, outbox: &Outbox) {
 }
 
 /// The delivery worker's metrics (deliveries, retries, dead letters, look-ups, the adaptive
-/// limit, the backlog watch), as every process that delivers serves them.
-pub(crate) fn delivery(text: &mut String, w: &WorkerStats, backlog: &Backlog) {
+/// limit, and the backlog watch of a process that delivers an outbox), as every process that
+/// delivers serves them.
+pub(crate) fn delivery(text: &mut String, w: &WorkerStats, backlog: Option<&Backlog>) {
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let concurrency = w.concurrency();
     let counters = [
@@ -181,13 +205,19 @@ pub(crate) fn delivery(text: &mut String, w: &WorkerStats, backlog: &Backlog) {
             "Times the adaptive concurrency limit went down (429, 503, timeouts, rising round trips).",
             concurrency.decreases,
         ),
-        (
-            "lorafield_delivery_backlog_warnings_total",
-            "Times delivery was found falling behind (the outbox growing across a minute); warned once each.",
-            backlog.episodes(),
-        ),
     ];
     write_all(text, "counter", &counters);
+    if let Some(backlog) = backlog {
+        write_all(
+            text,
+            "counter",
+            &[(
+                "lorafield_delivery_backlog_warnings_total",
+                "Times delivery was found falling behind (the outbox growing across a minute); warned once each.",
+                backlog.episodes(),
+            )],
+        );
+    }
     let name = "lorafield_delivery_lookups_total";
     let _ = writeln!(
         text,
@@ -229,12 +259,16 @@ pub(crate) fn delivery(text: &mut String, w: &WorkerStats, backlog: &Backlog) {
             "The mean round trip of the last window of successful requests (0 until measured).",
             seconds(concurrency.rtt_recent),
         ),
-        (
-            "lorafield_delivery_falling_behind",
-            "1 while the outbox keeps growing (see /healthz).",
-            if backlog.behind().is_some() { 1.0 } else { 0.0 },
-        ),
     ]);
+    let Some(backlog) = backlog else {
+        write_all(text, "gauge", &gauges);
+        return;
+    };
+    gauges.push((
+        "lorafield_delivery_falling_behind",
+        "1 while the outbox keeps growing (see /healthz).",
+        if backlog.behind().is_some() { 1.0 } else { 0.0 },
+    ));
     if let Some(rates) = backlog.rates() {
         gauges.extend([
             (

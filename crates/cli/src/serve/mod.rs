@@ -1,11 +1,13 @@
 //! `lorafield serve`: the webhook bridge. An uplink comes in, is decoded, is committed to the
 //! durable outbox, and only then answered; the delivery worker sends the outbox on to
-//! Microshare.
+//! Microshare. With a JetStream queue ([`ServeOptions::queue`]), an uplink is published to the
+//! stream and answered after the server's acknowledgement; `lorafield forward` delivers.
 //!
 //! - `uplink.rs`: `POST /uplink`: what is forwarded, ignored (200), a duplicate (200) or
 //!   refused (4xx), and the warn lines about refusals (rate-limited).
 //! - `metrics.rs`: `GET /metrics`, one table of counters and gauges.
-//! - `checks.rs`: the checks of `GET /healthz` ([`crate::health`]): `outbox` and `delivery`.
+//! - `checks.rs`: the checks of `GET /healthz` ([`crate::health`]): `outbox` and `delivery`,
+//!   or `queue` on JetStream.
 //! - `backlog.rs`: the warning when the outbox keeps growing (once per episode), which the
 //!   `delivery` check repeats while it lasts.
 
@@ -25,6 +27,8 @@ use axum::routing::{get, post};
 use lorafield::Selection;
 use lorafield_microshare::Secret;
 use lorafield_microshare::outbox::{self, Outbox};
+use lorafield_microshare::queue::jetstream::{NatsOptions, StreamSettings};
+use lorafield_microshare::queue::{Backend, JetStream, OutboxQueue};
 use lorafield_microshare::throttle::LogThrottle;
 use lorafield_microshare::worker::{self, Deliver, WorkerConfig, WorkerStats};
 use tokio::sync::watch;
@@ -56,6 +60,9 @@ pub struct ServeOptions {
     pub body_limit: usize,
     /// The outbox directory.
     pub outbox: PathBuf,
+    /// NATS JetStream instead of the outbox: uplinks are published there, and `lorafield
+    /// forward` delivers them (this bridge runs no delivery worker).
+    pub queue: Option<JetStreamOptions>,
     /// The delivery worker's settings.
     pub worker: WorkerConfig,
     /// How long deliveries may keep failing before `/healthz` says `degraded`.
@@ -84,6 +91,7 @@ impl ServeOptions {
             tls: None,
             body_limit: 256 * 1024,
             outbox,
+            queue: None,
             worker: WorkerConfig::default(),
             delivery_grace: Duration::from_secs(60),
             log_interval: lorafield_microshare::throttle::DEFAULT_INTERVAL,
@@ -91,6 +99,15 @@ impl ServeOptions {
             backlog_interval: Duration::from_secs(1),
         }
     }
+}
+
+/// Where the JetStream queue is and what its streams are.
+#[derive(Debug, Clone)]
+pub struct JetStreamOptions {
+    /// The servers and how to sign in.
+    pub nats: NatsOptions,
+    /// The streams.
+    pub streams: StreamSettings,
 }
 
 /// A PEM certificate chain and its private key, for HTTPS.
@@ -158,7 +175,10 @@ struct App {
     selection: Selection,
     /// Threads for scripts, when the selection runs any.
     scripts: Option<scripts::ScriptPool>,
-    outbox: Outbox,
+    /// Where uplinks are stored.
+    queue: Backend,
+    /// The outbox, when this bridge delivers it (no JetStream queue).
+    outbox: Option<Outbox>,
     options: ServeOptions,
     metrics: metrics::Metrics,
     worker: Arc<WorkerStats>,
@@ -169,14 +189,17 @@ struct App {
 
 /// Runs the bridge until `shutdown` resolves: stops accepting, answers the requests in
 /// flight, lets the deliveries in flight finish, and returns. `ready` gets the address bound
-/// (useful with port 0).
+/// (useful with port 0). `deliver` delivers the outbox; with a JetStream queue, none is
+/// needed.
 ///
 /// It holds the outbox's lock ([`outbox::lock`]) while it runs: a second bridge on the same
-/// outbox directory is refused.
+/// outbox directory is refused. With [`ServeOptions::queue`], it opens no outbox and runs no
+/// delivery worker: it publishes to the stream (created when missing) and any number of
+/// bridges may share it.
 pub async fn serve<D: Deliver>(
     options: ServeOptions,
     selection: Selection,
-    deliver: Arc<D>,
+    deliver: Option<Arc<D>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<()> {
@@ -192,9 +215,21 @@ pub async fn serve<D: Deliver>(
             options.listen
         );
     }
-    let _lock = outbox::lock(&options.outbox)?;
-    let outbox = Outbox::open(&options.outbox)
-        .with_context(|| format!("opening the outbox in {}", options.outbox.display()))?;
+    let (_lock, queue, outbox) = match &options.queue {
+        None => {
+            let lock = outbox::lock(&options.outbox)?;
+            let outbox = Outbox::open(&options.outbox)
+                .with_context(|| format!("opening the outbox in {}", options.outbox.display()))?;
+            let queue = Backend::Outbox(OutboxQueue::new(outbox.clone(), options.worker.lease));
+            (Some(lock), queue, Some(outbox))
+        }
+        Some(js) => {
+            let queue = JetStream::open(&js.nats, js.streams.clone(), None)
+                .await
+                .context("opening the JetStream queue")?;
+            (None, Backend::JetStream(queue), None)
+        }
+    };
     let tls = match &options.tls {
         Some(files) => Some(
             axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
@@ -216,42 +251,61 @@ pub async fn serve<D: Deliver>(
     let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
     let stats = Arc::new(WorkerStats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(worker::run(
-        outbox.clone(),
-        deliver,
-        options.worker,
-        stats.clone(),
-        stop_rx,
-    ));
     let backlog = Arc::new(backlog::Backlog::default());
-    let sampler = tokio::spawn(backlog::run(
-        backlog.clone(),
-        outbox.clone(),
-        stats.clone(),
-        options.backlog_window,
-        options.backlog_interval,
-        stop_tx.subscribe(),
-    ));
-    let health = checks::registry(&outbox, &stats, &backlog, options.delivery_grace);
+    let (worker, sampler, health) = match &outbox {
+        Some(outbox) => {
+            let deliver = deliver.context(
+                "delivering the outbox needs Microshare's credentials (--pipe-token, or \
+                 --username, --password and --api-key)",
+            )?;
+            let worker = tokio::spawn(worker::run(
+                Arc::new(queue.clone()),
+                deliver,
+                options.worker,
+                stats.clone(),
+                stop_rx,
+            ));
+            let sampler = tokio::spawn(backlog::run(
+                backlog.clone(),
+                outbox.clone(),
+                stats.clone(),
+                options.backlog_window,
+                options.backlog_interval,
+                stop_tx.subscribe(),
+            ));
+            let health = checks::registry(outbox, &stats, &backlog, options.delivery_grace);
+            (Some(worker), Some(sampler), health)
+        }
+        None => (None, None, checks::queue_registry(&queue)),
+    };
     let access = match (&options.secret, exposure) {
         (Some((header, _)), _) => format!("a webhook must send the secret in {header}"),
         (None, Exposure::Open) => "no webhook secret".into(),
         (None, _) => "no webhook secret (loopback only)".into(),
     };
+    let stored = match &options.queue {
+        None => format!("outbox {}", options.outbox.display()),
+        Some(js) => format!(
+            "JetStream at {}, stream {} (lorafield forward delivers)",
+            js.nats.servers_shown(),
+            js.streams.stream
+        ),
+    };
     tracing::info!(
-        "listening on {url}: POST /uplink, GET /healthz, GET /metrics; {access}; outbox {}",
-        options.outbox.display()
+        "listening on {url}: POST /uplink, GET /healthz, GET /metrics; {access}; {stored}"
     );
-    let ceiling = options.worker.concurrency.max(1);
-    match options.worker.adaptive {
-        Some(adaptive) => tracing::info!(
-            "delivering with an adaptive limit: {} requests in flight to start with, up to \
-             {ceiling} (--concurrency), following what Microshare sustains",
-            adaptive.initial.clamp(1, ceiling),
-        ),
-        None => tracing::info!(
-            "delivering with a fixed limit of {ceiling} requests in flight (--adaptive off)"
-        ),
+    if outbox.is_some() {
+        let ceiling = options.worker.concurrency.max(1);
+        match options.worker.adaptive {
+            Some(adaptive) => tracing::info!(
+                "delivering with an adaptive limit: {} requests in flight to start with, up to \
+                 {ceiling} (--concurrency), following what Microshare sustains",
+                adaptive.initial.clamp(1, ceiling),
+            ),
+            None => tracing::info!(
+                "delivering with a fixed limit of {ceiling} requests in flight (--adaptive off)"
+            ),
+        }
     }
     let scripts = match selection.has_runtime() {
         true => {
@@ -263,6 +317,7 @@ pub async fn serve<D: Deliver>(
     let app = Arc::new(App {
         selection,
         scripts,
+        queue,
         outbox,
         throttle: LogThrottle::new(options.log_interval),
         options,
@@ -298,13 +353,19 @@ pub async fn serve<D: Deliver>(
                 .context("serving")?;
         }
     }
-    tracing::info!("no longer accepting; finishing the deliveries in flight");
     let _ = stop_tx.send(true);
-    let _ = sampler.await;
-    worker
-        .await
-        .context("the delivery worker panicked")?
-        .context("the delivery worker")?;
+    if let Some(sampler) = sampler {
+        let _ = sampler.await;
+    }
+    if let Some(worker) = worker {
+        tracing::info!("no longer accepting; finishing the deliveries in flight");
+        worker
+            .await
+            .context("the delivery worker panicked")?
+            .context("the delivery worker")?;
+    } else {
+        tracing::info!("no longer accepting");
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use lorafield_microshare::outbox::{Enqueued, NewRecord};
+use lorafield_microshare::queue::{Backend, Queue};
 use lorafield_microshare::throttle::Held;
 use subtle::ConstantTimeEq;
 
@@ -164,10 +165,15 @@ async fn take(
         rec_type,
         body: out,
     };
-    match app.outbox.enqueue(record).await {
+    match app.queue.enqueue(record).await {
         Ok(Enqueued::Added(id)) => {
             m.enqueued.fetch_add(1, Ordering::Relaxed);
-            let mut answer = serde_json::json!({ "key": key, "outbox_id": id, "decoded": decoded });
+            // The record's row in the outbox, or its sequence in the stream.
+            let id_name = match app.queue {
+                Backend::Outbox(_) => "outbox_id",
+                Backend::JetStream(_) => "stream_seq",
+            };
+            let mut answer = serde_json::json!({ "key": key, id_name: id, "decoded": decoded });
             if let Some(reason) = reason {
                 answer["decode_error"] = reason.into();
             }

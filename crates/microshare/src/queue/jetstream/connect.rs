@@ -122,19 +122,25 @@ impl NatsOptions {
     /// Connects, with these options; the connection reconnects by itself for ever after, and
     /// `health` follows its state.
     pub(crate) async fn connect(&self, health: &Health) -> Result<async_nats::Client, QueueError> {
+        // User and password written in a URL are taken out of it, so that no address the
+        // client logs carries them.
+        let (servers, in_url) = split_credentials(&self.servers);
         let mut opts = ConnectOptions::new()
             .name(&self.name)
             .connection_timeout(self.timeout)
             .request_timeout(Some(self.timeout))
             .ping_interval(Duration::from_secs(10))
             .max_reconnects(None);
-        match (&self.user, &self.password) {
-            (Some(user), Some(password)) => {
-                opts = opts.user_and_password(user.clone(), password.expose().to_string());
-            }
-            (Some(token), None) => opts = opts.token(token.clone()),
+        let password = self.password.as_ref().map(|p| p.expose().to_string());
+        match (self.user.clone(), password) {
+            (Some(user), Some(password)) => opts = opts.user_and_password(user, password),
+            (Some(token), None) => opts = opts.token(token),
             (None, Some(_)) => return Err(settings("--password needs --user")),
-            (None, None) => {}
+            (None, None) => match in_url {
+                Some((user, Some(password))) => opts = opts.user_and_password(user, password),
+                Some((token, None)) => opts = opts.token(token),
+                None => {}
+            },
         }
         if let Some(creds) = &self.creds {
             opts = opts.credentials_file(creds).await.map_err(|e| {
@@ -176,7 +182,6 @@ impl NatsOptions {
             let shown = shown.clone();
             async move { events.record(&event, &shown) }
         });
-        let servers: Vec<&str> = self.servers.split(',').map(str::trim).collect();
         let client = opts.connect(servers).await.map_err(|e| {
             QueueError::new(
                 QueueErrorKind::Unavailable,
@@ -190,6 +195,61 @@ impl NatsOptions {
         health.connected();
         Ok(client)
     }
+}
+
+/// The server URLs without user information, and the first user (and password) written in
+/// one, percent-decoded.
+fn split_credentials(servers: &str) -> (Vec<String>, Option<(String, Option<String>)>) {
+    let mut found = None;
+    let urls = servers
+        .split(',')
+        .map(|url| {
+            let url = url.trim();
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            match rest.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    if found.is_none() {
+                        let (user, password) = match userinfo.split_once(':') {
+                            Some((u, p)) => (u, Some(percent_decode(p))),
+                            None => (userinfo, None),
+                        };
+                        found = Some((percent_decode(user), password));
+                    }
+                    if scheme.is_empty() {
+                        host.to_string()
+                    } else {
+                        format!("{scheme}://{host}")
+                    }
+                }
+                None => url.to_string(),
+            }
+        })
+        .collect();
+    (urls, found)
+}
+
+/// `%XX` escapes decoded (a password in a URL may hold `@`, `:` or `/` so written).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn settings(detail: impl Into<String>) -> QueueError {
@@ -282,6 +342,24 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("tok-123"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_taken_out_of_them() {
+        let (urls, creds) =
+            split_credentials("nats://svc:p%40ss@10.0.0.5:4222, tls://10.0.0.6:4222,10.0.0.7");
+        assert_eq!(
+            urls,
+            ["nats://10.0.0.5:4222", "tls://10.0.0.6:4222", "10.0.0.7"]
+        );
+        assert_eq!(creds, Some(("svc".into(), Some("p@ss".into()))));
+        let (urls, creds) = split_credentials("nats://s3cr3t-token@h:1");
+        assert_eq!(
+            (urls[0].as_str(), creds),
+            ("nats://h:1", Some(("s3cr3t-token".into(), None)))
+        );
+        assert_eq!(split_credentials("nats://h:1").1, None);
+        assert_eq!(percent_decode("a%2Fb%zz%"), "a/b%zz%");
     }
 
     #[tokio::test]
