@@ -118,6 +118,11 @@ impl NatsServer {
         self.child = Some(child);
     }
 
+    /// Its server name (`single`, or `n0`, `n1`, ... in a cluster).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)

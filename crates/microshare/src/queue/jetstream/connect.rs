@@ -268,6 +268,10 @@ struct HealthState {
     disconnected_ms: Option<i64>,
     /// The last publish's failure, until one succeeds.
     publish_error: Option<String>,
+    /// When the connection was last made again after it was lost (ms).
+    reconnected_ms: Option<i64>,
+    /// Connections made (the first, and every reconnection).
+    connections: u64,
 }
 
 impl Health {
@@ -275,6 +279,13 @@ impl Health {
         match event {
             Event::Connected => {
                 tracing::info!("connected to NATS at {servers}");
+                if let Ok(mut s) = self.inner.lock() {
+                    // The first connection is not a reconnection.
+                    if s.connections > 0 {
+                        s.reconnected_ms = Some(now_ms());
+                    }
+                    s.connections += 1;
+                }
                 self.connected();
             }
             Event::Disconnected => {
@@ -308,6 +319,11 @@ impl Health {
     /// Since when the connection is down (ms), while it is.
     pub(crate) fn disconnected_ms(&self) -> Option<i64> {
         self.inner.lock().ok().and_then(|s| s.disconnected_ms)
+    }
+
+    /// When the connection was last made again after it was lost (ms), if it was.
+    pub(crate) fn reconnected_ms(&self) -> Option<i64> {
+        self.inner.lock().ok().and_then(|s| s.reconnected_ms)
     }
 
     /// The last publish's failure, until one succeeds.

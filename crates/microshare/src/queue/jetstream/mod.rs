@@ -373,7 +373,7 @@ impl JetStream {
     }
 
     /// The record a message carries, or why it carries none.
-    fn claimed(message: &js::Message) -> Result<Claimed, String> {
+    fn claimed(&self, message: &js::Message) -> Result<Claimed, String> {
         let info = message
             .info()
             .map_err(|e| format!("no JetStream metadata: {e}"))?;
@@ -392,22 +392,35 @@ impl JetStream {
             created_ms: header(CREATED)
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(published_ms),
-            unknown_outcomes: Self::unknown_outcomes(message),
+            unknown_outcomes: self.unknown_outcomes(message),
         })
     }
 
     /// Attempts that may have stored the record a message carries: those its headers count
     /// (from before a dead letter was retried), and one if this is a redelivery, since a
     /// delivery whose acknowledgement never came (a forward killed) may have posted it.
-    pub fn unknown_outcomes(message: &js::Message) -> u32 {
+    ///
+    /// A record published before the connection was last made again counts one as well: a
+    /// server that was killed may have lost the consumer's latest state (which records were
+    /// delivered, not which were acknowledged: those stay acknowledged), and then delivers a
+    /// record as if for the first time although a forward posted it before the crash.
+    pub fn unknown_outcomes(&self, message: &js::Message) -> u32 {
         let carried: u32 = message
             .headers
             .as_ref()
             .and_then(|h| h.get(UNKNOWN_OUTCOMES))
             .and_then(|v| v.as_str().parse().ok())
             .unwrap_or(0);
-        let redelivered = message.info().is_ok_and(|i| i.delivered > 1);
-        carried.saturating_add(u32::from(redelivered))
+        let Ok(info) = message.info() else {
+            return carried;
+        };
+        let published_ms = info.published.unix_timestamp_nanos() / 1_000_000;
+        let before_reconnect = self
+            .inner
+            .health
+            .reconnected_ms()
+            .is_some_and(|at| published_ms <= i128::from(at));
+        carried.saturating_add(u32::from(info.delivered > 1 || before_reconnect))
     }
 
     /// Copies `record` to the dead-letter stream (its message id is its place in the work
@@ -541,7 +554,7 @@ impl Queue for JetStream {
         }
         let mut leased = Vec::with_capacity(messages.len());
         for message in messages {
-            match Self::claimed(&message) {
+            match self.claimed(&message) {
                 Ok(record) => leased.push(Leased {
                     record,
                     ticket: message,
