@@ -2,6 +2,7 @@
 //! here on free ports, with their own storage, killed when dropped), the `lorafield` binary.
 
 mod common;
+mod js;
 #[path = "../../microshare/tests/support/nats_server.rs"]
 mod nats_server;
 
@@ -163,4 +164,71 @@ fn outbox_commands_say_when_nats_cannot_be_reached_or_the_stream_is_missing() {
         stderr.contains("--queue takes nats://HOST:PORT"),
         "{stderr}"
     );
+}
+
+/// A NATS server that wants a user and password: given as options, or in the URL; at trace
+/// level the logs still show neither; a wrong password is refused with a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_credentials_from_options_or_the_url_and_never_in_a_log() {
+    const PASSWORD: &str = "nats-pw-7f3a9c";
+    let server = NatsServer::start_with(&["--user", "lorafield", "--pass", PASSWORD]);
+    let with_options = js::Proc::start_logging(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rec-type",
+            REC_TYPE,
+            "--queue",
+            &server.url(),
+            "--nats-user",
+            "lorafield",
+            "--nats-password",
+            PASSWORD,
+        ]
+        .map(String::from),
+        "trace",
+    );
+    let in_url = format!("nats://lorafield:{PASSWORD}@127.0.0.1:{}", server.port);
+    let with_url = js::Proc::start_logging(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rec-type",
+            REC_TYPE,
+            "--queue",
+            &in_url,
+        ]
+        .map(String::from),
+        "trace",
+    );
+    let client = common::http();
+    for (i, bridge) in [&with_options, &with_url].into_iter().enumerate() {
+        let (status, key) = js::post(&client, &bridge.url, common::uplink(1, 70 + i as u32)).await;
+        assert_eq!((status, key.is_some()), (202, true), "{}", bridge.log());
+        let log = bridge.log();
+        assert!(log.contains("connected to NATS at nats://"), "{log}");
+        assert!(
+            !log.contains(PASSWORD),
+            "the password reached the log:\n{log}"
+        );
+    }
+    let (code, _, stderr) = lorafield(
+        &[
+            "outbox",
+            "status",
+            "--queue",
+            &server.url(),
+            "--nats-user",
+            "lorafield",
+            "--nats-password",
+            "wrong",
+        ],
+        tempfile::tempdir().unwrap().path(),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("connecting to NATS at"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("authorization"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD));
 }

@@ -25,10 +25,15 @@ pub(crate) struct Proc {
 impl Proc {
     /// Starts `lorafield ARGS` and waits (20 s at most) for its "listening on" line.
     pub(crate) fn start(args: &[String]) -> Proc {
+        Proc::start_logging(args, "debug")
+    }
+
+    /// [`Proc::start`] with `LORAFIELD_LOG=log`.
+    pub(crate) fn start_logging(args: &[String], log: &str) -> Proc {
         let name = args[0].clone();
         let mut child = Command::new(env!("CARGO_BIN_EXE_lorafield"))
             .args(args)
-            .env("LORAFIELD_LOG", "debug")
+            .env("LORAFIELD_LOG", log)
             .env_remove("LORAFIELD_PIPE_TOKEN")
             .env_remove("NATS_USER")
             .env_remove("NATS_PASSWORD")

@@ -63,9 +63,15 @@ impl NatsServer {
     /// Starts a single server with its own temporary storage, and waits until JetStream is
     /// ready.
     pub fn start() -> NatsServer {
+        NatsServer::start_with(&[])
+    }
+
+    /// [`NatsServer::start`] with more arguments (`--user`, `--pass`, ...).
+    pub fn start_with(extra: &[&str]) -> NatsServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().to_path_buf();
-        let mut s = NatsServer::spawn("single", &path, Vec::new());
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        let mut s = NatsServer::spawn("single", &path, extra);
         s._owned = Some(dir);
         s.wait_ready(Duration::from_secs(20));
         s
