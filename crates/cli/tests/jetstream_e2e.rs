@@ -141,6 +141,54 @@ async fn a_forward_killed_mid_stream_loses_nothing_and_its_records_come_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serve_killed_mid_stream_loses_nothing_its_sender_retries_elsewhere() {
+    let server = NatsServer::start();
+    let sim = sim(10).await;
+    let mut doomed = serve(&server.url(), &[]);
+    let other = serve(&server.url(), &[]);
+    let _forward = forward(&server.url(), &sim.base_url(), &[]);
+    let client = http();
+    let mut keys = BTreeSet::new();
+    let mut retried = 0;
+    for i in 0..300u32 {
+        let body = uplink(i % 25, 6000 + i);
+        if i == 150 {
+            doomed.kill();
+        }
+        // The Things Stack sends an uplink again when it got no 2xx; the load balancer
+        // sends it to a bridge that is up.
+        match post(&client, &doomed.url, body.clone()).await {
+            (202, Some(key)) => {
+                keys.insert(key);
+            }
+            _ => {
+                retried += 1;
+                let (status, key) = post(&client, &other.url, body).await;
+                assert_eq!(status, 202, "{}", other.log());
+                keys.insert(key.unwrap());
+            }
+        }
+    }
+    assert_eq!((keys.len(), retried), (300, 150));
+    // Uplinks the dead bridge had stored but, say, not answered, sent again: duplicates.
+    for i in 140..150u32 {
+        let r = client
+            .post(format!("{}/uplink", other.url))
+            .body(uplink(i % 25, 6000 + i))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["duplicate"], true, "{v}");
+    }
+    until_stored(&sim, &keys, Duration::from_secs(120)).await;
+    assert_once(&stored_keys(&sim).await, &keys);
+    assert_eq!(sim.stats().duplicates, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_node_killed_mid_stream_loses_nothing_acknowledged() {
     let mut cluster = Cluster::start(3);
     let urls = cluster.urls();
