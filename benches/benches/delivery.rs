@@ -100,7 +100,7 @@ async fn start(sim: SimConfig, worker: WorkerConfig, backlog: Vec<String>) -> (B
         serve(
             options,
             Selection::builtin_default(&Registry::builtin()),
-            Arc::new(client),
+            Some(Arc::new(client)),
             async {
                 let _ = stopped.await;
             },
