@@ -6,8 +6,10 @@
 //! attempts whose request went out and whose answer never came (a timeout, a connection cut
 //! after sending, a 502 or 504 from a gateway), and claims that were never settled (a lease
 //! that ran out: the process died with the request in flight). The outbox keeps the count on
-//! the record's row; a queue that redelivers a message whose acknowledgement never came
-//! (JetStream's redelivery) counts the redelivery as one. Before posting such a record, the
+//! the record's row; JetStream counts a redelivery (a message whose acknowledgement never
+//! came) as one, and a record published before the forward's connection was made again after
+//! a loss (a server killed may forget what it delivered), and carries the count through the
+//! dead-letter stream in a header. Before posting such a record, the
 //! attempt asks Microshare for the record's key tag: found means delivered (not posted
 //! again); absent clears the count. Credentials that cannot ask (a pipe token) post again, and
 //! the count goes to [`WorkerStats::unknown_outcomes`](super::WorkerStats): each may be a

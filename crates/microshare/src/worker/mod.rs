@@ -1,6 +1,6 @@
-//! The delivery worker: takes due records from the outbox, sends them with as many in flight
-//! as the [adaptive limit](crate::adaptive) allows, and reschedules, retires or dead-letters
-//! each by how its attempt ended.
+//! The delivery worker: leases due records from a [queue](crate::queue) (the outbox, or
+//! JetStream), sends them with as many in flight as the [adaptive limit](crate::adaptive)
+//! allows, and reschedules, retires or dead-letters each by how its attempt ended.
 //!
 //! - `attempt.rs`: one attempt at one record, wherever it waits: a look-up first when an
 //!   earlier attempt may have stored it, then the post; every round trip timed for the limit.
@@ -62,7 +62,7 @@ pub enum DeliveryError {
         /// The HTTP status, when there was an answer.
         status: Option<u16>,
     },
-    /// Stop sending (a revoked pipe token, wrong credentials): keep the outbox as it is.
+    /// Stop sending (a revoked pipe token, wrong credentials): keep the queue as it is.
     Stop {
         /// What happened and what to do about it.
         reason: String,
