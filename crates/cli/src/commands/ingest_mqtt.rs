@@ -13,6 +13,7 @@ use lorafield_cli::mqtt::{Broker, IngestOptions};
 
 use crate::args::delivery::DeliveryArgs;
 use crate::args::microshare::MicroshareArgs;
+use crate::args::queue::QueueArgs;
 use crate::args::scripts::ScriptArgs;
 use crate::logs::init_logs;
 
@@ -34,6 +35,12 @@ use crate::logs::init_logs;
 /// two or more on the same topics with the same --outbox directory (on one machine, each with
 /// its own --listen): the outbox's key index stores each uplink once, and their delivery
 /// workers lease each record to one of them.
+///
+/// With --queue nats://HOST:PORT (NATS JetStream, see `lorafield forward`), uplinks are
+/// published to the stream instead (no outbox, no delivery here, no Microshare credentials):
+/// ingesters on any machines may share the topics, the stream's duplicate window
+/// (--duplicate-window) storing each uplink once, and forwards deliver. Refused messages are
+/// kept in ./mqtt-rejected.jsonl unless --rejected says otherwise.
 ///
 /// Messages that are not uplinks (joins, downlink events, port-0 uplinks; ChirpStack's events
 /// other than up, told by the topic's last level) are ignored and counted by kind. A message
@@ -119,6 +126,8 @@ pub(crate) struct IngestMqttArgs {
     #[command(flatten)]
     delivery: DeliveryArgs,
     #[command(flatten)]
+    queue: QueueArgs,
+    #[command(flatten)]
     microshare: MicroshareArgs,
     #[command(flatten)]
     scripts: ScriptArgs,
@@ -166,7 +175,15 @@ fn prepare(args: IngestMqttArgs) -> Result<Prepared> {
     if args.max_message_size == 0 {
         bail!("--max-message-size must be at least 1");
     }
-    let (client, worker) = match args.no_deliver {
+    let queue = match args.queue.nats("lorafield ingest-mqtt")? {
+        Some(nats) => Some(lorafield_cli::serve::JetStreamOptions {
+            nats,
+            streams: args.queue.streams()?,
+        }),
+        None => None,
+    };
+    // On JetStream, lorafield forward delivers.
+    let (client, worker) = match args.no_deliver || queue.is_some() {
         true => (None, None),
         false => {
             let delivering = "delivering to Microshare (give --no-deliver when another process \
@@ -189,9 +206,13 @@ fn prepare(args: IngestMqttArgs) -> Result<Prepared> {
         }
         options.client_id = id;
     }
-    if let Some(rejected) = args.rejected {
-        options.rejected = rejected;
+    match (args.rejected, &queue) {
+        (Some(rejected), _) => options.rejected = rejected,
+        // No outbox directory: the current one.
+        (None, Some(_)) => options.rejected = PathBuf::from(lorafield_cli::mqtt::REJECTED_FILE),
+        (None, None) => {}
     }
+    options.queue = queue;
     options.username = args.mqtt_username;
     options.password = args.mqtt_password.map(lorafield_microshare::Secret::new);
     options.ca_file = args.ca_file;

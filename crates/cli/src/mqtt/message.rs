@@ -13,6 +13,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use lorafield::Selection;
 use lorafield_microshare::outbox::{Enqueued, NewRecord, Outbox};
+use lorafield_microshare::queue::{Backend, Queue};
 use lorafield_microshare::throttle::{Held, LogThrottle};
 
 use crate::intake::{self, Decoded, IGNORED_KINDS, Skipped};
@@ -30,7 +31,10 @@ pub const REJECT_REASONS: [(&str, &str); 6] = [
         "unknown_event",
         "a ChirpStack event topic whose event ChirpStack does not send",
     ),
-    ("not_stored", "the outbox could not store the uplink"),
+    (
+        "not_stored",
+        "the outbox or the JetStream queue could not store the uplink",
+    ),
     (
         "too_large",
         "larger than --max-message-size: it ended the connection and is lost",
@@ -167,7 +171,10 @@ pub(crate) struct Intake {
     pub(crate) selection: Selection,
     pub(crate) scripts: Option<ScriptPool>,
     pub(crate) rec_type: String,
-    pub(crate) outbox: Outbox,
+    /// Where uplinks are stored: the outbox, or JetStream.
+    pub(crate) queue: Backend,
+    /// The outbox, when the queue is one (for `/metrics`).
+    pub(crate) outbox: Option<Outbox>,
     pub(crate) counters: Counters,
     pub(crate) rejected: RejectedFile,
     pub(crate) throttle: LogThrottle,
@@ -292,7 +299,7 @@ impl Intake {
             rec_type,
             body: out,
         };
-        let stored = self.outbox.enqueue(record).await.map_err(|e| {
+        let stored = self.queue.enqueue(record).await.map_err(|e| {
             NotStored::Refused(
                 "not_stored",
                 format!("the uplink {key} could not be stored: {e}"),

@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use lorafield_microshare::queue::Queue;
+
 use super::Service;
 use super::message::REJECT_REASONS;
 use crate::intake::IGNORED_KINDS;
@@ -94,7 +96,21 @@ pub(super) fn render(service: &Service) -> String {
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
         );
     }
-    crate::serve::metrics::outbox(&mut text, &service.intake.outbox);
+    match &service.intake.outbox {
+        Some(outbox) => crate::serve::metrics::outbox(&mut text, outbox),
+        None => {
+            let available = service.intake.queue.unavailable().is_none();
+            crate::serve::metrics::write_all(
+                &mut text,
+                "gauge",
+                &[(
+                    "lorafield_queue_available",
+                    "1 while uplinks can be stored in the JetStream queue (see /healthz).",
+                    if available { 1.0 } else { 0.0 },
+                )],
+            );
+        }
+    }
     if let Some((stats, backlog)) = &service.delivery {
         crate::serve::metrics::delivery(&mut text, stats, Some(backlog));
     }

@@ -11,7 +11,9 @@
 //! The Things Stack publishes at QoS 0: a message sent while this client is not connected is
 //! not sent again. Several ingesters may subscribe to the same topics and share one outbox
 //! directory (on one machine): the outbox's key index stores each uplink once, and their
-//! delivery workers lease each record to one of them.
+//! delivery workers lease each record to one of them. With a JetStream queue
+//! ([`IngestOptions::queue`]), ingesters on any machines publish to the stream, whose duplicate
+//! window stores each uplink once, and `lorafield forward` delivers.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,13 +30,15 @@ use axum::routing::get;
 use lorafield::Selection;
 use lorafield_microshare::Secret;
 use lorafield_microshare::outbox::{Outbox, now_ms};
+use lorafield_microshare::queue::{Backend, JetStream, OutboxQueue};
 use lorafield_microshare::throttle::LogThrottle;
 use lorafield_microshare::worker::{self, Deliver, WorkerConfig, WorkerStats};
 use tokio::sync::{Semaphore, watch};
 
 use crate::health::Health;
+use crate::serve::JetStreamOptions;
 use crate::serve::backlog::{self, Backlog};
-use crate::serve::checks::{outbox_verdict, registry};
+use crate::serve::checks::{outbox_verdict, queue_registry, registry};
 use crate::serve::scripts::ScriptPool;
 
 mod broker;
@@ -67,6 +71,9 @@ pub struct IngestOptions {
     pub rec_type: String,
     /// The outbox directory.
     pub outbox: PathBuf,
+    /// NATS JetStream instead of the outbox: uplinks are published there, and `lorafield
+    /// forward` delivers them (no delivery here: `worker` is not used).
+    pub queue: Option<JetStreamOptions>,
     /// The file refused messages are kept in.
     pub rejected: PathBuf,
     /// Where `/metrics` and `/healthz` are served.
@@ -112,6 +119,7 @@ impl IngestOptions {
             rec_type: rec_type.into(),
             rejected: outbox.join(REJECTED_FILE),
             outbox,
+            queue: None,
             listen,
             allow_unauthenticated: false,
             max_message_size: 256 * 1024,
@@ -179,8 +187,25 @@ pub async fn ingest<D: Deliver>(
         }
         false => None,
     };
-    let outbox = Outbox::open(&options.outbox)
-        .with_context(|| format!("opening the outbox in {}", options.outbox.display()))?;
+    let (queue, outbox) = match &options.queue {
+        None => {
+            let outbox = Outbox::open(&options.outbox)
+                .with_context(|| format!("opening the outbox in {}", options.outbox.display()))?;
+            let lease = options
+                .worker
+                .map_or(WorkerConfig::default().lease, |w| w.lease);
+            (
+                Backend::Outbox(OutboxQueue::new(outbox.clone(), lease)),
+                Some(outbox),
+            )
+        }
+        Some(js) => {
+            let queue = JetStream::open(&js.nats, js.streams.clone(), None)
+                .await
+                .context("opening the JetStream queue")?;
+            (Backend::JetStream(queue), None)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
@@ -188,13 +213,10 @@ pub async fn ingest<D: Deliver>(
     let (stop_tx, stop_rx) = watch::channel(false);
     let stats = Arc::new(WorkerStats::default());
     let backlog = Arc::new(Backlog::default());
-    let worker = match (options.worker, deliver) {
-        (Some(config), Some(deliver)) => Some((
+    let worker = match (options.worker, deliver, &outbox) {
+        (Some(config), Some(deliver), Some(outbox)) => Some((
             tokio::spawn(worker::run(
-                Arc::new(lorafield_microshare::queue::OutboxQueue::new(
-                    outbox.clone(),
-                    config.lease,
-                )),
+                Arc::new(queue.clone()),
                 deliver,
                 config,
                 stats.clone(),
@@ -209,8 +231,8 @@ pub async fn ingest<D: Deliver>(
                 stop_rx.clone(),
             )),
         )),
-        (Some(_), None) => bail!("delivering needs a deliverer"),
-        (None, _) => None,
+        (Some(_), None, Some(_)) => bail!("delivering needs a deliverer"),
+        _ => None,
     };
     let delivery = worker.is_some().then(|| (stats.clone(), backlog.clone()));
     let scripts = match selection.has_runtime() {
@@ -224,6 +246,7 @@ pub async fn ingest<D: Deliver>(
         selection,
         scripts,
         rec_type: options.rec_type.clone(),
+        queue: queue.clone(),
         outbox: outbox.clone(),
         counters: message::Counters::default(),
         rejected: message::RejectedFile::new(&options.rejected),
@@ -232,7 +255,7 @@ pub async fn ingest<D: Deliver>(
     let link = Arc::new(session::Link::default());
     let broker_name = options.broker.to_string();
     let service = Arc::new(Service {
-        health: health(&options, &broker_name, &link, &outbox, delivery.as_ref()),
+        health: health(&options, &broker_name, &link, &queue, delivery.as_ref()),
         intake: intake.clone(),
         link: link.clone(),
         delivery,
@@ -258,7 +281,14 @@ pub async fn ingest<D: Deliver>(
             None => "anonymous".into(),
         },
         options.topics.join(", "),
-        options.outbox.display(),
+        match &options.queue {
+            None => options.outbox.display().to_string(),
+            Some(js) => format!(
+                "JetStream at {}, stream {}",
+                js.nats.servers_shown(),
+                js.streams.stream
+            ),
+        },
         if worker.is_some() {
             ", delivering to Microshare"
         } else {
@@ -327,19 +357,23 @@ pub async fn ingest<D: Deliver>(
 }
 
 /// The checks of `/healthz`: `mqtt` (connected and subscribed), `outbox` (uplinks can be
-/// stored) and, when delivering, `delivery`, as `serve` has them.
+/// stored) and, when delivering, `delivery`, as `serve` has them; on JetStream, `queue`
+/// instead of both.
 fn health(
     options: &IngestOptions,
     broker: &str,
     link: &Arc<session::Link>,
-    outbox: &Outbox,
+    queue: &Backend,
     delivery: Option<&(Arc<WorkerStats>, Arc<Backlog>)>,
 ) -> Health {
-    let mut health = match delivery {
-        Some((stats, backlog)) => registry(outbox, stats, backlog, options.delivery_grace),
-        None => {
+    let mut health = match (queue, delivery) {
+        (Backend::JetStream(_), _) => queue_registry(queue),
+        (Backend::Outbox(q), Some((stats, backlog))) => {
+            registry(q.outbox(), stats, backlog, options.delivery_grace)
+        }
+        (Backend::Outbox(q), None) => {
+            let outbox = q.outbox().clone();
             let mut health = Health::new();
-            let outbox = outbox.clone();
             health.add("outbox", move || {
                 outbox_verdict(outbox.write_error(), outbox.status())
             });

@@ -66,7 +66,7 @@ pub(crate) fn registry(
 }
 
 /// The check of a bridge that publishes to a JetStream queue.
-pub(super) fn queue_registry(queue: &Backend) -> Health {
+pub(crate) fn queue_registry(queue: &Backend) -> Health {
     let mut health = Health::new();
     let queue = queue.clone();
     health.add("queue", move || queue_verdict(queue.unavailable()));
