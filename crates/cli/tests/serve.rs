@@ -49,7 +49,9 @@ async fn every_uplink_arrives_once_on_the_happy_path() {
     }
     // The adaptive limit, what is in flight and the round trips are there as gauges.
     let limit = metric(&metrics, "lorafield_delivery_concurrency_limit ");
-    assert!((8.0..=512.0).contains(&limit), "{metrics}");
+    // It starts at 8 and may fall below it: on a busy test machine loopback round trips rise,
+    // which is a signal to cut (at least 1, at most the ceiling).
+    assert!((1.0..=512.0).contains(&limit), "{metrics}");
     assert!(metric(&metrics, "lorafield_delivery_rtt_baseline_seconds ") > 0.0);
     assert!(metric(&metrics, "lorafield_delivery_in_flight ") >= 0.0);
     let health = http()
