@@ -2,119 +2,60 @@
 //! Cayenne LPP's. LPP decodes the 1,000 TTS frames of its own bench; the vendor codecs decode
 //! 1,000 frames cycled from their error-free golden fixtures (which between them use every rule
 //! of every table). Throughput is in payload bytes; one iteration decodes 1,000 frames.
+//!
+//! Each codec is timed with its concrete type (`sodaq-tracker`) and as the registry builds it,
+//! through `lorafield::decode` and `lorafield::decode_json` (`sodaq-tracker (registry)`). The
+//! timed loops are `lorafield_benches::paths`', which `icount` also runs.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lorafield::{Codec, FieldBuf, JsonWriter, Uplink};
-use lorafield_benches::{fixture_frames, lpp_frames};
-use lorafield_codec_elsys::Elsys;
-use lorafield_codec_lpp::{CayenneLpp, Profile};
-use lorafield_codec_milesight::Milesight;
-use lorafield_codec_sodaq::{Model, SodaqTracker};
+use lorafield::{FieldBuf, JsonWriter};
+use lorafield_benches::paths::{self, Cases};
 
-const FRAMES: usize = 1000;
-
-/// A frame and the codec (with its options) that decodes it.
-struct Case<C> {
-    codec: C,
-    f_port: u8,
-    payload: Vec<u8>,
-}
-
-fn bench<C: Codec>(c: &mut Criterion, name: &str, cases: &[Case<C>]) {
-    let bytes: u64 = cases.iter().map(|c| c.payload.len() as u64).sum();
+fn bench(c: &mut Criterion, cases: &Cases, concrete: &str, registry: &str) {
+    let bytes = cases.concrete.bytes();
     let mut g = c.benchmark_group("codecs/decode-only");
     g.throughput(Throughput::Bytes(bytes));
-    g.bench_function(name, |b| {
+    g.bench_function(concrete, |b| {
         let mut buf = FieldBuf::<256>::new();
-        b.iter(|| {
-            let mut n = 0;
-            for case in cases {
-                let d = buf.decode(&case.codec, Uplink::new(case.f_port, &case.payload));
-                n += d.data.map_or(0, <[_]>::len);
-            }
-            black_box(n)
-        })
+        b.iter(|| black_box(cases.concrete.decode_only(&mut buf)))
+    });
+    g.bench_function(registry, |b| {
+        let mut buf = FieldBuf::<256>::new();
+        b.iter(|| black_box(paths::registry_decode(&cases.registry, &mut buf)))
     });
     g.finish();
     let mut g = c.benchmark_group("codecs/decode+json");
     g.throughput(Throughput::Bytes(bytes));
-    g.bench_function(name, |b| {
+    g.bench_function(concrete, |b| {
         let mut json = JsonWriter::new();
         let mut out = Vec::with_capacity(4096);
-        b.iter(|| {
-            let mut n = 0;
-            for case in cases {
-                out.clear();
-                let o = json.decode(
-                    &case.codec,
-                    Uplink::new(case.f_port, &case.payload),
-                    &mut out,
-                );
-                n += o.data.map_or(0, |r| r.len());
-            }
-            black_box(n)
-        })
+        b.iter(|| black_box(cases.concrete.decode_json(&mut json, &mut out)))
+    });
+    g.bench_function(registry, |b| {
+        let mut json = JsonWriter::new();
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| black_box(paths::registry_json(&cases.registry, &mut json, &mut out)))
     });
     g.finish();
 }
 
 fn codecs(c: &mut Criterion) {
-    let lpp: Vec<_> = lpp_frames()
-        .frames
-        .into_iter()
-        .map(|payload| Case {
-            codec: CayenneLpp::new(Profile::Tts),
-            f_port: 1,
-            payload,
-        })
-        .collect();
-    bench(c, "cayenne-lpp", &lpp);
-
-    let sodaq: Vec<_> = fixture_frames("sodaq-tracker", FRAMES)
-        .into_iter()
-        .map(|f| {
-            let model: Model = f
-                .model
-                .as_deref()
-                .map_or(Ok(Model::default()), str::parse)
-                .expect("model");
-            Case {
-                codec: SodaqTracker::new(model),
-                f_port: 1,
-                payload: f.payload,
-            }
-        })
-        .collect();
-    bench(c, "sodaq-tracker", &sodaq);
-
-    let elsys: Vec<_> = fixture_frames("elsys", FRAMES)
-        .into_iter()
-        .map(|f| Case {
-            codec: Elsys,
-            f_port: 5,
-            payload: f.payload,
-        })
-        .collect();
-    bench(c, "elsys", &elsys);
-
-    let milesight: Vec<_> = fixture_frames("milesight", FRAMES)
-        .into_iter()
-        .map(|f| {
-            let model = f
-                .model
-                .as_deref()
-                .and_then(Milesight::for_model)
-                .expect("model");
-            Case {
-                codec: model,
-                f_port: 85,
-                payload: f.payload,
-            }
-        })
-        .collect();
-    bench(c, "milesight (all models)", &milesight);
+    // The names are literals: the gate and its baseline key on them.
+    let lpp = paths::cases("cayenne-lpp");
+    bench(c, &lpp, "cayenne-lpp", "cayenne-lpp (registry)");
+    let sodaq = paths::cases("sodaq-tracker");
+    bench(c, &sodaq, "sodaq-tracker", "sodaq-tracker (registry)");
+    let elsys = paths::cases("elsys");
+    bench(c, &elsys, "elsys", "elsys (registry)");
+    let milesight = paths::cases("milesight (all models)");
+    bench(
+        c,
+        &milesight,
+        "milesight (all models)",
+        "milesight (all models) (registry)",
+    );
 }
 
 criterion_group!(benches, codecs);

@@ -7,6 +7,7 @@ use lorafield_codec_lpp::{Encoder, Profile, TYPES};
 
 pub mod gate;
 pub mod naive;
+pub mod paths;
 pub mod peer;
 
 /// TTS v3 webhook bodies (2.4 KB each): the `data` of `count` shares generated from `seed`.

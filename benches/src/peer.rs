@@ -21,6 +21,18 @@ pub fn decode_only(frames: &mut [Vec<u8>]) -> u64 {
     n
 }
 
+/// Every frame to The Things Stack's JSON text ([`decode_to_json`], the output buffer cleared
+/// before each); returns a checksum.
+pub fn json_all(frames: &mut [Vec<u8>], out: &mut Vec<u8>) -> usize {
+    let mut n = 0;
+    for frame in frames.iter_mut() {
+        out.clear();
+        decode_to_json(frame, out);
+        n += out.len();
+    }
+    n
+}
+
 /// Powers of ten by number of decimals.
 const SCALE: [f64; 5] = [1.0, 10.0, 100.0, 1000.0, 10000.0];
 

@@ -1,0 +1,123 @@
+//! Runs one bench path over its frames a number of times, for instruction counts under
+//! valgrind's callgrind (`benches/icount.sh`): the count of `N + 10` iterations less that of
+//! `N`, over 10,000 frames, is what one frame costs, whatever else the machine runs.
+//!
+//! ```text
+//! icount list                 the paths: the criterion ids of the LPP and codecs benches
+//! icount PATH ITERATIONS      runs PATH; prints a checksum
+//! ```
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use lorafield::{FieldBuf, JsonWriter, MAX_EVENTS};
+use lorafield_benches::paths::{self, CODECS, Lpp};
+use lorafield_benches::{lpp_frames, peer};
+
+/// The paths of `benches/lpp.rs`.
+const LPP: [&str; 8] = [
+    "lpp/decode-only/lorafield (dyn Codec into FieldBuf)",
+    "lpp/decode-only/lorafield (CayenneLpp into FieldBuf, static)",
+    "lpp/decode-only/lorafield (CayenneLpp::decode_into a FieldBuf)",
+    "lpp/decode-only/cayenne_lpp 0.4",
+    "lpp/decode+json/lorafield (decode_json)",
+    "lpp/decode+json/lorafield (CayenneLpp + JsonWriter, static)",
+    "lpp/decode+json/lorafield (FieldBuf + JsonWriter)",
+    "lpp/decode+json/cayenne_lpp 0.4 + serde_json",
+];
+
+fn list() -> Vec<String> {
+    let mut all: Vec<String> = LPP.iter().map(|s| (*s).to_owned()).collect();
+    for group in ["codecs/decode-only", "codecs/decode+json"] {
+        for name in CODECS {
+            all.push(format!("{group}/{name}"));
+            all.push(format!("{group}/{name} (registry)"));
+        }
+    }
+    all
+}
+
+fn run(path: &str, iterations: usize) -> Option<usize> {
+    let mut n = 0usize;
+    if let Some(which) = LPP.iter().position(|p| *p == path) {
+        let input = lpp_frames();
+        let mut peer_frames = input.frames.clone();
+        let lpp = Lpp::new(input.frames);
+        let mut buf = FieldBuf::<MAX_EVENTS>::new();
+        let mut json = JsonWriter::new();
+        let mut out = Vec::with_capacity(1024);
+        for _ in 0..iterations {
+            n = n.wrapping_add(match which {
+                0 => lpp.registry_decode(&mut buf),
+                1 => lpp.static_decode(&mut buf),
+                2 => lpp.decode_into(&mut buf),
+                3 => peer::decode_only(&mut peer_frames) as usize,
+                4 => lpp.registry_json(&mut json, &mut out),
+                5 => lpp.static_json(&mut json, &mut out),
+                6 => lpp.fieldbuf_json(&mut buf, &mut json, &mut out),
+                _ => peer::json_all(&mut peer_frames, &mut out),
+            });
+            black_box(n);
+        }
+        return Some(n);
+    }
+    let (group, name) = path.rsplit_once('/')?;
+    let (name, registry) = match name.strip_suffix(" (registry)") {
+        Some(name) => (name, true),
+        None => (name, false),
+    };
+    let json_group = match group {
+        "codecs/decode-only" => false,
+        "codecs/decode+json" => true,
+        _ => return None,
+    };
+    if !CODECS.contains(&name) {
+        return None;
+    }
+    let cases = paths::cases(name);
+    let mut buf = FieldBuf::<256>::new();
+    let mut json = JsonWriter::new();
+    let mut out = Vec::with_capacity(4096);
+    for _ in 0..iterations {
+        n = n.wrapping_add(match (json_group, registry) {
+            (false, false) => cases.concrete.decode_only(&mut buf),
+            (false, true) => paths::registry_decode(&cases.registry, &mut buf),
+            (true, false) => cases.concrete.decode_json(&mut json, &mut out),
+            (true, true) => paths::registry_json(&cases.registry, &mut json, &mut out),
+        });
+        black_box(n);
+    }
+    Some(n)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [cmd] if cmd == "list" => {
+            for p in list() {
+                println!("{p}");
+            }
+            ExitCode::SUCCESS
+        }
+        [path, iterations] => {
+            let Ok(iterations) = iterations.parse() else {
+                eprintln!("icount: ITERATIONS must be a number, not {iterations:?}");
+                return ExitCode::from(2);
+            };
+            match run(path, iterations) {
+                Some(n) => {
+                    println!("{n}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("icount: no path {path:?} (see `icount list`)");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        _ => {
+            eprintln!("usage: icount list | icount PATH ITERATIONS");
+            ExitCode::from(2)
+        }
+    }
+}
