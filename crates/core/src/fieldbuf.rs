@@ -258,7 +258,7 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     ///
     /// Generic over the codec so that a concrete one is called directly (and inlined); a
     /// `&dyn Codec` works too.
-    #[inline]
+    #[inline(always)]
     pub fn decode<'s, C: Codec + ?Sized>(
         &'s mut self,
         codec: &C,

@@ -76,7 +76,24 @@ pub const MAX_EVENTS: usize = lorafield_core::MAX_EVENTS;
 /// Port 0 carries MAC commands: it is refused for every codec with an
 /// [`ErrorKind::PortZero`] error and no data. A payload longer than a LoRaWAN uplink carries
 /// ([`MAX_PAYLOAD`]) is decoded with an [`ErrorKind::PayloadTooLong`] warning first.
+#[inline(always)]
 pub fn decode<'s, 'a, const N: usize>(
+    codec: &dyn Codec,
+    f_port: u8,
+    payload: &'a [u8],
+    buf: &'s mut FieldBuf<'a, N>,
+) -> Decoded<'s, 'a> {
+    if f_port == 0 || payload.len() > MAX_PAYLOAD {
+        return decode_unusual(codec, f_port, payload, buf);
+    }
+    let uplink = Uplink::new(f_port, payload);
+    buf.decode(codec, uplink)
+}
+
+/// [`decode`] on port 0 or of a payload over [`MAX_PAYLOAD`] bytes: off the inlined path.
+#[cold]
+#[inline(never)]
+fn decode_unusual<'s, 'a, const N: usize>(
     codec: &dyn Codec,
     f_port: u8,
     payload: &'a [u8],
@@ -86,11 +103,7 @@ pub fn decode<'s, 'a, const N: usize>(
         buf.clear();
         return Decoded::rejected(DecodeError::new(0, ErrorKind::PortZero));
     }
-    let uplink = Uplink::new(f_port, payload);
-    if payload.len() > MAX_PAYLOAD {
-        return buf.decode(&TooLong(codec), uplink);
-    }
-    buf.decode(codec, uplink)
+    buf.decode(&TooLong(codec), Uplink::new(f_port, payload))
 }
 
 /// Decodes one uplink straight to its JSON result, appended to `out`: the fast path to JSON
@@ -109,6 +122,7 @@ pub fn decode<'s, 'a, const N: usize>(
 /// assert_eq!(out, br#"{"data":{"temperature_3":24.8}}"#);
 /// assert_eq!(&out[outcome.data.unwrap()], br#"{"temperature_3":24.8}"#);
 /// ```
+#[inline(always)]
 pub fn decode_json(
     codec: &dyn Codec,
     f_port: u8,
@@ -121,7 +135,23 @@ pub fn decode_json(
 
 /// [`decode_json`] for an uplink with what is known of its record: its receive time and
 /// seed ([`Uplink::received_at`], [`Uplink::with_seed`]), which scripts read.
+#[inline(always)]
 pub fn decode_uplink_json(
+    codec: &dyn Codec,
+    uplink: Uplink<'_>,
+    json: &mut JsonWriter,
+    out: &mut Vec<u8>,
+) -> JsonOutcome {
+    if uplink.f_port == 0 || uplink.payload.len() > MAX_PAYLOAD {
+        return decode_json_unusual(codec, uplink, json, out);
+    }
+    json.decode(codec, uplink, out)
+}
+
+/// [`decode_uplink_json`] on port 0 or of a payload over [`MAX_PAYLOAD`] bytes.
+#[cold]
+#[inline(never)]
+fn decode_json_unusual(
     codec: &dyn Codec,
     uplink: Uplink<'_>,
     json: &mut JsonWriter,
@@ -130,10 +160,7 @@ pub fn decode_uplink_json(
     if uplink.f_port == 0 {
         return json.reject(DecodeError::new(0, ErrorKind::PortZero), out);
     }
-    if uplink.payload.len() > MAX_PAYLOAD {
-        return json.decode(&TooLong(codec), uplink, out);
-    }
-    json.decode(codec, uplink, out)
+    json.decode(&TooLong(codec), uplink, out)
 }
 
 /// A codec decoding a payload longer than [`MAX_PAYLOAD`]: the inner codec's result after a
