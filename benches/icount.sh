@@ -7,7 +7,8 @@
 #   benches/icount.sh                 every path
 #   benches/icount.sh REGEX           the paths matching REGEX (grep -E)
 #
-# Environment: CARGO_TARGET_DIR; ICOUNT_PROFILE (bench; `dist` for the shipped binaries').
+# Environment: CARGO_TARGET_DIR; ICOUNT_PROFILE (bench, the profile criterion uses); ICOUNT_BIN
+# (an icount binary built before, e.g. of another commit: nothing is built).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +21,8 @@ case "$profile" in
     bench | release) dir=release ;;
     *) dir="$profile" ;;
 esac
-cargo build --quiet --profile "$profile" -p lorafield-benches --bin icount
-bin="$target/$dir/icount"
+[ -n "${ICOUNT_BIN:-}" ] || cargo build --quiet --profile "$profile" -p lorafield-benches --bin icount
+bin="${ICOUNT_BIN:-$target/$dir/icount}"
 
 count() {
     local out
