@@ -22,8 +22,8 @@
 //! ```
 //!
 //! The firmware sends its structs as they lie in the SAMD21's memory, so every number is
-//! little-endian, at a fixed offset: the report and a previous fix are each a const table of
-//! members (name, offset, size, signedness, divisor) read by one loop. A frame's
+//! little-endian, at a fixed offset: the report and a previous fix are each read by a nom
+//! parser that follows the firmware's struct member by member, then pushed in key order. A frame's
 //! length picks its layout (0-3 previous fixes, or the LPP mode); any other length rejects the
 //! frame as a whole with an `invalid_length` error. Values are exact decimals of the raw
 //! numbers ([`lorafield_core::Value::Decimal`]): `(300 + raw) / 100` volts, `raw / 10^7`
