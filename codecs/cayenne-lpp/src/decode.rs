@@ -7,9 +7,9 @@
 //! sign-extended by shifts (every value ends at byte 3 or later, except a one-byte value of the
 //! first record, which takes the slow path).
 
-use lorafield_core::{Container, DecodeError, ErrorKind, Field, GenericCodec, Sink, Uplink, Value};
+use lorafield_core::{DecodeError, ErrorKind, Field, GenericCodec, Sink, Uplink, Value};
 
-use crate::types::{Layout, Num, Profile};
+use crate::types::{Layout, Num, Profile, Sorted};
 
 /// The Cayenne LPP codec in one profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,24 +54,16 @@ impl CayenneLpp {
                 Layout::Scalar(num) => {
                     sink.field(Field::new(t.name, Some(channel), number(payload, end, num)))
                 }
-                Layout::Object(members) => (|| {
-                    sink.open(t.name, Some(channel), Container::Object)?;
-                    // Members are emitted in key order (`altitude, latitude, longitude`), so
-                    // that JSON writers need not sort them; each ends where its size says.
-                    let mut ends = [0usize; 3];
-                    let mut end = pos + 2;
-                    for (slot, m) in ends.iter_mut().zip(members) {
-                        end += usize::from(m.num.size);
-                        *slot = end;
-                    }
-                    for &i in t.key_order.iter().take(members.len()) {
-                        let i = usize::from(i);
-                        if let (Some(m), Some(&end)) = (members.get(i), ends.get(i)) {
-                            sink.field(Field::new(m.name, None, number(payload, end, m.num)))?;
-                        }
-                    }
-                    sink.close()
-                })(),
+                // Members in key order (`altitude, latitude, longitude`), so that JSON
+                // writers need not sort them; each ends where the table says.
+                Layout::Object(_) => {
+                    let member = |m: &Sorted| {
+                        let end = pos + usize::from(m.end);
+                        Field::new(m.name, None, number(payload, end, m.num))
+                    };
+                    let [a, b, c] = &t.sorted;
+                    sink.object(t.name, Some(channel), &[member(a), member(b), member(c)])
+                }
             }
             .map_err(at)?;
             pos = end;

@@ -84,9 +84,18 @@ pub struct Type {
     pub v1: bool,
     /// The value's size in bytes.
     pub size: u8,
-    /// For objects: the members' positions in key order, so that they are emitted sorted and a
-    /// JSON writer need not sort them.
-    pub(crate) key_order: [u8; 3],
+    /// For objects: the members in key order, so that they are emitted sorted and a JSON
+    /// writer need not sort them, each with where its bytes end.
+    pub(crate) sorted: [Sorted; 3],
+}
+
+/// An object's member as the decoder reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sorted {
+    pub(crate) name: &'static str,
+    pub(crate) num: Num,
+    /// One past its last byte, counted from the record's first byte (the channel).
+    pub(crate) end: u8,
 }
 
 impl Type {
@@ -102,9 +111,16 @@ impl Type {
                 size
             }
         };
-        let key_order = match layout {
-            Layout::Scalar(_) => [0, 1, 2],
-            Layout::Object(members) => key_order(members),
+        let sorted = match layout {
+            Layout::Scalar(num) => {
+                let none = Sorted {
+                    name: "",
+                    num,
+                    end: 0,
+                };
+                [none; 3]
+            }
+            Layout::Object(members) => sorted(members),
         };
         Type {
             id,
@@ -112,7 +128,7 @@ impl Type {
             layout,
             v1,
             size,
-            key_order,
+            sorted,
         }
     }
 
@@ -141,12 +157,12 @@ const fn str_lt(a: &str, b: &str) -> bool {
     }
 }
 
-/// The positions of up to three members, sorted by name.
+/// The three members of an object in key order, each with where it ends.
 // Evaluated at compile time only: an index out of range would fail the build.
 #[allow(clippy::indexing_slicing)]
-const fn key_order(members: &[Member]) -> [u8; 3] {
-    assert!(members.len() <= 3, "objects have at most three members");
-    let mut order = [0u8, 1, 2];
+const fn sorted(members: &[Member]) -> [Sorted; 3] {
+    assert!(members.len() == 3, "objects have three members");
+    let mut order = [0usize, 1, 2];
     // Insertion sort of the first members.len() positions.
     let mut i = 1;
     while i < members.len() {
@@ -164,7 +180,33 @@ const fn key_order(members: &[Member]) -> [u8; 3] {
         }
         i += 1;
     }
-    order
+    // The header (channel, type), then the members in wire order.
+    let mut ends = [0u8; 3];
+    let mut end = 2;
+    let mut i = 0;
+    while i < 3 {
+        end += members[i].num.size;
+        ends[i] = end;
+        i += 1;
+    }
+    let (a, b, c) = (order[0], order[1], order[2]);
+    [
+        Sorted {
+            name: members[a].name,
+            num: members[a].num,
+            end: ends[a],
+        },
+        Sorted {
+            name: members[b].name,
+            num: members[b].num,
+            end: ends[b],
+        },
+        Sorted {
+            name: members[c].name,
+            num: members[c].num,
+            end: ends[c],
+        },
+    ]
 }
 
 const U: bool = false;
@@ -394,12 +436,15 @@ mod tests {
             let Layout::Object(m) = t.layout else {
                 panic!()
             };
-            t.key_order[..m.len()]
-                .iter()
-                .map(|&i| m[usize::from(i)].name)
-                .collect::<Vec<_>>()
+            assert_eq!(m.len(), 3);
+            t.sorted.iter().map(|s| (s.name, s.end)).collect::<Vec<_>>()
         };
-        assert_eq!(names(136), ["altitude", "latitude", "longitude"]);
+        // GPS: latitude (bytes 2-4), longitude (5-7), altitude (8-10) after the header.
+        assert_eq!(
+            names(136),
+            [("altitude", 11), ("latitude", 5), ("longitude", 8)]
+        );
+        let names = |id| names(id).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(135), ["b", "g", "r"]);
         assert_eq!(names(113), ["x", "y", "z"]);
     }

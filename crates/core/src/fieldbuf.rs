@@ -406,6 +406,39 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         Ok(())
     }
 
+    /// One capacity check and the events written at once: the opening already knows its
+    /// subtree's length, and no container stays open.
+    #[inline(always)]
+    fn object(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        members: &[Field<'a>],
+    ) -> Result<(), ErrorKind> {
+        if self.state.depth >= MAX_DEPTH {
+            return Err(ErrorKind::Nesting);
+        }
+        let end = self.len + 1 + members.len();
+        let Some((open, slots)) = self
+            .events
+            .get_mut(self.len..end)
+            .and_then(|s| s.split_first_mut())
+        else {
+            return Err(ErrorKind::SinkFull);
+        };
+        *open = Event::Open {
+            name,
+            channel,
+            container: Container::Object,
+            len: members.len() as u32,
+        };
+        for (slot, &member) in slots.iter_mut().zip(members) {
+            *slot = Event::Field(member);
+        }
+        self.len = end;
+        Ok(())
+    }
+
     #[inline]
     fn close(&mut self) -> Result<(), ErrorKind> {
         let depth = self.state.depth.checked_sub(1).ok_or(ErrorKind::Nesting)?;
@@ -500,6 +533,15 @@ impl<'a, const N: usize, const T: usize> Sink<'a> for FieldBuf<'a, N, T> {
 
     fn close(&mut self) -> Result<(), ErrorKind> {
         self.store().close()
+    }
+
+    fn object(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        members: &[Field<'a>],
+    ) -> Result<(), ErrorKind> {
+        self.store().object(name, channel, members)
     }
 
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {

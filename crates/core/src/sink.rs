@@ -42,6 +42,29 @@ pub trait Sink<'a> {
         Ok(())
     }
 
+    /// Takes a whole object of leaf members under the key `name` (`name_<channel>`): the same
+    /// as [`Sink::open`] with [`Container::Object`], [`Sink::field`] for each member, then
+    /// [`Sink::close`], which is what the default does. A sink may take it in one step (the
+    /// core's store and JSON writer do: one capacity check, no container bookkeeping); on an
+    /// error it may have taken part of it, as the three calls would have, and the caller treats
+    /// the error as it would theirs.
+    ///
+    /// Members in key order (as codecs push an object's members) are the fast case; any order
+    /// and repeated keys are taken as the three calls would take them.
+    #[inline]
+    fn object(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        members: &[Field<'a>],
+    ) -> Result<(), ErrorKind> {
+        self.open(name, channel, Container::Object)?;
+        for &member in members {
+            self.field(member)?;
+        }
+        self.close()
+    }
+
     /// Takes a warning: something the codec skipped or doubts, with its offset.
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
         let _ = warning;

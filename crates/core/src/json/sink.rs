@@ -703,6 +703,60 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         Ok(())
     }
 
+    /// Rendered in one pass when its members come in key order (their 8-byte key prefixes
+    /// strictly increasing): `,"gps_1":{"altitude":..,"latitude":..}` with no container
+    /// opened; otherwise, or when it would reach `sink_full` or the nesting limit, in steps.
+    #[inline(always)]
+    fn object(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        members: &[Field<'a>],
+    ) -> Result<(), ErrorKind> {
+        let events = 1 + members.len();
+        if self.depth() >= MAX_DEPTH || self.left < events {
+            return self.object_in_steps(name, channel, members);
+        }
+        let in_object = self
+            .levels
+            .last()
+            .is_none_or(|l| l.container == Container::Object);
+        let need = members.iter().fold(10 + 6 * name.len(), |n, m| {
+            n + 8 + 6 * m.name.len() + bound_of(&m.value)
+        });
+        self.reserve(need);
+        let start = self.pos;
+        let (body, prefix) = if in_object {
+            self.put_member_key(start, name, channel)
+        } else {
+            (put_byte(self.buf, start, b','), 0)
+        };
+        let mut pos = body;
+        let mut sorted = true;
+        let mut last = None;
+        for m in members {
+            let (key_end, p) = self.put_member_key(pos, m.name, m.channel);
+            sorted &= last.is_none_or(|l| l < p);
+            last = Some(p);
+            pos = put_value(self.buf, key_end, &m.value);
+        }
+        if !sorted {
+            return self.object_in_steps(name, channel, members);
+        }
+        // `{` over the first member's comma.
+        match self.buf.get_mut(body) {
+            Some(first) if pos > body => *first = b'{',
+            _ => pos = put_byte(self.buf, pos, b'{'),
+        }
+        pos = put_byte(self.buf, pos, b'}');
+        self.pos = pos;
+        self.left -= events;
+        if in_object {
+            self.record(name, channel, prefix, start, pos);
+        }
+        Ok(())
+    }
+
     fn close(&mut self) -> Result<(), ErrorKind> {
         if self.depth() == 0 {
             return Err(ErrorKind::Nesting);
@@ -789,6 +843,22 @@ impl<'a> Sink<'a> for JsonSink<'_> {
 }
 
 impl JsonSink<'_> {
+    /// [`Sink::object`] as its three steps, from the position it started at.
+    #[cold]
+    #[inline(never)]
+    fn object_in_steps<'a>(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        members: &[Field<'a>],
+    ) -> Result<(), ErrorKind> {
+        <Self as Sink<'a>>::open(self, name, channel, Container::Object)?;
+        for &member in members {
+            self.field(member)?;
+        }
+        <Self as Sink<'a>>::close(self)
+    }
+
     /// Marks the current container as holding run-time members; whether it is an object.
     fn mark_dynamic(&mut self) -> bool {
         match self.levels.last_mut() {
@@ -825,6 +895,8 @@ mod tests {
         DynOpen(&'static str, Container),
         /// A note: severity, message, line.
         NoteS(Severity, &'static str, Option<u32>),
+        /// A whole object ([`Sink::object`]): name, channel, members (name, tenths).
+        Obj(&'static str, Option<u8>, &'static [(&'static str, i64)]),
     }
 
     impl Codec for Script {
@@ -851,6 +923,15 @@ mod tests {
                         .warning(DecodeError::new(o, ErrorKind::OutOfRange))
                         .map_err(e)?,
                     Step::Fail(o) => return Err(DecodeError::new(o, ErrorKind::UnexpectedEof)),
+                    Step::Obj(n, c, members) => {
+                        let mut fields = [Field::new("", None, Value::Null); 4];
+                        for (slot, &(name, digits)) in fields.iter_mut().zip(members) {
+                            let value = Value::Decimal { digits, scale: 1 };
+                            *slot = Field::new(name, None, value);
+                        }
+                        let fields = fields.get(..members.len()).unwrap();
+                        sink.object(n, c, fields).map_err(e)?
+                    }
                     // Copied from a buffer that is overwritten at once, as a script's text is.
                     Step::DynN(k, n) => {
                         let mut key = String::from(k);
@@ -1053,6 +1134,101 @@ mod tests {
             ]),
             r#"{"data":{"z":0.1},"errors":[{"kind":"unexpected_eof","message":"unexpected end of payload at byte 3","offset":3}]}"#
         );
+    }
+
+    /// `Obj` replaced by its three steps.
+    fn in_steps(steps: &'static [Step]) -> &'static [Step] {
+        let mut out = Vec::new();
+        for &step in steps {
+            match step {
+                Obj(n, c, members) => {
+                    out.push(Open(n, c, Object));
+                    out.extend(members.iter().map(|&(m, v)| F(m, None, v)));
+                    out.push(Close);
+                }
+                other => out.push(other),
+            }
+        }
+        Vec::leak(out)
+    }
+
+    #[test]
+    fn a_whole_object_renders_as_its_three_steps() {
+        let cases: [&'static [Step]; 7] = [
+            // In key order: one pass.
+            &[
+                F("b", None, 1),
+                Obj("gps", Some(1), &[("alt", 1), ("lat", 2), ("lon", 3)]),
+            ],
+            // Out of key order, a repeated key, none: as the steps render them.
+            &[Obj("o", None, &[("y", 1), ("x", 2)]), F("a", None, 3)],
+            &[Obj("o", None, &[("x", 1), ("x", 2), ("w", 3)])],
+            &[Obj("empty", Some(2), &[])],
+            // Keys that tie on their 8-byte prefixes.
+            &[Obj(
+                "o",
+                None,
+                &[("temperature_a", 1), ("temperature_b", 2)],
+            )],
+            // Inside an array and inside an object.
+            &[
+                Open("list", None, Array),
+                Obj("", None, &[("a", 1), ("b", 2)]),
+                Obj("", None, &[("b", 1), ("a", 2)]),
+                Close,
+                Open("o", None, Object),
+                Obj("p", Some(3), &[("a", 1)]),
+                Close,
+            ],
+            // The object the same key as a field before it: the last one is kept.
+            &[
+                F("o", None, 1),
+                Obj("o", None, &[("a", 1)]),
+                F("o", Some(1), 2),
+            ],
+        ];
+        for steps in cases {
+            assert_eq!(both(steps), both(in_steps(steps)));
+        }
+        assert_eq!(
+            both(cases[0]),
+            r#"{"data":{"b":0.1,"gps_1":{"alt":0.1,"lat":0.2,"lon":0.3}}}"#
+        );
+        assert_eq!(both(cases[2]), r#"{"data":{"o":{"w":0.3,"x":0.2}}}"#);
+    }
+
+    #[test]
+    fn a_whole_object_stops_where_its_steps_would() {
+        // Room for the opening and one member of three: the object is left out whole.
+        for steps in [
+            &[
+                F("a", None, 1),
+                Obj("o", None, &[("x", 1), ("y", 2), ("z", 3)]),
+            ][..],
+            &[Obj("o", None, &[("x", 1), ("y", 2)]), F("a", None, 1)][..],
+        ] {
+            let text = both_within::<3>(steps);
+            assert_eq!(text, both_within::<3>(in_steps(steps)));
+            assert!(text.contains("sink_full"), "{text}");
+        }
+        // Exactly full.
+        let steps = &[Obj("o", None, &[("x", 1), ("y", 2)])];
+        assert_eq!(
+            both_within::<3>(steps),
+            r#"{"data":{"o":{"x":0.1,"y":0.2}}}"#
+        );
+        // Below the deepest nesting allowed, and at it.
+        static DEEP: [Step; MAX_DEPTH + 1] = {
+            let mut s = [Open("", None, Array); MAX_DEPTH + 1];
+            s[MAX_DEPTH] = Obj("", None, &[("a", 1)]);
+            s
+        };
+        let shallow = &DEEP[1..];
+        assert_eq!(both(shallow), both(in_steps(shallow)));
+        assert!(both(shallow).contains(r#"[{"a":0.1}]"#));
+        let text = both(&DEEP);
+        assert_eq!(text, both(in_steps(&DEEP)));
+        assert!(text.contains("nesting"), "{text}");
     }
 
     #[test]
