@@ -62,8 +62,8 @@ pub(super) struct CachedKey {
     text: [u8; 32],
 }
 
-/// Slots of the key cache (direct-mapped).
-const KEYS: usize = 64;
+/// Slots of the key cache (direct-mapped), a power of two.
+const KEYS: usize = 128;
 
 /// An open container.
 #[derive(Debug, Clone, Copy)]
@@ -345,7 +345,9 @@ impl JsonSink<'_> {
     ) -> (usize, u64) {
         let address = name.as_ptr() as usize;
         let ch = channel.map_or(0x100, u16::from);
-        let slot = ((address >> 3) ^ usize::from(ch).wrapping_mul(0x9e37)) % KEYS;
+        // Multiplicative hashing of name and channel: the top bits of the product.
+        let hash = ((address as u64) ^ (u64::from(ch) << 48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = (hash >> (64 - KEYS.trailing_zeros())) as usize;
         if let Some(key) = self.keys.get(slot)
             && key.name == address
             && key.name_len == name.len()
