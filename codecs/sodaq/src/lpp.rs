@@ -8,7 +8,7 @@
 //! 648 to 332 decode-only, 2,472 to 1,769 decode + JSON.
 
 use lorafield_core::parse::{PResult, Remaining, be_i16, be_i24, error_at, u8};
-use lorafield_core::{Container, DecodeError, ErrorKind, Field, Sink, Value};
+use lorafield_core::{DecodeError, ErrorKind, Field, Sink, Value};
 use nom::Parser;
 use nom::sequence::preceded;
 
@@ -83,14 +83,12 @@ pub(crate) fn decode<'a, S: Sink<'a> + ?Sized>(
             .map_err(err(ANALOG_IN_AT))?;
     }
     if let Some((latitude, longitude, altitude)) = gps_1 {
-        (|| {
-            sink.open("gps", Some(1), Container::Object)?;
-            sink.field(Field::new("altitude", None, dec(altitude, 2)))?;
-            sink.field(Field::new("latitude", None, dec(latitude, 4)))?;
-            sink.field(Field::new("longitude", None, dec(longitude, 4)))?;
-            sink.close()
-        })()
-        .map_err(err(GPS_AT))?;
+        let members = [
+            Field::new("altitude", None, dec(altitude, 2)),
+            Field::new("latitude", None, dec(latitude, 4)),
+            Field::new("longitude", None, dec(longitude, 4)),
+        ];
+        sink.object("gps", Some(1), &members).map_err(err(GPS_AT))?;
     }
     if let Some(celsius) = temperature_3 {
         sink.field(Field::new("temperature", Some(3), dec(celsius, 1)))

@@ -125,14 +125,12 @@ pub(crate) fn decode<'a, S: Sink<'a> + ?Sized>(
             let (rest, (seconds_ago, latitude, longitude)) =
                 fix(input).map_err(|e| error_at(e, payload.len()))?;
             input = rest;
-            (|| {
-                sink.open("", None, Container::Object)?;
-                sink.field(Field::new("latitude", None, dec(latitude, 7)))?;
-                sink.field(Field::new("longitude", None, dec(longitude, 7)))?;
-                sink.field(Field::new("seconds_ago", None, dec(seconds_ago, 0)))?;
-                sink.close()
-            })()
-            .map_err(err(offset))?;
+            let members = [
+                Field::new("latitude", None, dec(latitude, 7)),
+                Field::new("longitude", None, dec(longitude, 7)),
+                Field::new("seconds_ago", None, dec(seconds_ago, 0)),
+            ];
+            sink.object("", None, &members).map_err(err(offset))?;
         }
         sink.close().map_err(err(layout.fixes_at))?;
     }
@@ -148,14 +146,12 @@ pub(crate) fn decode<'a, S: Sink<'a> + ?Sized>(
     if layout.udp_header {
         let (_, (version, imei, token)) = udp_header(payload).map_err(|_| eof(0))?;
         let imei = imei.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b));
-        (|| {
-            sink.open("udp_header", None, Container::Object)?;
-            sink.field(Field::new("imei", None, Value::DecimalText(imei)))?;
-            sink.field(Field::new("token", None, Value::Bytes(token)))?;
-            sink.field(Field::new("version", None, Value::U64(version.into())))?;
-            sink.close()
-        })()
-        .map_err(err(0))?;
+        let members = [
+            Field::new("imei", None, Value::DecimalText(imei)),
+            Field::new("token", None, Value::Bytes(token)),
+            Field::new("version", None, Value::U64(version.into())),
+        ];
+        sink.object("udp_header", None, &members).map_err(err(0))?;
     }
     Ok(())
 }
