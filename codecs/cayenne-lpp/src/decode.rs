@@ -50,9 +50,12 @@ impl CayenneLpp {
             if end > payload.len() {
                 return Err(at(ErrorKind::UnexpectedEof));
             }
+            // Each arm returns on its own error, so that the common path goes straight on.
             match t.layout {
                 Layout::Scalar(num) => {
-                    sink.field(Field::new(t.name, Some(channel), number(payload, end, num)))
+                    let value = number(payload, end, num);
+                    sink.field(Field::new(t.name, Some(channel), value))
+                        .map_err(at)?;
                 }
                 // Members in key order (`altitude, latitude, longitude`), so that JSON
                 // writers need not sort them; each ends where the table says.
@@ -63,9 +66,9 @@ impl CayenneLpp {
                     };
                     let [a, b, c] = &t.sorted;
                     sink.object(t.name, Some(channel), &[member(a), member(b), member(c)])
+                        .map_err(at)?;
                 }
             }
-            .map_err(at)?;
             pos = end;
         }
         Ok(())
@@ -102,7 +105,7 @@ fn number(payload: &[u8], end: usize, num: Num) -> Value<'static> {
             .fold(0u64, |w, &b| (w << 8) | u64::from(b)),
     };
     // Keep the low `size` bytes, sign-extending if the type is signed.
-    let shift = 64 - 8 * u32::from(num.size);
+    let shift = u32::from(num.shift);
     let raw = if num.signed {
         ((word << shift) as i64) >> shift
     } else {

@@ -15,6 +15,8 @@ pub struct Num {
     /// `divisor` as `10^scale / mul`: the raw value times `mul` is the decimal's digits.
     pub(crate) mul: u8,
     pub(crate) scale: u8,
+    /// `64 - 8 * size`: the shifts that keep the low `size` bytes of a 64-bit word.
+    pub(crate) shift: u8,
 }
 
 impl Num {
@@ -39,6 +41,7 @@ impl Num {
             divisor,
             mul,
             scale,
+            shift: 64 - 8 * size,
         }
     }
 
