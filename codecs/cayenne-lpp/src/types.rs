@@ -166,16 +166,11 @@ const fn str_lt(a: &str, b: &str) -> bool {
 const fn sorted(members: &[Member]) -> [Sorted; 3] {
     assert!(members.len() == 3, "objects have three members");
     let mut order = [0usize, 1, 2];
-    // Insertion sort of the first members.len() positions.
+    // Insertion sort of the positions by name.
     let mut i = 1;
-    while i < members.len() {
+    while i < 3 {
         let mut j = i;
-        while j > 0
-            && str_lt(
-                members[order[j] as usize].name,
-                members[order[j - 1] as usize].name,
-            )
-        {
+        while j > 0 && str_lt(members[order[j]].name, members[order[j - 1]].name) {
             let t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;

@@ -2,7 +2,7 @@
 //! left, so it has no lifetime, is `Copy`, never allocates, and becomes an absolute offset once
 //! the whole input is known; and the number parsers codecs read with it.
 //!
-//! The number parsers ([`u8`], [`le_u16`], [`be_i24`], ...) and [`take`] are nom parsers, used
+//! The number parsers ([`u8()`], [`le_u16`], [`be_i24`], ...) and [`take`] are nom parsers, used
 //! as nom's own are (`(le_u32, u8, le_i16).parse(i)`), that read with one bounds check and
 //! always inline. nom 8's own go through `Input::take_from`, which is not `#[inline]` for
 //! slices: one call per number from a codec crate. Measured on the Sodaq report's fixtures
