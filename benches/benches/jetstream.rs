@@ -25,13 +25,11 @@
 mod nats_server;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lorafield::{Registry, Selection};
 use lorafield_cli::forward::{ForwardOptions, forward};
 use lorafield_cli::serve::{JetStreamOptions, ServeOptions, serve};
-use lorafield_envelope::generate::{GenOptions, Shape, write_shares};
 use lorafield_microshare::Secret;
 use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
 use lorafield_microshare::outbox::NewRecord;
@@ -49,30 +47,7 @@ const REC_TYPE: &str = "io.example.bench";
 
 /// TTS v3 webhook bodies: the `data` of generated shares.
 fn bodies(count: usize, seed: u64) -> Vec<String> {
-    let mut out = Vec::new();
-    let options = GenOptions {
-        count,
-        seed,
-        shape: Shape::TtsV3,
-        ..GenOptions::default()
-    };
-    write_shares(&options, &mut out).unwrap();
-    #[derive(serde::Deserialize)]
-    struct Share<'a> {
-        #[serde(borrow)]
-        data: &'a serde_json::value::RawValue,
-    }
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Share<'_>>(l)
-                .unwrap()
-                .data
-                .get()
-                .to_string()
-        })
-        .collect()
+    lorafield_benches::webhook_bodies(count, seed)
 }
 
 fn nats(server: &NatsServer) -> NatsOptions {
@@ -109,34 +84,7 @@ async fn post_all(url: &str, bodies: Arc<Vec<String>>) -> Vec<Duration> {
         .pool_max_idle_per_host(SENDERS)
         .build()
         .unwrap();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..SENDERS {
-        let (next, bodies, http, url) = (
-            next.clone(),
-            bodies.clone(),
-            http.clone(),
-            format!("{url}/uplink"),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                let start = Instant::now();
-                let r = http.post(&url).body(body.clone()).send().await.unwrap();
-                // 200: a duplicate (generated uplinks may meet).
-                assert!(matches!(r.status().as_u16(), 200 | 202), "{}", r.status());
-                times.push(start.elapsed());
-            }
-            times
-        }));
-    }
-    let mut times = Vec::new();
-    for t in tasks {
-        times.extend(t.await.unwrap());
-    }
-    times
+    lorafield_benches::post_all(&http, url, bodies, SENDERS).await
 }
 
 async fn accept() {

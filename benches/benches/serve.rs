@@ -10,7 +10,6 @@
 //! Bridge, simulator, delivery worker and senders share the machine's cores.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -29,34 +28,7 @@ fn bodies(count: usize, seed: u64) -> Vec<String> {
 
 /// Posts every body with `SENDERS` senders; returns each request's acknowledgement time.
 async fn post_all(url: &str, bodies: Arc<Vec<String>>, http: &reqwest::Client) -> Vec<Duration> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..SENDERS {
-        let (next, bodies, http, url) = (
-            next.clone(),
-            bodies.clone(),
-            http.clone(),
-            format!("{url}/uplink"),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                let start = Instant::now();
-                let r = http.post(&url).body(body.clone()).send().await.unwrap();
-                // 200: a duplicate (generated uplinks of different seeds may meet).
-                assert!(matches!(r.status().as_u16(), 200 | 202), "{}", r.status());
-                times.push(start.elapsed());
-            }
-            times
-        }));
-    }
-    let mut times = Vec::new();
-    for t in tasks {
-        times.extend(t.await.unwrap());
-    }
-    times
+    lorafield_benches::post_all(http, url, bodies, SENDERS).await
 }
 
 fn bench(c: &mut Criterion) {

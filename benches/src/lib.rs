@@ -10,6 +10,48 @@ pub mod naive;
 pub mod paths;
 pub mod peer;
 
+/// Posts every body to `{url}/uplink` with `senders` concurrent senders sharing `http`'s
+/// keep-alive connections, each taking the next body; returns each request's acknowledgement
+/// time. A 200 (a duplicate: generated uplinks may meet) counts as accepted; anything else
+/// stops the bench.
+pub async fn post_all(
+    http: &reqwest::Client,
+    url: &str,
+    bodies: std::sync::Arc<Vec<String>>,
+    senders: usize,
+) -> Vec<std::time::Duration> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let (next, bodies, http, url) = (
+            next.clone(),
+            bodies.clone(),
+            http.clone(),
+            format!("{url}/uplink"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let start = std::time::Instant::now();
+                let r = http.post(&url).body(body.clone()).send().await;
+                let status = r.expect("the bridge answers on loopback").status();
+                assert!(matches!(status.as_u16(), 200 | 202), "{status}");
+                times.push(start.elapsed());
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.expect("a sender"));
+    }
+    times
+}
+
 /// TTS v3 webhook bodies (2.4 KB each): the `data` of `count` shares generated from `seed`.
 pub fn webhook_bodies(count: usize, seed: u64) -> Vec<String> {
     use lorafield_envelope::generate::{GenOptions, Shape, write_shares};

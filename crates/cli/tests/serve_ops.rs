@@ -467,9 +467,9 @@ async fn the_startup_lines_say_where_and_how_in_words() {
 /// it injects at debug.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_logs_under_its_own_name() {
-    use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lorafield"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lorafield"));
+    command
         .args([
             "microshare-sim",
             "--listen",
@@ -478,39 +478,17 @@ async fn the_simulator_logs_under_its_own_name() {
             "status500=1",
         ])
         .env("LORAFIELD_LOG", "microshare_sim=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(url) = line.strip_prefix("lorafield microshare-sim: listening on ") {
-                let _ = tx.send(url.to_string());
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    let url = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        .stdout(Stdio::null());
+    let mut sim = Watched::spawn(command, "microshare-sim");
+    let url = sim.url.clone();
     let r = http()
         .post(format!("{url}/oauth2/token?grant_type=password"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 500);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let lines = reader.join().unwrap();
+    let log = sim.stop(Duration::from_secs(10));
+    let lines: Vec<&str> = log.lines().collect();
     assert!(
         lines
             .iter()
@@ -529,7 +507,6 @@ async fn the_simulator_logs_under_its_own_name() {
 /// answers the third of three quick posts 429 (and counts it), a bad latency is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_takes_latency_rate_limit_and_cap_from_its_flags() {
-    use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let refused = Command::new(env!("CARGO_BIN_EXE_lorafield"))
         .args(["microshare-sim", "--latency", "10,20"])
@@ -538,7 +515,8 @@ async fn the_simulator_takes_latency_rate_limit_and_cap_from_its_flags() {
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("the jitter at most the mean"), "{stderr}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lorafield"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lorafield"));
+    command
         .args(["microshare-sim", "--listen", "127.0.0.1:0"])
         .args([
             "--latency",
@@ -548,24 +526,9 @@ async fn the_simulator_takes_latency_rate_limit_and_cap_from_its_flags() {
             "--max-in-flight",
             "50",
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(url) = line.strip_prefix("lorafield microshare-sim: listening on ") {
-                let _ = tx.send(url.to_string());
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    let url = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        .stdout(Stdio::null());
+    let mut sim = Watched::spawn(command, "microshare-sim");
+    let url = sim.url.clone();
     let token: Value = http()
         .post(format!(
             "{url}/oauth2/token?username=user@example.org&password=secret&client_id=apikey&grant_type=pipe"
@@ -606,15 +569,8 @@ async fn the_simulator_takes_latency_rate_limit_and_cap_from_its_flags() {
     assert_eq!(stats["rate_limited"], limited);
     assert_eq!(stats["stored"], 3 - limited);
     assert_eq!(stats["peak_in_flight"], 1);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let lines = reader.join().unwrap();
+    let log = sim.stop(Duration::from_secs(10));
+    let lines: Vec<&str> = log.lines().collect();
     let last = lines.last().unwrap();
     assert!(last.contains("\"rate_limited\":"), "{lines:#?}");
 }

@@ -30,36 +30,30 @@ pub(crate) fn sim_config(faults: &str) -> SimConfig {
     }
 }
 
-/// A running bridge: the process, its address, and what it wrote on stderr.
-pub(crate) struct Bridge {
-    pub(crate) child: Child,
+/// A `lorafield` process watched through its stderr: the address of its `lorafield NAME:
+/// listening on ADDR` line and every line it wrote, collected by a thread of its own.
+pub(crate) struct Watched {
+    child: Option<Child>,
     pub(crate) url: String,
-    pub(crate) log: Arc<Mutex<String>>,
+    log: Arc<Mutex<String>>,
+    name: String,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Bridge {
-    pub(crate) fn start(outbox: &Path, sim: &str, creds: &[&str], extra: &[&str]) -> Bridge {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lorafield"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--rec-type", REC_TYPE])
-            .arg("--outbox")
-            .arg(outbox)
-            .args(["--microshare-url", sim, "--timeout", "1"])
-            .args(creds)
-            .args(extra)
-            .env("LORAFIELD_LOG", "debug")
-            .env_remove("LORAFIELD_PIPE_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+impl Watched {
+    /// Spawns `command` (its stderr piped here) and waits (20 s at most) for the line that
+    /// says where `lorafield NAME` listens.
+    pub(crate) fn spawn(mut command: Command, name: &str) -> Watched {
+        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let prefix = format!("lorafield {name}: listening on ");
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("lorafield serve: listening on ") {
+                if let Some(addr) = line.strip_prefix(&prefix) {
                     let _ = tx.send(addr.to_string());
                 }
                 let mut log = sink.lock().unwrap();
@@ -69,45 +63,108 @@ impl Bridge {
         });
         let url = rx
             .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("the bridge did not start: {}", log.lock().unwrap()));
-        Bridge { child, url, log }
+            .unwrap_or_else(|_| panic!("lorafield {name} did not start: {}", log.lock().unwrap()));
+        Watched {
+            child: Some(child),
+            url,
+            log,
+            name: name.to_string(),
+            reader: Some(reader),
+        }
     }
 
+    /// Everything it wrote on stderr so far.
     pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
-    pub(crate) fn kill(mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
+    /// SIGKILL.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
-    /// SIGTERM, then waits (10 s at most) for a clean exit.
-    pub(crate) fn stop(mut self) -> String {
+    /// SIGTERM, then waits (`within` at most) for a clean exit; returns everything it logged,
+    /// to its last line (the reader is joined once the pipe closes).
+    pub(crate) fn stop(&mut self, within: Duration) -> String {
+        let Some(mut child) = self.child.take() else {
+            return self.log();
+        };
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + within;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "exit {status}: {}", self.log());
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(
+                    status.success(),
+                    "{}: exit {status}: {}",
+                    self.name,
+                    self.log()
+                );
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "no exit after SIGTERM: {}",
+                "{}: no exit after SIGTERM: {}",
+                self.name,
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
         self.log()
     }
 }
 
-impl Drop for Bridge {
+impl Drop for Watched {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
+    }
+}
+
+/// A running bridge (`lorafield serve`): the process, its address, and what it wrote on
+/// stderr.
+pub(crate) struct Bridge {
+    proc: Watched,
+    pub(crate) url: String,
+}
+
+impl Bridge {
+    pub(crate) fn start(outbox: &Path, sim: &str, creds: &[&str], extra: &[&str]) -> Bridge {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lorafield"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--rec-type", REC_TYPE])
+            .arg("--outbox")
+            .arg(outbox)
+            .args(["--microshare-url", sim, "--timeout", "1"])
+            .args(creds)
+            .args(extra)
+            .env("LORAFIELD_LOG", "debug")
+            .env_remove("LORAFIELD_PIPE_TOKEN")
+            .stdout(Stdio::null());
+        let proc = Watched::spawn(command, "serve");
+        Bridge {
+            url: proc.url.clone(),
+            proc,
+        }
+    }
+
+    pub(crate) fn log(&self) -> String {
+        self.proc.log()
+    }
+
+    pub(crate) fn kill(mut self) {
+        self.proc.kill(); // SIGKILL
+    }
+
+    /// SIGTERM, then waits (10 s at most) for a clean exit.
+    pub(crate) fn stop(mut self) -> String {
+        self.proc.stop(Duration::from_secs(10))
     }
 }
 

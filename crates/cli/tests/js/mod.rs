@@ -4,22 +4,19 @@
 #![allow(dead_code)] // each test file uses some of it
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lorafield_microshare::sim::{Latency, Simulator};
 
-use crate::common::{REC_TYPE, http, password_creds, sim_config};
+use crate::common::{REC_TYPE, Watched, http, password_creds, sim_config};
 
 /// A running `lorafield` process: its address (from its "listening on" line) and its log.
 pub(crate) struct Proc {
-    child: Option<Child>,
+    proc: Watched,
     pub(crate) url: String,
-    log: Arc<Mutex<String>>,
-    name: String,
 }
 
 impl Proc {
@@ -30,84 +27,34 @@ impl Proc {
 
     /// [`Proc::start`] with `LORAFIELD_LOG=log`.
     pub(crate) fn start_logging(args: &[String], log: &str) -> Proc {
-        let name = args[0].clone();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lorafield"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lorafield"));
+        command
             .args(args)
             .env("LORAFIELD_LOG", log)
             .env_remove("LORAFIELD_PIPE_TOKEN")
             .env_remove("NATS_USER")
             .env_remove("NATS_PASSWORD")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        let prefix = format!("lorafield {name}: listening on ");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix(&prefix) {
-                    let _ = tx.send(addr.to_string());
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("lorafield {name} did not start: {}", log.lock().unwrap()));
+            .stdout(Stdio::null());
+        let proc = Watched::spawn(command, &args[0]);
         Proc {
-            child: Some(child),
-            url,
-            log,
-            name,
+            url: proc.url.clone(),
+            proc,
         }
     }
 
     pub(crate) fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.proc.log()
     }
 
     /// SIGKILL.
     pub(crate) fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.proc.kill();
     }
 
     /// SIGTERM, then waits (30 s at most) for a clean exit.
     pub(crate) fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                assert!(
-                    status.success(),
-                    "{}: exit {status}: {}",
-                    self.name,
-                    self.log()
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: no exit after SIGTERM: {}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.proc.stop(Duration::from_secs(30));
     }
 
     /// `GET /metrics`.
@@ -131,12 +78,6 @@ impl Proc {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

@@ -2,16 +2,14 @@
 //! the simulator holds. Every wait is bounded.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lorafield_microshare::sim::Simulator;
 use serde_json::Value;
 
-use crate::common::{API_KEY, PASSWORD, REC_TYPE, USER, http, password_creds, uplink};
+use crate::common::{API_KEY, PASSWORD, REC_TYPE, USER, Watched, http, password_creds, uplink};
 
 /// The topic filters of the tests: The Things Stack's uplinks and joins of one application,
 /// every ChirpStack event.
@@ -23,9 +21,8 @@ pub(crate) const TOPICS: [&str; 3] = [
 
 /// A running `lorafield ingest-mqtt`: the process, its /metrics URL, what it logged.
 pub(crate) struct Ingester {
-    child: Child,
+    proc: Watched,
     url: String,
-    log: Arc<Mutex<String>>,
 }
 
 impl Ingester {
@@ -57,8 +54,7 @@ impl Ingester {
             .env_remove("LORAFIELD_MQTT_PASSWORD")
             .env_remove("LORAFIELD_MQTT_USERNAME")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::null());
         for topic in TOPICS {
             command.args(["--topic", topic]);
         }
@@ -68,31 +64,18 @@ impl Ingester {
         Ingester::spawn(command)
     }
 
-    pub(crate) fn spawn(mut command: Command) -> Ingester {
-        let mut child = command.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("lorafield ingest-mqtt: listening on ") {
-                    let _ = tx.send(url.to_string());
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("ingest-mqtt did not start: {}", log.lock().unwrap()));
-        Ingester { child, url, log }
+    /// Spawns `command`, a `lorafield ingest-mqtt` with its options, and waits (20 s at most)
+    /// until it says where it listens.
+    pub(crate) fn spawn(command: Command) -> Ingester {
+        let proc = Watched::spawn(command, "ingest-mqtt");
+        Ingester {
+            url: proc.url.clone(),
+            proc,
+        }
     }
 
     pub(crate) fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.proc.log()
     }
 
     /// GET /healthz: the status and the JSON.
@@ -188,32 +171,7 @@ impl Ingester {
 
     /// SIGTERM, then waits (15 s at most) for a clean exit; returns what it logged.
     pub(crate) fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "exit {status}: {}", self.log());
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit after SIGTERM: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The reader thread has the last lines once the pipe closes.
-        std::thread::sleep(Duration::from_millis(100));
-        self.log()
-    }
-}
-
-impl Drop for Ingester {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proc.stop(Duration::from_secs(15))
     }
 }
 
