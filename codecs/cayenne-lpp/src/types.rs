@@ -28,7 +28,7 @@ impl Num {
                 let mut d = divisor;
                 let mut scale = 0;
                 while d > 1 {
-                    assert!(d % 10 == 0, "divisor must be 2 or a power of ten");
+                    assert!(d.is_multiple_of(10), "divisor must be 2 or a power of ten");
                     d /= 10;
                     scale += 1;
                 }

@@ -103,11 +103,11 @@ pub(crate) fn read(
         }
         // The block's last line ends at the first newline from the byte before `to`.
         let from_last = (to - 1 - at) as usize;
-        if from_last < filled {
-            if let Some(i) = memchr::memchr(b'\n', &buf[from_last..filled]) {
-                end = Some(from_last + i + 1);
-                break;
-            }
+        if from_last < filled
+            && let Some(i) = memchr::memchr(b'\n', &buf[from_last..filled])
+        {
+            end = Some(from_last + i + 1);
+            break;
         }
         if eof {
             break;

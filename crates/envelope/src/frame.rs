@@ -275,13 +275,13 @@ impl<R: Read> Framer<R> {
                     s.escape = true;
                 } else if b == b'"' {
                     s.in_string = false;
-                    if s.depth == level {
-                        if let Some((start, line, _)) = s.open.take() {
-                            self.items.push(Item {
-                                range: start..i + 1,
-                                line,
-                            });
-                        }
+                    if s.depth == level
+                        && let Some((start, line, _)) = s.open.take()
+                    {
+                        self.items.push(Item {
+                            range: start..i + 1,
+                            line,
+                        });
                     }
                 }
                 i += 1;
@@ -323,13 +323,13 @@ impl<R: Read> Framer<R> {
                             i += 1;
                             break;
                         }
-                        if s.depth == level {
-                            if let Some((start, line, _)) = s.open.take() {
-                                self.items.push(Item {
-                                    range: start..i + 1,
-                                    line,
-                                });
-                            }
+                        if s.depth == level
+                            && let Some((start, line, _)) = s.open.take()
+                        {
+                            self.items.push(Item {
+                                range: start..i + 1,
+                                line,
+                            });
                         }
                     }
                 }

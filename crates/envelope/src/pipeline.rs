@@ -365,13 +365,13 @@ fn by_blocks<'scope>(
                 other => {
                     // After a read error nothing more of the file is decoded (as when it is
                     // framed); the blocks read already return their tokens through the writer.
-                    if let Err(e) = other {
-                        if !failed {
-                            d.io_errors.push(format!(
-                                "{name}: read error after line {}: {e}",
-                                line.saturating_sub(1)
-                            ));
-                        }
+                    if let Err(e) = other
+                        && !failed
+                    {
+                        d.io_errors.push(format!(
+                            "{name}: read error after line {}: {e}",
+                            line.saturating_sub(1)
+                        ));
                     }
                     failed = true;
                     let _ = done.send((seq, ChunkOutput::default()));

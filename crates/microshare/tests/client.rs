@@ -589,7 +589,7 @@ async fn a_slow_answer_times_out() {
 
 /// A share as Microshare stores it: 2017 encoding for even `n`, 2020+ for odd.
 fn share(n: usize) -> String {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         format!(
             r#"{{"_id": {{"$oid": "5923{n:020}"}}, "id": "5923{n:020}", "recType": "io.example.test", "tstamp": {{"$date": 1495501715141}}, "data": {{"n": {n}, "x": 1.50}}}}"#
         )

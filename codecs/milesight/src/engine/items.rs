@@ -121,7 +121,7 @@ const fn is_power_of_ten(mut d: u32) -> bool {
     if d == 0 {
         return false;
     }
-    while d % 10 == 0 {
+    while d.is_multiple_of(10) {
         d /= 10;
     }
     d == 1

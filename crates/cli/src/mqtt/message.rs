@@ -247,16 +247,16 @@ impl Intake {
         topic: &str,
         payload: &[u8],
     ) -> Result<Enqueued, NotStored> {
-        if let TopicEvent::ChirpStack(event) = topic_event(topic) {
-            if event != "up" {
-                return Err(match intake::chirpstack_event(event) {
-                    Some(kind) => NotStored::Ignored(kind),
-                    None => NotStored::Refused(
-                        "unknown_event",
-                        format!("ChirpStack sends no event {event:?} (uplinks are event/up)"),
-                    ),
-                });
-            }
+        if let TopicEvent::ChirpStack(event) = topic_event(topic)
+            && event != "up"
+        {
+            return Err(match intake::chirpstack_event(event) {
+                Some(kind) => NotStored::Ignored(kind),
+                None => NotStored::Refused(
+                    "unknown_event",
+                    format!("ChirpStack sends no event {event:?} (uplinks are event/up)"),
+                ),
+            });
         }
         let Ok(text) = std::str::from_utf8(payload) else {
             return Err(NotStored::Refused(

@@ -206,7 +206,7 @@ fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
     let frac = u32::from(scale);
     // Trailing zeros of the fraction are not printed. Most readings have none: one test.
     let mut strip = 0;
-    if frac > 0 && m % 10 == 0 {
+    if frac > 0 && m.is_multiple_of(10) {
         strip = (((ascii ^ 0x3030_3030_3030_3030).leading_zeros()) / 8).min(frac);
     }
     let frac = frac - strip;
@@ -270,7 +270,7 @@ fn ascii8(x: u64) -> u64 {
 /// `m / 10^frac` with a sign, digit by digit: text longer than 16 characters or a fraction of
 /// more than 15 digits.
 fn put_long(buf: &mut [u8], pos: usize, mut m: u64, mut frac: u32, negative: bool) -> usize {
-    while frac > 0 && m % 10 == 0 {
+    while frac > 0 && m.is_multiple_of(10) {
         m /= 10;
         frac -= 1;
     }

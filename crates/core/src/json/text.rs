@@ -217,7 +217,11 @@ mod tests {
             let bytes: [u8; 40] = core::array::from_fn(|i| {
                 let b = ((if i < 16 { x } else { y }) >> ((i % 16) * 4)) as u8;
                 // Mostly name-like bytes, sometimes anything.
-                if b % 7 == 0 { b } else { b'a' + b % 26 }
+                if b.is_multiple_of(7) {
+                    b
+                } else {
+                    b'a' + b % 26
+                }
             });
             assert_eq!(
                 plain(&bytes[..len]),

@@ -267,34 +267,34 @@ impl<'s> Redecoder<'s> {
             (Some(_), None) => true,
             (None, _) => false,
         };
-        if let Some(d) = &data {
-            if changed {
-                match &fields.decoded {
-                    Some(old) => {
-                        let start = self.repl.len();
-                        self.repl.extend_from_slice(&self.result[d.clone()]);
-                        let with = start..self.repl.len();
-                        self.edits.push(Edit {
-                            span: old.span.clone(),
-                            data: Some(0..with.len()),
-                            with,
-                        });
-                    }
-                    None => {
-                        let at = fields.payload.as_ref().map_or(0, |m| m.span.end);
-                        let start = self.repl.len();
-                        self.repl.extend_from_slice(b",\"");
-                        self.repl.extend_from_slice(shape.decoded_key().as_bytes());
-                        self.repl.extend_from_slice(b"\":");
-                        let data_at = self.repl.len() - start;
-                        self.repl.extend_from_slice(&self.result[d.clone()]);
-                        let with = start..self.repl.len();
-                        self.edits.push(Edit {
-                            span: at..at,
-                            data: Some(data_at..with.len()),
-                            with,
-                        });
-                    }
+        if let Some(d) = &data
+            && changed
+        {
+            match &fields.decoded {
+                Some(old) => {
+                    let start = self.repl.len();
+                    self.repl.extend_from_slice(&self.result[d.clone()]);
+                    let with = start..self.repl.len();
+                    self.edits.push(Edit {
+                        span: old.span.clone(),
+                        data: Some(0..with.len()),
+                        with,
+                    });
+                }
+                None => {
+                    let at = fields.payload.as_ref().map_or(0, |m| m.span.end);
+                    let start = self.repl.len();
+                    self.repl.extend_from_slice(b",\"");
+                    self.repl.extend_from_slice(shape.decoded_key().as_bytes());
+                    self.repl.extend_from_slice(b"\":");
+                    let data_at = self.repl.len() - start;
+                    self.repl.extend_from_slice(&self.result[d.clone()]);
+                    let with = start..self.repl.len();
+                    self.edits.push(Edit {
+                        span: at..at,
+                        data: Some(data_at..with.len()),
+                        with,
+                    });
                 }
             }
         }

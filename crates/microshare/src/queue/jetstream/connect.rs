@@ -98,22 +98,22 @@ impl NatsOptions {
     /// Replaces every secret of these options in `text` with `***`.
     pub(crate) fn redact(&self, text: &str) -> String {
         let mut text = text.to_string();
-        if let Some(p) = &self.password {
-            if !p.expose().is_empty() {
-                text = text.replace(p.expose(), "***");
-            }
+        if let Some(p) = &self.password
+            && !p.expose().is_empty()
+        {
+            text = text.replace(p.expose(), "***");
         }
-        if let Some(u) = self.user.as_deref().filter(|_| self.password.is_none()) {
-            if !u.is_empty() {
-                text = text.replace(u, "***");
-            }
+        if let Some(u) = self.user.as_deref().filter(|_| self.password.is_none())
+            && !u.is_empty()
+        {
+            text = text.replace(u, "***");
         }
         for url in self.servers.split(',') {
             let url = url.trim();
-            if let (Some(scheme), Some(at)) = (url.find("://"), url.rfind('@')) {
-                if at > scheme + 3 {
-                    text = text.replace(&url[scheme + 3..at], "***");
-                }
+            if let (Some(scheme), Some(at)) = (url.find("://"), url.rfind('@'))
+                && at > scheme + 3
+            {
+                text = text.replace(&url[scheme + 3..at], "***");
             }
         }
         text
