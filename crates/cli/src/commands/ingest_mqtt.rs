@@ -105,6 +105,10 @@ pub(crate) struct IngestMqttArgs {
     /// outbox directory].
     #[arg(long, value_name = "FILE")]
     rejected: Option<PathBuf>,
+    /// The rejected file's size at most, in MiB: once full it is moved to FILE.1 (replacing
+    /// the one before) and a new one begun, so the newest refusals are kept.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    rejected_max_mib: u64,
     /// The selection rules (default: lorafield.toml in the current directory, if any).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -172,6 +176,9 @@ fn prepare(args: IngestMqttArgs) -> Result<Prepared> {
     if args.mqtt_password.is_some() && args.mqtt_username.is_none() {
         bail!("an MQTT password needs a user name: give --mqtt-username (MQTT 3.1.1)");
     }
+    if args.rejected_max_mib == 0 {
+        bail!("--rejected-max-mib must be at least 1");
+    }
     if args.max_message_size == 0 {
         bail!("--max-message-size must be at least 1");
     }
@@ -218,6 +225,7 @@ fn prepare(args: IngestMqttArgs) -> Result<Prepared> {
     options.ca_file = args.ca_file;
     options.allow_unauthenticated = args.allow_unauthenticated;
     options.max_message_size = args.max_message_size;
+    options.rejected_max_bytes = args.rejected_max_mib.saturating_mul(1 << 20);
     options.worker = worker;
     Ok(Prepared {
         options,

@@ -106,17 +106,92 @@ enum NotStored {
 
 /// The messages refused, as JSON Lines: `{"at":..,"topic":..,"reason":..,"detail":..,
 /// "payload":"<text>"}` (or `"payload_base64"` when the message is not text).
+///
+/// Its size is capped: once it holds `max_bytes`, it is renamed to `FILE.1` (replacing the one
+/// before) and a new file is begun, so that a publisher sending nothing but garbage fills at
+/// most twice the cap on disk and the newest refusals are always kept. Processes sharing the
+/// file notice that another renamed it (the path names another file than theirs) and reopen.
 pub(crate) struct RejectedFile {
     path: PathBuf,
+    max_bytes: u64,
     file: Mutex<Option<File>>,
 }
 
 impl RejectedFile {
-    pub(crate) fn new(path: &Path) -> RejectedFile {
+    pub(crate) fn new(path: &Path, max_bytes: u64) -> RejectedFile {
         RejectedFile {
             path: path.to_path_buf(),
+            max_bytes,
             file: Mutex::new(None),
         }
+    }
+
+    /// Where the file is moved once full.
+    pub(crate) fn previous(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
+    /// Opens the file for appending, creating it and its directory if need be.
+    fn open(&self) -> std::io::Result<File> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+    }
+
+    /// Appends `text` (one whole line) to the file at the path, holding the file's lock:
+    /// first moving it to `FILE.1` when the line would take it past the cap. A process whose
+    /// open file was moved by another (the path names another file now) reopens the path, so
+    /// no line goes to a file that was replaced.
+    fn append(&self, open: &mut Option<File>, text: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        // Each pass either writes or reopens after another process's move: a few at most.
+        for _ in 0..8 {
+            let current = match std::fs::metadata(&self.path) {
+                Ok(m) => Some((m.dev(), m.ino())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            let file = match open.take() {
+                Some(f) => {
+                    let m = f.metadata()?;
+                    if Some((m.dev(), m.ino())) == current {
+                        f
+                    } else {
+                        self.open()?
+                    }
+                }
+                None => self.open()?,
+            };
+            fs4::FileExt::lock(&file)?;
+            let mine = file.metadata()?;
+            let here = std::fs::metadata(&self.path).ok();
+            if here.is_none_or(|m| (m.dev(), m.ino()) != (mine.dev(), mine.ino())) {
+                // Moved while this process waited for the lock.
+                fs4::FileExt::unlock(&file)?;
+                *open = Some(file);
+                continue;
+            }
+            if mine.len() > 0 && mine.len() + text.len() as u64 > self.max_bytes {
+                std::fs::rename(&self.path, self.previous())?;
+                fs4::FileExt::unlock(&file)?;
+                *open = Some(self.open()?);
+                continue;
+            }
+            // One write per line: appends of several processes do not interleave within a line.
+            let written = (&file).write_all(text).and_then(|()| (&file).flush());
+            fs4::FileExt::unlock(&file)?;
+            *open = Some(file);
+            return written;
+        }
+        Err(std::io::Error::other(
+            "the rejected file kept being moved by another process",
+        ))
     }
 
     /// The file.
@@ -146,23 +221,7 @@ impl RejectedFile {
             .file
             .lock()
             .map_err(|_| std::io::Error::other("the rejected file's lock is poisoned"))?;
-        if file.is_none() {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            *file = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
-        }
-        let f = file
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("not open"))?;
-        // One write per line: appends of several processes do not interleave within a line.
-        f.write_all(text.as_bytes())?;
-        f.flush()
+        self.append(&mut file, text.as_bytes())
     }
 }
 
@@ -356,7 +415,7 @@ mod tests {
     #[test]
     fn refused_messages_are_kept_one_line_each_text_or_base64() {
         let dir = tempfile::tempdir().unwrap();
-        let file = RejectedFile::new(&dir.path().join("sub/rejected.jsonl"));
+        let file = RejectedFile::new(&dir.path().join("sub/rejected.jsonl"), 1 << 20);
         file.keep(
             "t/1",
             "not_json",
@@ -382,5 +441,65 @@ mod tests {
         );
         assert_eq!(lines[1]["payload_base64"], "/wBB");
         assert!(lines[1]["at"].as_str().unwrap().ends_with('Z'));
+    }
+
+    /// The detail of every line of `path` (a number here), in file order; none if missing.
+    fn details(path: &Path) -> Vec<u64> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["detail"].as_str().unwrap().parse().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_rejected_file_is_moved_aside_and_a_new_one_begun() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rejected.jsonl");
+        // Each line is about 100 bytes: 10 fill the cap of 1,000.
+        let file = RejectedFile::new(&path, 1_000);
+        for i in 0..100u64 {
+            file.keep("t/1", "not_json", &i.to_string(), b"0123456789012345678")
+                .unwrap();
+            let size = std::fs::metadata(&path).unwrap().len();
+            assert!(size <= 1_000, "{size} bytes after line {i}");
+        }
+        let (older, newest) = (details(&file.previous()), details(&path));
+        assert!(!older.is_empty() && !newest.is_empty());
+        assert!(std::fs::metadata(file.previous()).unwrap().len() <= 1_000);
+        // The newest lines, whole and in order, to the last one: the older file holds those
+        // just before the current file's first.
+        let kept: Vec<u64> = older.iter().chain(&newest).copied().collect();
+        let first = 100 - kept.len() as u64;
+        assert_eq!(kept, (first..100).collect::<Vec<_>>());
+        assert!(kept.len() >= 10, "{kept:?}");
+    }
+
+    #[test]
+    fn processes_sharing_a_rejected_file_keep_it_under_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rejected.jsonl");
+        let (one, two) = (
+            RejectedFile::new(&path, 1_000),
+            RejectedFile::new(&path, 1_000),
+        );
+        for i in 0..100u64 {
+            let by = if i % 3 == 0 { &two } else { &one };
+            by.keep("t/1", "not_json", &i.to_string(), b"0123456789012345678")
+                .unwrap();
+            let size = std::fs::metadata(&path).unwrap().len();
+            assert!(size <= 1_000, "{size} bytes after line {i}");
+        }
+        // Whichever moved the full file, the other wrote to the new one: the newest lines,
+        // whole and in order, as with one process.
+        let (older, newest) = (details(&one.previous()), details(&path));
+        assert!(std::fs::metadata(one.previous()).unwrap().len() <= 1_000);
+        let kept: Vec<u64> = older.iter().chain(&newest).copied().collect();
+        let first = 100 - kept.len() as u64;
+        assert_eq!(kept, (first..100).collect::<Vec<_>>());
+        assert!(kept.len() >= 10, "{kept:?}");
     }
 }

@@ -76,6 +76,9 @@ pub struct IngestOptions {
     pub queue: Option<JetStreamOptions>,
     /// The file refused messages are kept in.
     pub rejected: PathBuf,
+    /// Its size at most, in bytes: once full it is moved to `FILE.1` (replacing the one
+    /// before) and a new one begun.
+    pub rejected_max_bytes: u64,
     /// Where `/metrics` and `/healthz` are served.
     pub listen: SocketAddr,
     /// Serve them beyond loopback (nothing there asks who is asking).
@@ -118,6 +121,7 @@ impl IngestOptions {
             ca_file: None,
             rec_type: rec_type.into(),
             rejected: outbox.join(REJECTED_FILE),
+            rejected_max_bytes: 64 << 20,
             outbox,
             queue: None,
             listen,
@@ -249,7 +253,7 @@ pub async fn ingest<D: Deliver>(
         queue: queue.clone(),
         outbox: outbox.clone(),
         counters: message::Counters::default(),
-        rejected: message::RejectedFile::new(&options.rejected),
+        rejected: message::RejectedFile::new(&options.rejected, options.rejected_max_bytes),
         throttle: LogThrottle::new(options.log_interval),
     });
     let link = Arc::new(session::Link::default());
