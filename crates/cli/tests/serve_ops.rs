@@ -140,6 +140,71 @@ async fn a_webhook_retried_is_a_duplicate_until_purged_and_outbox_commands_run_b
     sim.shutdown().await;
 }
 
+/// Delivered keys are kept for --keep-delivered-hours, then forgotten (at start and every
+/// hour): the same uplink is a duplicate while kept, taken again once forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_keys_are_forgotten_once_older_than_they_are_kept() {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // 0.001 h = 3.6 s. The first bridge forgets at its start only (nothing is old then).
+    let keep = ["--keep-delivered-hours", "0.001"];
+    let bridge = Bridge::start(dir.path(), &sim.base_url(), &password_creds(), &keep);
+    let client = http();
+    let body = uplink(4, 7);
+    let (status, first) = post(&client, &bridge.url, body.clone()).await;
+    assert_eq!(status, 202, "{first}");
+    let keys = [first["key"].as_str().unwrap().to_string()]
+        .into_iter()
+        .collect();
+    wait_for(&sim, &keys, Duration::from_secs(20)).await;
+    wait_drained(dir.path(), Duration::from_secs(20)).await;
+    let (status, _) = post(&client, &bridge.url, body.clone()).await;
+    assert_eq!(status, 200, "a delivered key kept is a duplicate");
+    let log = bridge.stop();
+    assert!(!log.contains("forgot"), "{log}");
+    // Past the keep, a bridge started on the outbox forgets the record at once.
+    tokio::time::sleep(Duration::from_millis(4_000)).await;
+    let bridge = Bridge::start(dir.path(), &sim.base_url(), &password_creds(), &keep);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !bridge
+        .log()
+        .contains("forgot 1 delivered record older than 0.001 h")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "nothing forgotten: {}",
+            bridge.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = lorafield_microshare::outbox::status(dir.path()).unwrap();
+    assert_eq!(status.delivered, 0, "{status:?}");
+    let (status, again) = post(&client, &bridge.url, body).await;
+    assert_eq!(status, 202, "a forgotten key is taken again: {again}");
+    bridge.stop();
+    // A keep that is no time at all is refused.
+    let (code, _, stderr) = lorafield(
+        &[
+            "serve",
+            "--rec-type",
+            "x",
+            "--pipe-token",
+            "t",
+            "--keep-delivered-hours",
+            "0",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--keep-delivered-hours must be a positive number"),
+        "{stderr}"
+    );
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_names_its_checks_and_says_why_delivery_fails() {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config("status500=1"))

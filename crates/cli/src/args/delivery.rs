@@ -24,6 +24,11 @@ pub(crate) struct DeliveryArgs {
     /// Hours before a record that keeps failing goes to the dead-letter table.
     #[arg(long, value_name = "H", default_value_t = 168.0)]
     max_age_hours: f64,
+    /// Hours a delivered record (its key, not its body) is kept, so that the same uplink sent
+    /// again is a duplicate; older ones are forgotten every hour. Longer than any retry or
+    /// replay you expect.
+    #[arg(long, value_name = "H", default_value_t = 168.0)]
+    keep_delivered_hours: f64,
 }
 
 /// `on` or `off`.
@@ -53,6 +58,15 @@ impl DeliveryArgs {
             max_age: std::time::Duration::from_secs_f64(self.max_age_hours * 3600.0),
             ..WorkerConfig::default()
         })
+    }
+
+    /// How long delivered records are kept in the outbox, checked.
+    pub(crate) fn keep_delivered(&self) -> Result<std::time::Duration> {
+        let h = self.keep_delivered_hours;
+        if !(h > 0.0 && h.is_finite() && h <= 24.0 * 365.0 * 100.0) {
+            bail!("--keep-delivered-hours must be a positive number of hours (168: a week)");
+        }
+        Ok(std::time::Duration::from_secs_f64(h * 3600.0))
     }
 
     /// The Microshare client to deliver with: its connections pooled up to the ceiling.

@@ -227,6 +227,7 @@ fn prepare(args: IngestMqttArgs) -> Result<Prepared> {
     options.max_message_size = args.max_message_size;
     options.rejected_max_bytes = args.rejected_max_mib.saturating_mul(1 << 20);
     options.worker = worker;
+    options.keep_delivered = args.delivery.keep_delivered()?;
     Ok(Prepared {
         options,
         selection,

@@ -29,7 +29,8 @@ use crate::logs::init_logs;
 /// {"ignored":"<kind>"} and are not forwarded (ChirpStack's ?event=join, ack, txack, status,
 /// log, location, integration too); an uplink whose key the outbox holds already (a webhook
 /// retried) gets 200 {"key":..,"duplicate":true} and is not stored twice; the outbox remembers
-/// delivered keys until `lorafield outbox purge-delivered`. 400 is for bodies that are not JSON
+/// delivered keys for --keep-delivered-hours (a week), or until `lorafield outbox
+/// purge-delivered`. 400 is for bodies that are not JSON
 /// or not any known event, 401 for a missing or wrong --secret, 413 past --body-limit.
 ///
 /// Beyond loopback (--listen 0.0.0.0:8080, a LAN address), serve refuses to start without
@@ -210,6 +211,7 @@ fn prepare(args: ServeArgs) -> Result<Prepared> {
     };
     options.body_limit = args.body_limit;
     options.worker = worker;
+    options.keep_delivered = args.delivery.keep_delivered()?;
     options.queue = queue;
     Ok(Prepared {
         options,

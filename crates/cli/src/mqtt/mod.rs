@@ -95,6 +95,9 @@ pub struct IngestOptions {
     pub backlog_window: Duration,
     /// How often the outbox's depth is sampled for that.
     pub backlog_interval: Duration,
+    /// How long delivered records, and so their keys, are kept before they are forgotten
+    /// (checked every hour).
+    pub keep_delivered: Duration,
     /// The keep-alive interval of the connection.
     pub keep_alive: Duration,
     /// Warn lines (refused messages, connection errors): at most one per kind per interval.
@@ -132,6 +135,7 @@ impl IngestOptions {
             delivery_grace: Duration::from_secs(60),
             backlog_window: Duration::from_secs(60),
             backlog_interval: Duration::from_secs(1),
+            keep_delivered: lorafield_microshare::outbox::DEFAULT_KEEP_DELIVERED,
             keep_alive: Duration::from_secs(30),
             log_interval: lorafield_microshare::throttle::DEFAULT_INTERVAL,
         }
@@ -238,6 +242,14 @@ pub async fn ingest<D: Deliver>(
         (Some(_), None, Some(_)) => bail!("delivering needs a deliverer"),
         _ => None,
     };
+    if let Some(outbox) = &outbox {
+        tokio::spawn(lorafield_microshare::outbox::forget_old(
+            outbox.clone(),
+            options.keep_delivered,
+            lorafield_microshare::outbox::FORGET_EVERY,
+            stop_rx.clone(),
+        ));
+    }
     let delivery = worker.is_some().then(|| (stats.clone(), backlog.clone()));
     let scripts = match selection.has_runtime() {
         true => {

@@ -76,6 +76,9 @@ pub struct ServeOptions {
     /// How often the outbox's depth and the rates are sampled for that (a second; shorter in
     /// tests, with a shorter window).
     pub backlog_interval: Duration,
+    /// How long delivered records, and so their keys, are kept before they are forgotten
+    /// (checked every hour).
+    pub keep_delivered: Duration,
 }
 
 impl ServeOptions {
@@ -97,6 +100,7 @@ impl ServeOptions {
             log_interval: lorafield_microshare::throttle::DEFAULT_INTERVAL,
             backlog_window: Duration::from_secs(60),
             backlog_interval: Duration::from_secs(1),
+            keep_delivered: lorafield_microshare::outbox::DEFAULT_KEEP_DELIVERED,
         }
     }
 }
@@ -271,6 +275,12 @@ pub async fn serve<D: Deliver>(
                 stats.clone(),
                 options.backlog_window,
                 options.backlog_interval,
+                stop_tx.subscribe(),
+            ));
+            tokio::spawn(lorafield_microshare::outbox::forget_old(
+                outbox.clone(),
+                options.keep_delivered,
+                lorafield_microshare::outbox::FORGET_EVERY,
                 stop_tx.subscribe(),
             ));
             let health = checks::registry(outbox, &stats, &backlog, options.delivery_grace);

@@ -17,7 +17,7 @@ pub struct Status {
     pub pending: u64,
     /// Records claimed by a worker whose lease has not run out.
     pub in_flight: u64,
-    /// Records delivered (until purged).
+    /// Records delivered (until purged, or forgotten once older than they are kept for).
     pub delivered: u64,
     /// Records in the dead-letter table.
     pub dead: u64,

@@ -6,13 +6,12 @@
 //!
 //! Three tables: `pending` (waiting or in flight: a claimed record carries a lease; a record
 //! whose lease ran out, after a crash for instance, is claimed again, and that lease counts as
-//! an attempt that may have stored it), `delivered` (what was
-//! sent, without the body), `dead` (what will not be sent without `retry-dead`, with the
-//! reason and the last HTTP status); and the key index, `keys`: every record key (per recType)
-//! the outbox holds, in whichever table, until its delivered record is purged. Each record
-//! counts its attempts that may have stored it in Microshare without an answer saying so
-//! (`unknown_outcomes`; see [`crate::worker::Record`]). A record whose
-//! key is held already is not added again ([`Enqueued::Duplicate`]). Times are wall-clock
+//! an attempt that may have stored it), `delivered` (what was sent, without the body), `dead`
+//! (what will not be sent without `retry-dead`, with the reason and the last HTTP status); and
+//! the key index, `keys`: every record key (per recType) the outbox holds, in whichever table,
+//! until its delivered record is purged or forgotten ([`Outbox::forget_delivered`]). Each
+//! record counts its attempts that may have stored it in Microshare without an answer saying
+//! so (`unknown_outcomes`; see [`crate::worker::Record`]). A record whose key is held already is not added again ([`Enqueued::Duplicate`]). Times are wall-clock
 //! milliseconds since the Unix epoch. The schema carries a version (`PRAGMA user_version`);
 //! a file from an older lorafield is migrated when it is opened (see `schema.rs`).
 //!
@@ -50,6 +49,16 @@ pub const FILE: &str = "outbox.sqlite3";
 
 /// The most operations one commit takes.
 const MAX_BATCH: usize = 1024;
+
+/// The most delivered records one transaction of [`Outbox::forget_delivered`] forgets.
+pub const FORGET_BATCH: usize = 2_000;
+
+/// How long `serve` and `ingest-mqtt` keep delivered records (and so their keys) by default: a
+/// week, far past any retry of a webhook or an MQTT message.
+pub const DEFAULT_KEEP_DELIVERED: Duration = Duration::from_secs(7 * 86_400);
+
+/// How often [`forget_old`] looks for delivered records past their keep.
+pub const FORGET_EVERY: Duration = Duration::from_secs(3_600);
 
 /// The record key: the first 8 bytes of SHA-256 over the DevEUI (upper-cased), the frame
 /// counter, the receive time and the raw payload text, each followed by a NUL, as
@@ -169,7 +178,7 @@ pub enum Enqueued {
     /// Added, with this row id.
     Added(i64),
     /// Not added: the outbox holds a record with the same key and recType already (pending,
-    /// delivered and not yet purged, or dead), with this row id.
+    /// delivered and not yet purged or forgotten, or dead), with this row id.
     Duplicate(i64),
 }
 
@@ -377,6 +386,32 @@ impl Outbox {
         rx.await.map_err(|_| OutboxError::Closed)?
     }
 
+    /// Forgets the delivered records delivered more than `older_than` ago, and their keys (an
+    /// uplink with one of those keys is taken again afterwards: keep them longer than a
+    /// network would send an uplink again); returns how many. Works in transactions of
+    /// [`FORGET_BATCH`] records, so that uplinks arriving meanwhile wait for one of those at
+    /// most, not for all.
+    pub async fn forget_delivered(&self, older_than: Duration) -> Result<u64, OutboxError> {
+        let keep = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let before_ms = now_ms().saturating_sub(keep);
+        let mut forgotten = 0;
+        loop {
+            let (reply, rx) = oneshot::channel();
+            self.tx
+                .send(Op::Forget {
+                    before_ms,
+                    limit: FORGET_BATCH,
+                    reply,
+                })
+                .map_err(|_| OutboxError::Closed)?;
+            let n = rx.await.map_err(|_| OutboxError::Closed)??;
+            forgotten += n;
+            if n < FORGET_BATCH as u64 {
+                return Ok(forgotten);
+            }
+        }
+    }
+
     /// When the next pending record is due (ms), if there is one.
     pub fn next_due_ms(&self) -> Result<Option<i64>, OutboxError> {
         let conn = Connection::open(self.path.as_path())?;
@@ -405,6 +440,45 @@ impl Outbox {
     pub fn status(&self) -> Result<Status, OutboxError> {
         status(self.path.parent().unwrap_or(Path::new(".")))
     }
+}
+
+/// Forgets the delivered records older than `keep` at once and then every `every`, until
+/// `stop` turns true (or its sender goes), so that an outbox that runs for years holds a
+/// bounded number of them; says how many at info, and a failure at warn (tried again at the
+/// next turn).
+pub async fn forget_old(
+    outbox: Outbox,
+    keep: Duration,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        match outbox.forget_delivered(keep).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "forgot {n} delivered record{} older than {} h, and their keys (an uplink \
+                 sent again now is taken again)",
+                if n == 1 { "" } else { "s" },
+                hours(keep)
+            ),
+            Err(e) => tracing::warn!("forgetting delivered records: {e}"),
+        }
+    }
+}
+
+/// `d` in hours, as few decimals as it needs (at most three).
+fn hours(d: Duration) -> String {
+    let text = format!("{:.3}", d.as_secs_f64() / 3600.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]

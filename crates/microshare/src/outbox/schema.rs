@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::OutboxError;
 
 /// The schema version this code reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Version 0: the tables as the first lorafield made them (no version set). `IF NOT EXISTS`:
 /// on a version-0 file they are there already.
@@ -88,8 +88,14 @@ CREATE INDEX pending_created ON pending (created_ms);
 UPDATE pending SET next_ms = lease_ms WHERE lease_ms > next_ms;
 ";
 
+/// Version 2 to 3: an index on the delivery time, so that the delivered records older than
+/// the time they are kept for are found, oldest first, without reading the others.
+const V2_TO_V3: &str = "
+CREATE INDEX delivered_time ON delivered (delivered_ms);
+";
+
 /// `MIGRATIONS[n]` brings a file from version `n` to `n + 1`.
-const MIGRATIONS: [&str; VERSION as usize] = [V0_TO_V1, V1_TO_V2];
+const MIGRATIONS: [&str; VERSION as usize] = [V0_TO_V1, V1_TO_V2, V2_TO_V3];
 
 /// Opens the database at `path`: WAL, `synchronous=FULL`, a busy timeout, the schema at
 /// [`VERSION`].
@@ -243,6 +249,10 @@ mod tests {
             ),
             ("SELECT MIN(created_ms) FROM pending", "pending_created"),
             ("SELECT MIN(next_ms) FROM pending", "pending_due"),
+            (
+                "SELECT id FROM delivered WHERE delivered_ms < 5 ORDER BY delivered_ms LIMIT 9",
+                "delivered_time",
+            ),
         ] {
             let plan: String = conn
                 .query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))

@@ -217,6 +217,63 @@ async fn a_key_held_is_a_duplicate_until_its_delivered_record_is_purged() {
     assert_eq!(outbox.write_error(), None);
 }
 
+/// Delivered records are kept for a while (their keys make a retried uplink a duplicate),
+/// then forgotten oldest first, in transactions of [`FORGET_BATCH`], with their keys only.
+#[tokio::test]
+async fn delivered_records_older_than_their_keep_are_forgotten_with_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let n = FORGET_BATCH as u32 + 10;
+    let records: Vec<NewRecord> = (0..n).map(rec).collect();
+    let both = outbox.clone();
+    tokio::task::spawn_blocking(move || both.enqueue_many_blocking(records).unwrap())
+        .await
+        .unwrap();
+    let claimed = outbox
+        .claim(n as usize, Duration::from_secs(60))
+        .await
+        .unwrap();
+    for c in &claimed {
+        outbox.settle(c.id, Settle::Delivered).await.unwrap();
+    }
+    // All but the last 5 delivered two days ago (a millisecond apart, in order); those 5 now.
+    let conn = Connection::open(dir.path().join(FILE)).unwrap();
+    let day = 86_400_000_i64;
+    conn.execute(
+        "UPDATE delivered SET delivered_ms = ?1 + id WHERE id <= ?2",
+        rusqlite::params![now_ms() - 2 * day, claimed[n as usize - 6].id],
+    )
+    .unwrap();
+    // A kept record is not forgotten; a week is longer than two days.
+    assert_eq!(
+        outbox
+            .forget_delivered(Duration::from_secs(7 * 86_400))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(status(dir.path()).unwrap().delivered, u64::from(n));
+    // A day: every old one, over two transactions; the recent five stay.
+    let forgotten = outbox
+        .forget_delivered(Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    assert_eq!(forgotten, u64::from(n) - 5);
+    let s = status(dir.path()).unwrap();
+    assert_eq!((s.delivered, s.pending), (5, 0));
+    // A forgotten key is taken again; a kept one is still a duplicate.
+    assert!(!outbox.enqueue(rec(0)).await.unwrap().is_duplicate());
+    assert!(!outbox.enqueue(rec(n - 6)).await.unwrap().is_duplicate());
+    for i in n - 5..n {
+        assert!(outbox.enqueue(rec(i)).await.unwrap().is_duplicate(), "{i}");
+    }
+    let keys: i64 = conn
+        .query_row("SELECT COUNT(*) FROM keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(keys, 7);
+    assert_eq!(outbox.write_error(), None);
+}
+
 #[tokio::test]
 async fn a_dead_record_holds_its_key() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,12 @@ pub(super) enum Op {
         reply: oneshot::Sender<Result<Vec<Claimed>, OutboxError>>,
     },
     Settle(i64, Settle, oneshot::Sender<Result<(), OutboxError>>),
+    /// Forget at most `limit` delivered records delivered before `before_ms`, oldest first.
+    Forget {
+        before_ms: i64,
+        limit: usize,
+        reply: oneshot::Sender<Result<u64, OutboxError>>,
+    },
 }
 
 /// What the writer thread reports: commits that added records, and the last commit's error.
@@ -98,6 +104,10 @@ enum Reply {
         oneshot::Sender<Result<(), OutboxError>>,
         Result<(), OutboxError>,
     ),
+    Forget(
+        oneshot::Sender<Result<u64, OutboxError>>,
+        Result<u64, OutboxError>,
+    ),
 }
 
 impl Reply {
@@ -107,6 +117,7 @@ impl Reply {
             Reply::Enqueue(s, r) => drop(s.send(r)),
             Reply::Claim(s, r) => drop(s.send(r)),
             Reply::Settle(s, r) => drop(s.send(r)),
+            Reply::Forget(s, r) => drop(s.send(r)),
         }
     }
 
@@ -116,6 +127,7 @@ impl Reply {
             Reply::Enqueue(s, _) => drop(s.send(Err(e()))),
             Reply::Claim(s, _) => drop(s.send(Err(e()))),
             Reply::Settle(s, _) => drop(s.send(Err(e()))),
+            Reply::Forget(s, _) => drop(s.send(Err(e()))),
         }
     }
 }
@@ -126,6 +138,7 @@ fn fail(op: Op, msg: &str) {
         Op::Enqueue(_, s) => drop(s.send(Err(e()))),
         Op::Claim { reply, .. } => drop(reply.send(Err(e()))),
         Op::Settle(_, _, s) => drop(s.send(Err(e()))),
+        Op::Forget { reply, .. } => drop(reply.send(Err(e()))),
     }
 }
 
@@ -145,6 +158,11 @@ fn apply(tx: &Transaction<'_>, op: Op, now: i64) -> Reply {
             let res = settle_one(tx, id, &settle, now);
             Reply::Settle(reply, res)
         }
+        Op::Forget {
+            before_ms,
+            limit,
+            reply,
+        } => Reply::Forget(reply, forget(tx, before_ms, limit)),
     }
 }
 
@@ -253,4 +271,28 @@ fn settle_one(tx: &Transaction<'_>, id: i64, settle: &Settle, now: i64) -> Resul
         }
     }
     Ok(())
+}
+
+/// Forgets at most `limit` delivered records delivered before `before_ms`, the oldest first,
+/// with their keys (from the `delivered_time` index); returns how many. A key is let go only
+/// if it still names the record forgotten.
+fn forget(tx: &Transaction<'_>, before_ms: i64, limit: usize) -> Result<u64, OutboxError> {
+    let old: Vec<(i64, String, String)> = tx
+        .prepare_cached(
+            "SELECT id, key, rec_type FROM delivered WHERE delivered_ms < ?1
+             ORDER BY delivered_ms LIMIT ?2",
+        )?
+        .query_map(
+            params![before_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut key =
+        tx.prepare_cached("DELETE FROM keys WHERE key = ?1 AND rec_type = ?2 AND id = ?3")?;
+    let mut row = tx.prepare_cached("DELETE FROM delivered WHERE id = ?1")?;
+    for (id, k, rec_type) in &old {
+        key.execute(params![k, rec_type, id])?;
+        row.execute(params![id])?;
+    }
+    Ok(old.len() as u64)
 }
