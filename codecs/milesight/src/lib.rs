@@ -82,15 +82,15 @@ pub const ID: &str = "milesight";
 pub const MAX_EVENTS: usize = 512;
 
 /// One device model: its id (the device repository's codec id without `-codec`), the device
-/// ids that use it, and its rules.
+/// ids that use it, and its table of rules.
 #[derive(Debug)]
 pub struct Model {
     /// The model id (`am307`).
     pub id: &'static str,
     /// Device ids of the device repository that use this model's decoder.
     pub aliases: &'static [&'static str],
-    /// The decoder's chain of tests.
-    pub rules: &'static [engine::Rule],
+    /// The decoder's chain of tests, with its lookup.
+    pub table: engine::Table,
 }
 
 /// The model called `name`: a model id, else a device id using one.
@@ -203,7 +203,11 @@ impl GenericCodec for Milesight {
         uplink: Uplink<'a>,
         sink: &mut S,
     ) -> Result<(), DecodeError> {
-        engine::decode(self.model.rules, uplink.payload, &mut engine::SinkRef(sink))
+        engine::decode(
+            &self.model.table,
+            uplink.payload,
+            &mut engine::SinkRef(sink),
+        )
     }
 }
 

@@ -41,7 +41,7 @@ fn full_payloads_of_one_pair_fit_the_buffer() {
     // one pair yields (below).
     for model in models().filter(|m| m.id != "vs121") {
         let codec = Milesight::new(model);
-        for rule in model.rules {
+        for rule in model.table.rules() {
             for channel in bytes_of(rule.channel) {
                 for ty in bytes_of(rule.ty) {
                     for fill in [0x00, 0x01, 0xff] {

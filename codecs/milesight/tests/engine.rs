@@ -3,16 +3,17 @@
 
 use lorafield_codec_milesight::engine::Int::{F32, I8, I16, U8, U16, U32, U32Js};
 use lorafield_codec_milesight::engine::{
-    self, Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Version, rule,
+    self, Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Table, Version,
+    rule,
 };
 use lorafield_core::json::JsonWriter;
 use lorafield_core::{DecodeError, ErrorKind, FieldBuf, MAX_WARNINGS, Sink};
 
-fn run(rules: &'static [Rule], payload: &[u8]) -> (String, Option<DecodeError>) {
+fn run(table: &Table, payload: &[u8]) -> (String, Option<DecodeError>) {
     let mut buf = FieldBuf::<64>::new();
     let mut store = buf.store();
     store.clear();
-    let result = engine::decode(rules, payload, &mut store);
+    let result = engine::decode(table, payload, &mut store);
     drop(store);
     let mut out = Vec::new();
     JsonWriter::new().write_object(buf.events(), &mut out);
@@ -27,7 +28,7 @@ fn run(rules: &'static [Rule], payload: &[u8]) -> (String, Option<DecodeError>) 
 
 const ON_OFF: &[(i64, &str)] = &[(0, "off")];
 
-static RULES: &[Rule] = &[
+static RULES: Table = Table::new(&[
     rule(0x01, 0x75, &[Item::Num("battery", U8, ONE)]),
     // Any type but 0xc8 on channel 3, before the 0xc8 rule: order matters.
     Rule {
@@ -161,17 +162,17 @@ static RULES: &[Rule] = &[
             Item::Num("third", U16, Div(3)),
         ],
     ),
-];
+]);
 
 #[test]
 fn first_match_wins_and_wildcards_match() {
     assert_eq!(
-        run(RULES, &[3, 0, 0, 3, 0xc8, 1, 0, 0, 0]).0,
+        run(&RULES, &[3, 0, 0, 3, 0xc8, 1, 0, 0, 0]).0,
         r#"{"gpio":"off","pulse":1}"#
     );
-    assert_eq!(run(RULES, &[3, 7, 9]).0, r#"{"gpio":"on"}"#);
-    assert_eq!(run(RULES, &[4, 1, 9]).0, r#"{"first":9}"#);
-    assert_eq!(run(RULES, &[8, 0x99, 2]).0, r#"{"flag":true}"#);
+    assert_eq!(run(&RULES, &[3, 7, 9]).0, r#"{"gpio":"on"}"#);
+    assert_eq!(run(&RULES, &[4, 1, 9]).0, r#"{"first":9}"#);
+    assert_eq!(run(&RULES, &[8, 0x99, 2]).0, r#"{"flag":true}"#);
 }
 
 #[test]
@@ -183,8 +184,8 @@ fn items_read_in_sequence_and_skip() {
         0xaa,       // skipped
         0x65,       // h: 101 / 2
     ];
-    assert_eq!(run(RULES, &p).0, r#"{"h":50.5,"t":30.8}"#);
-    assert_eq!(run(RULES, &[7, 1, 0xff]).0, r#"{"empty":{},"o":{"x":-1}}"#);
+    assert_eq!(run(&RULES, &p).0, r#"{"h":50.5,"t":30.8}"#);
+    assert_eq!(run(&RULES, &[7, 1, 0xff]).0, r#"{"empty":{},"o":{"x":-1}}"#);
 }
 
 #[test]
@@ -199,7 +200,7 @@ fn gathered_arrays_and_objects() {
         0x31, 0xd2, 9, 0, 0, 0,           // line_1.total_out
     ];
     assert_eq!(
-        run(RULES, &p).0,
+        run(&RULES, &p).0,
         r#"{"battery":90,"history":[{"timestamp":1,"v":5},{"timestamp":2,"v":6}],"line_1":{"total_in":7,"total_out":9},"line_2":{"total_out":8}}"#
     );
 }
@@ -207,38 +208,41 @@ fn gathered_arrays_and_objects() {
 #[test]
 fn bits_versions_hex_constants_and_js_numbers() {
     assert_eq!(
-        run(RULES, &[0x40, 1, 0x53]).0,
+        run(&RULES, &[0x40, 1, 0x53]).0,
         r#"{"b0":"open","b1":true,"hi":5}"#
     );
     let mut p = vec![0x41, 1, 0xff, 0xff, 0xff, 0xff];
     p.extend(1.5f32.to_le_bytes());
-    assert_eq!(run(RULES, &p).0, r#"{"f":1.5,"js":-1}"#);
+    assert_eq!(run(&RULES, &p).0, r#"{"f":1.5,"js":-1}"#);
     // readFloatLE of the decoders: an infinity's bits give 2^128, a finite number.
     let mut p = vec![0x41, 1, 0, 0, 0, 0];
     p.extend(f32::INFINITY.to_bits().to_le_bytes());
     assert_eq!(
-        run(RULES, &p).0,
+        run(&RULES, &p).0,
         r#"{"f":340282366920938500000000000000000000000,"js":0}"#
     );
-    assert_eq!(run(RULES, &[0xff, 1, 0x12]).0, r#"{"ipso_version":"v1.2"}"#);
     assert_eq!(
-        run(RULES, &[0xff, 9, 3, 0x40]).0,
+        run(&RULES, &[0xff, 1, 0x12]).0,
+        r#"{"ipso_version":"v1.2"}"#
+    );
+    assert_eq!(
+        run(&RULES, &[0xff, 9, 3, 0x40]).0,
         r#"{"hardware_version":"v3.4"}"#
     );
     assert_eq!(
-        run(RULES, &[0xff, 0x16, 0xde, 0xad, 0x01, 0x02]).0,
+        run(&RULES, &[0xff, 0x16, 0xde, 0xad, 0x01, 0x02]).0,
         r#"{"sn":"dead0102"}"#
     );
-    assert_eq!(run(RULES, &[0xff, 0x0b]).0, r#"{"power":"on"}"#);
+    assert_eq!(run(&RULES, &[0xff, 0x0b]).0, r#"{"power":"on"}"#);
     assert_eq!(
-        run(RULES, &[0xff, 0x0c, 120, 0, 0, 0, 10, 0]).0,
+        run(&RULES, &[0xff, 0x0c, 120, 0, 0, 0, 10, 0]).0,
         r#"{"life_remain":"120s","third":3.3333333333333335}"#
     );
 }
 
 #[test]
 fn an_unknown_pair_stops_with_a_warning() {
-    let (text, w) = run(RULES, &[1, 0x75, 50, 0x99, 0x01, 1, 0x75, 60]);
+    let (text, w) = run(&RULES, &[1, 0x75, 50, 0x99, 0x01, 1, 0x75, 60]);
     assert_eq!(text, r#"{"battery":50}"#);
     assert_eq!(
         w,
@@ -256,7 +260,7 @@ fn an_unknown_pair_stops_with_a_warning() {
 fn a_short_value_is_an_error_at_its_pair() {
     for cut in 0..8 {
         let p = [1u8, 0x75, 50, 0x20, 0xce, 1, 0, 0, 0, 5, 0];
-        let (_, e) = run(RULES, &p[..3 + cut]);
+        let (_, e) = run(&RULES, &p[..3 + cut]);
         if cut == 0 {
             assert_eq!(e, None);
         } else {
@@ -269,7 +273,7 @@ fn a_short_value_is_an_error_at_its_pair() {
     }
     // A cut pair leaves none of its fields.
     assert_eq!(
-        run(RULES, &[1, 0x75, 50, 0x06, 0x01, 0x34, 0x01, 0xaa]),
+        run(&RULES, &[1, 0x75, 50, 0x06, 0x01, 0x34, 0x01, 0xaa]),
         (
             r#"{"battery":50}"#.to_string(),
             Some(DecodeError::new(3, ErrorKind::UnexpectedEof))
@@ -277,7 +281,7 @@ fn a_short_value_is_an_error_at_its_pair() {
     );
     // A cut gathered record adds no empty container.
     assert_eq!(
-        run(RULES, &[1, 0x75, 50, 0x20, 0xce, 1, 0]),
+        run(&RULES, &[1, 0x75, 50, 0x20, 0xce, 1, 0]),
         (
             r#"{"battery":50}"#.to_string(),
             Some(DecodeError::new(3, ErrorKind::UnexpectedEof))
@@ -286,7 +290,7 @@ fn a_short_value_is_an_error_at_its_pair() {
     // What decoded before the short pair is kept, gathered containers included.
     let p = [0x20, 0xce, 1, 0, 0, 0, 5, 0, 0x06, 0x01, 0x34];
     assert_eq!(
-        run(RULES, &p),
+        run(&RULES, &p),
         (
             r#"{"history":[{"timestamp":1,"v":5}]}"#.to_string(),
             Some(DecodeError::new(8, ErrorKind::UnexpectedEof)),
@@ -310,26 +314,26 @@ fn counted<'a>(value: &'a [u8], _: u8, _: u8, sink: &mut dyn Sink<'a>) -> Result
     Ok(1 + usize::from(n))
 }
 
-static CUSTOM: &[Rule] = &[
+static CUSTOM: Table = Table::new(&[
     Rule {
         channel: Id::Is(0x50),
         ty: Id::Any,
         read: Read::Custom(counted),
     },
     rule(0x01, 0x75, &[Item::Num("battery", U8, ONE)]),
-];
+]);
 
 #[test]
 fn routines_read_what_tables_cannot() {
     assert_eq!(
-        run(CUSTOM, &[0x50, 0, 3, 7, 8, 9, 1, 0x75, 1]).0,
+        run(&CUSTOM, &[0x50, 0, 3, 7, 8, 9, 1, 0x75, 1]).0,
         r#"{"battery":1,"values":[7,8,9]}"#
     );
-    let (_, e) = run(CUSTOM, &[0x50, 0, 3, 7]);
+    let (_, e) = run(&CUSTOM, &[0x50, 0, 3, 7]);
     assert_eq!(e, Some(DecodeError::new(0, ErrorKind::UnexpectedEof)));
 }
 
-static NO_ELSE_RULES: &[Rule] = &[
+static NO_ELSE_RULES: Table = Table::new(&[
     Rule {
         channel: Id::Is(0x01),
         ty: Id::Not(0x00),
@@ -341,12 +345,12 @@ static NO_ELSE_RULES: &[Rule] = &[
         ty: Id::Any,
         read: Read::SkipPair,
     },
-];
+]);
 
 #[test]
 fn a_decoder_without_else_passes_over_unknown_pairs() {
     // 07 07 is passed over (warned), 02 01 05 still decodes.
-    let (text, w) = run(NO_ELSE_RULES, &[7, 7, 2, 1, 5]);
+    let (text, w) = run(&NO_ELSE_RULES, &[7, 7, 2, 1, 5]);
     assert_eq!(text, r#"{"n":5}"#);
     assert_eq!(
         w,
@@ -360,7 +364,7 @@ fn a_decoder_without_else_passes_over_unknown_pairs() {
     p.extend([2, 1, 6]);
     let mut buf = FieldBuf::<64>::new();
     let d = buf.decode(
-        &lorafield_core_codec(NO_ELSE_RULES),
+        &lorafield_core_codec(&NO_ELSE_RULES),
         lorafield_core::Uplink::new(85, &p),
     );
     assert_eq!(d.error, None);
@@ -373,7 +377,7 @@ fn a_decoder_without_else_passes_over_unknown_pairs() {
     let p = q;
     let mut buf = FieldBuf::<64>::new();
     let d = buf.decode(
-        &lorafield_core_codec(NO_ELSE_RULES),
+        &lorafield_core_codec(&NO_ELSE_RULES),
         lorafield_core::Uplink::new(85, &p),
     );
     assert_eq!(d.error, None);
@@ -385,7 +389,7 @@ fn a_decoder_without_else_passes_over_unknown_pairs() {
     );
     let mut json = Vec::new();
     lorafield_core::json::JsonWriter::new().decode(
-        &lorafield_core_codec(NO_ELSE_RULES),
+        &lorafield_core_codec(&NO_ELSE_RULES),
         lorafield_core::Uplink::new(85, &p),
         &mut json,
     );
@@ -401,7 +405,7 @@ fn a_decoder_without_else_passes_over_unknown_pairs() {
 fn the_lone_last_byte_reads_as_the_decoders_read_it() {
     // `01 00` is passed over; the lone `01` has no type, which `!== 0x00` lets through, and
     // its missing value equals no label: the default.
-    let (text, w) = run(NO_ELSE_RULES, &[1, 0, 1]);
+    let (text, w) = run(&NO_ELSE_RULES, &[1, 0, 1]);
     assert_eq!(text, r#"{"din":"on"}"#);
     assert_eq!(
         w,
@@ -411,7 +415,7 @@ fn the_lone_last_byte_reads_as_the_decoders_read_it() {
         ))
     );
     // A lone byte no rule takes, or whose value is a number: a warning, no error.
-    let (text, w) = run(RULES, &[1, 0x75, 7, 0x06]);
+    let (text, w) = run(&RULES, &[1, 0x75, 7, 0x06]);
     assert_eq!(
         (text.as_str(), w),
         (
@@ -419,7 +423,7 @@ fn the_lone_last_byte_reads_as_the_decoders_read_it() {
             Some(DecodeError::new(3, ErrorKind::UnexpectedEof))
         )
     );
-    let (text, w) = run(RULES, &[1, 0x75, 7, 0x99]);
+    let (text, w) = run(&RULES, &[1, 0x75, 7, 0x99]);
     assert_eq!(
         (text.as_str(), w),
         (
@@ -430,11 +434,11 @@ fn the_lone_last_byte_reads_as_the_decoders_read_it() {
 }
 
 /// A codec over test rules, to go through `FieldBuf::decode`.
-fn lorafield_core_codec(rules: &'static [Rule]) -> TestCodec {
-    TestCodec(rules)
+fn lorafield_core_codec(table: &'static Table) -> TestCodec {
+    TestCodec(table)
 }
 
-struct TestCodec(&'static [Rule]);
+struct TestCodec(&'static Table);
 
 impl lorafield_core::Codec for TestCodec {
     fn id(&self) -> &'static str {

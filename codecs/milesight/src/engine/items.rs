@@ -203,6 +203,7 @@ fn label(table: &[(i64, &'static str)], default: &'static str, v: i64) -> Value<
 }
 
 /// Reads `items` from `value` into `sink`; returns the bytes they took.
+#[inline(always)]
 pub fn read_items<'a, S: Sink<'a> + ?Sized>(
     items: &[Item],
     value: &'a [u8],
@@ -278,12 +279,7 @@ pub fn read_items<'a, S: Sink<'a> + ?Sized>(
                 emit(sink, name, v)?;
                 0
             }
-            Item::Object(name, inner) => {
-                sink.open(name, None, Container::Object)?;
-                let n = read_items(inner, rest, sink)?;
-                sink.close()?;
-                n
-            }
+            Item::Object(name, inner) => read_object(name, inner, rest, sink)?,
             Item::Skip(n) => {
                 if rest.len() < usize::from(n) {
                     return Err(ErrorKind::UnexpectedEof);
@@ -293,6 +289,20 @@ pub fn read_items<'a, S: Sink<'a> + ?Sized>(
         };
     }
     Ok(at)
+}
+
+/// `name: {items}`.
+#[inline(never)]
+fn read_object<'a, S: Sink<'a> + ?Sized>(
+    name: &'static str,
+    items: &[Item],
+    value: &'a [u8],
+    sink: &mut S,
+) -> Result<usize, ErrorKind> {
+    sink.open(name, None, Container::Object)?;
+    let n = read_items(items, value, sink)?;
+    sink.close()?;
+    Ok(n)
 }
 
 /// The bytes `items` take.

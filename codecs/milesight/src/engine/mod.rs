@@ -8,13 +8,20 @@
 //! `history` array, a `line_1` object filled by three pairs) are [`Read::Into`] rules: the first
 //! pass skips them, and one pass per gathered container emits it whole, so that the output is
 //! one container, not a repeated key.
+//!
+//! The chain is not searched per pair: a [`Table`], built at compile time from the rules, finds
+//! a pair's rule by its channel id and a test or two of its type, with the value's size where
+//! the items say it, checked once before they read.
 
 mod items;
+mod table;
 
 pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_items};
 
 use items::read_undefined;
 use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
+use table::ABSENT;
+pub use table::Table;
 
 /// Which channel id or type byte a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,24 +34,6 @@ pub enum Id {
     Any,
     /// One of these.
     In(&'static [u8]),
-}
-
-impl Id {
-    /// Whether a type byte that is not there (the payload's lone last byte) passes the test:
-    /// in the decoders `channel_type` is then `undefined`, unequal to everything.
-    fn matches_absent(self) -> bool {
-        matches!(self, Id::Any | Id::Not(_))
-    }
-
-    #[inline]
-    fn matches(self, b: u8) -> bool {
-        match self {
-            Id::Is(x) => b == x,
-            Id::Not(x) => b != x,
-            Id::Any => true,
-            Id::In(set) => set.contains(&b),
-        }
-    }
 }
 
 /// One link of a model's chain of tests.
@@ -189,9 +178,9 @@ pub const SKIP_WARNINGS: u8 = MAX_WARNINGS as u8 - 1;
 /// How many distinct gathered containers a frame may have.
 const MAX_GATHERED: usize = 16;
 
-/// Decodes `payload` with `rules` into `sink`.
+/// Decodes `payload` with `table` into `sink`.
 pub fn decode<'a, S: Sink<'a>>(
-    rules: &'static [Rule],
+    table: &Table,
     payload: &'a [u8],
     sink: &mut S,
 ) -> Result<(), DecodeError> {
@@ -201,8 +190,8 @@ pub fn decode<'a, S: Sink<'a>>(
     let mut pos = 0;
     let mut error = None;
     // First pass: top-level values, the end of what decodes, the gathered containers.
-    while pos < payload.len() {
-        match first_pass(rules, payload, pos, sink, &mut gathered, &mut skipped) {
+    while let Some(rest) = payload.get(pos..).filter(|r| !r.is_empty()) {
+        match first_pass(table, rest, pos, sink, &mut gathered, &mut skipped) {
             Ok(Some(n)) => pos += n,
             Ok(None) => break,
             Err(e) => {
@@ -211,9 +200,24 @@ pub fn decode<'a, S: Sink<'a>>(
             }
         }
     }
-    let end = pos;
-    // One pass per gathered container, over the pairs that decoded.
-    for key in gathered.iter().flatten().flatten() {
+    if let Some(gathered) = &gathered {
+        gather_pass(table, payload, pos, gathered, sink)?;
+    }
+    error.map_or(Ok(()), Err)
+}
+
+/// One pass per gathered container, over the pairs that decoded (up to `end`, where the first
+/// pass stopped).
+#[cold]
+#[inline(never)]
+fn gather_pass<'a, S: Sink<'a>>(
+    table: &Table,
+    payload: &'a [u8],
+    end: usize,
+    gathered: &[Option<Gathered>; MAX_GATHERED],
+    sink: &mut S,
+) -> Result<(), DecodeError> {
+    for key in gathered.iter().flatten() {
         let container = match key.shape {
             Shape::Array => Container::Array,
             Shape::Object => Container::Object,
@@ -221,11 +225,10 @@ pub fn decode<'a, S: Sink<'a>>(
         let at = |k| DecodeError::new(0, k);
         sink.open(key.name, key.channel, container).map_err(at)?;
         let mut pos = 0;
-        while pos < end {
-            let Some((rule, channel, Some(ty))) = find(rules, payload, pos) else {
+        while let Some(&[channel, ty, ref value @ ..]) = payload.get(pos..).filter(|_| pos < end) {
+            let Some((rule, size)) = table.find(channel, ty.into()) else {
                 break;
             };
-            let value = payload.get(pos + 2..).unwrap_or_default();
             let fail = |k| DecodeError::new(pos, k);
             let n = match rule.read {
                 Read::Into(g, items) if is(key, g, channel) => match key.shape {
@@ -236,93 +239,119 @@ pub fn decode<'a, S: Sink<'a>>(
                     Shape::Array => element(sink, |s| f(value, channel, ty, s)),
                     Shape::Object => f(value, channel, ty, sink),
                 },
-                _ => skip(rule.read, value, channel, ty),
+                _ => skip(rule.read, size, value, channel, ty),
             }
             .map_err(fail)?;
             pos += 2 + n;
         }
         sink.close().map_err(at)?;
     }
-    error.map_or(Ok(()), Err)
+    Ok(())
 }
 
-/// The pair at `pos` in the first pass: `Some(size)` when it decoded, `None` when decoding
-/// stops there (a pair the model does not know: a warning). `skipped` counts the warnings of
-/// pairs passed over.
+/// The pair at the start of `rest` (at `pos` in the payload) in the first pass: `Some(size)`
+/// when it decoded, `None` when decoding stops there (a pair the model does not know: a
+/// warning). `skipped` counts the warnings of pairs passed over.
+#[inline(always)]
 fn first_pass<'a, S: Sink<'a>>(
-    rules: &'static [Rule],
-    payload: &'a [u8],
+    table: &Table,
+    rest: &'a [u8],
     pos: usize,
     sink: &mut S,
     gathered: &mut Option<[Option<Gathered>; MAX_GATHERED]>,
     skipped: &mut u8,
 ) -> Result<Option<usize>, DecodeError> {
     let fail = |k| DecodeError::new(pos, k);
-    let warn = |sink: &mut S, k| sink.warning(DecodeError::new(pos, k)).map_err(fail);
-    let Some((rule, channel, ty)) = find(rules, payload, pos) else {
-        let kind = match payload.get(pos..) {
-            Some(&[channel, ty, ..]) => ErrorKind::UnknownPair { channel, ty },
-            _ => ErrorKind::UnexpectedEof,
-        };
-        warn(sink, kind)?;
-        return Ok(None);
+    let (channel, ty) = match *rest {
+        [channel, ty, ..] => (channel, u16::from(ty)),
+        [channel] => (channel, ABSENT),
+        [] => return Ok(None),
     };
-    let Some(ty) = ty else {
+    let Some((rule, size)) = table.find(channel, ty) else {
+        return stop(sink, pos, channel, ty).map(|()| None);
+    };
+    let Ok(ty) = u8::try_from(ty) else {
         // The lone last byte: a channel without a type or value. Labels and flags read from
         // bytes that are not there come out as the decoders compute them from `undefined`;
         // anything else stops. Either way, a warning says the payload ended inside a pair.
-        if let Read::Items(items) = rule.read {
-            let _ = read_undefined(items, sink);
-        }
-        warn(sink, ErrorKind::UnexpectedEof)?;
-        return Ok(None);
+        return lone_byte(rule, pos, sink).map(|()| None);
     };
-    if let Read::SkipPair = rule.read {
-        // The first few only, leaving room for the stop's; best effort all the same: a sink
-        // that holds fewer must not turn a full warning list into an error.
-        if *skipped < SKIP_WARNINGS {
-            *skipped += 1;
-            let _ = sink.warning(DecodeError::new(
-                pos,
-                ErrorKind::UnknownPair { channel, ty },
-            ));
-        }
-        return Ok(Some(2));
-    }
-    let value = payload.get(pos + 2..).unwrap_or_default();
-    let mut gather = |g: Gather| {
-        let key = Gathered {
-            name: g.name,
-            channel: g.channel.of(channel),
-            shape: g.shape,
-        };
-        let gathered = gathered.get_or_insert([None; MAX_GATHERED]);
-        if !gathered.iter().flatten().any(|k| *k == key) {
-            let slot = gathered
-                .iter_mut()
-                .find(|s| s.is_none())
-                .ok_or(ErrorKind::SinkFull)?;
-            *slot = Some(key);
-        }
-        Ok(())
-    };
+    let value = rest.get(2..).unwrap_or_default();
     // A pair whose value is cut short leaves nothing: its size is checked before it emits.
     let n = match rule.read {
-        Read::Items(items) => match items_size(items) <= value.len() {
-            true => read_items(items, value, sink),
+        Read::Items(items) => match size <= value.len() {
+            true => read_items(items, value, sink).map(|_| size),
             false => Err(ErrorKind::UnexpectedEof),
         },
         Read::Custom(f) => {
             f(value, channel, ty, &mut Discard).and_then(|_| f(value, channel, ty, sink))
         }
         // Gathered only once its value proved whole: a cut record adds no empty container.
-        Read::Into(g, _) | Read::IntoCustom(g, _) => {
-            skip(rule.read, value, channel, ty).and_then(|n| gather(g).map(|()| n))
+        Read::Into(g, _) | Read::IntoCustom(g, _) => skip(rule.read, size, value, channel, ty)
+            .and_then(|n| gather(gathered, g, channel).map(|()| n)),
+        Read::SkipPair => {
+            // The first few only, leaving room for the stop's; best effort all the same: a
+            // sink that holds fewer must not turn a full warning list into an error.
+            if *skipped < SKIP_WARNINGS {
+                *skipped += 1;
+                let _ = sink.warning(fail(ErrorKind::UnknownPair { channel, ty }));
+            }
+            Ok(0)
         }
-        Read::SkipPair => Ok(0),
     }
     .map_err(fail)?;
     Ok(Some(2 + n))
+}
+
+/// Where no rule takes the pair at `pos`: a warning (an unknown pair, or the payload's lone
+/// last byte).
+#[cold]
+#[inline(never)]
+fn stop<'a, S: Sink<'a>>(
+    sink: &mut S,
+    pos: usize,
+    channel: u8,
+    ty: u16,
+) -> Result<(), DecodeError> {
+    let kind = match u8::try_from(ty) {
+        Ok(ty) => ErrorKind::UnknownPair { channel, ty },
+        Err(_) => ErrorKind::UnexpectedEof,
+    };
+    let fail = |k| DecodeError::new(pos, k);
+    sink.warning(fail(kind)).map_err(fail)
+}
+
+/// The payload's lone last byte, which `rule` takes (see `first_pass`).
+#[cold]
+#[inline(never)]
+fn lone_byte<'a, S: Sink<'a>>(rule: &Rule, pos: usize, sink: &mut S) -> Result<(), DecodeError> {
+    if let Read::Items(items) = rule.read {
+        let _ = read_undefined(items, sink);
+    }
+    let fail = |k| DecodeError::new(pos, k);
+    sink.warning(fail(ErrorKind::UnexpectedEof)).map_err(fail)
+}
+
+/// Notes the container `g` of a pair on channel id `channel` as met.
+fn gather(
+    gathered: &mut Option<[Option<Gathered>; MAX_GATHERED]>,
+    g: Gather,
+    channel: u8,
+) -> Result<(), ErrorKind> {
+    let key = Gathered {
+        name: g.name,
+        channel: g.channel.of(channel),
+        shape: g.shape,
+    };
+    let gathered = gathered.get_or_insert([None; MAX_GATHERED]);
+    if !gathered.iter().flatten().any(|k| *k == key) {
+        let slot = gathered
+            .iter_mut()
+            .find(|s| s.is_none())
+            .ok_or(ErrorKind::SinkFull)?;
+        *slot = Some(key);
+    }
+    Ok(())
 }
 
 fn is(key: &Gathered, g: Gather, channel: u8) -> bool {
@@ -340,29 +369,13 @@ fn element<'a, S: Sink<'a>>(
     Ok(n)
 }
 
-/// The size of a rule's value, emitting nothing.
-fn skip(read: Read, value: &[u8], channel: u8, ty: u8) -> Result<usize, ErrorKind> {
+/// The size of a rule's value, emitting nothing: `size`, the table's, where items say it.
+#[inline]
+fn skip(read: Read, size: usize, value: &[u8], channel: u8, ty: u8) -> Result<usize, ErrorKind> {
     match read {
-        Read::Items(items) | Read::Into(_, items) => read_items(items, value, &mut Discard),
+        Read::Items(_) | Read::Into(..) if size <= value.len() => Ok(size),
+        Read::Items(_) | Read::Into(..) => Err(ErrorKind::UnexpectedEof),
         Read::Custom(f) | Read::IntoCustom(_, f) => f(value, channel, ty, &mut Discard),
         Read::SkipPair => Ok(0),
     }
-}
-
-/// The first rule matching the pair at `pos`, with the pair's channel id and type (none for
-/// the payload's lone last byte).
-fn find(
-    rules: &'static [Rule],
-    payload: &[u8],
-    pos: usize,
-) -> Option<(&'static Rule, u8, Option<u8>)> {
-    let (channel, ty) = match payload.get(pos..)? {
-        &[channel, ty, ..] => (channel, Some(ty)),
-        &[channel] => (channel, None),
-        [] => return None,
-    };
-    let rule = rules.iter().find(|r| {
-        r.channel.matches(channel) && ty.map_or(r.ty.matches_absent(), |t| r.ty.matches(t))
-    })?;
-    Some((rule, channel, ty))
 }

@@ -4,6 +4,7 @@ use super::common::{
     ACTIVITY, BATTERY, CO2, HUMIDITY, ILLUMINATION, NO_ELSE, PRESSURE, TEMPERATURE, TVOC,
 };
 use crate::Model;
+use crate::engine::Table;
 
 /// The models of this family.
 pub(crate) static MODELS: &[&Model] = &[
@@ -31,35 +32,35 @@ const AM103_RULES: &[Rule] = &[
 pub(crate) static AM103: Model = Model {
     id: "am103",
     aliases: &[],
-    rules: AM103_RULES,
+    table: Table::new(AM103_RULES),
 };
 
 /// AM103L.
 pub(crate) static AM103L: Model = Model {
     id: "am103l",
     aliases: &[],
-    rules: AM103_RULES,
+    table: Table::new(AM103_RULES),
 };
 
 /// AM104.
 pub(crate) static AM104: Model = Model {
     id: "am104",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         HUMIDITY,
         ACTIVITY,
         ILLUMINATION,
         NO_ELSE,
-    ],
+    ]),
 };
 
 /// AM107.
 pub(crate) static AM107: Model = Model {
     id: "am107",
     aliases: &[],
-    rules: AM103_RULES,
+    table: Table::new(AM103_RULES),
 };
 
 /// The AM307 / AM319 family; `motion` is `pir` on the AM307, `activity` on the AM319, and the
@@ -91,28 +92,28 @@ const AM319_RULES: &[Rule] = am3x9!("activity", "pm2.5");
 pub(crate) static AM307: Model = Model {
     id: "am307",
     aliases: &[],
-    rules: AM307_RULES,
+    table: Table::new(AM307_RULES),
 };
 
 /// AM307L.
 pub(crate) static AM307L: Model = Model {
     id: "am307l",
     aliases: &[],
-    rules: AM307_RULES,
+    table: Table::new(AM307_RULES),
 };
 
 /// AM319.
 pub(crate) static AM319: Model = Model {
     id: "am319",
     aliases: &[],
-    rules: AM319_RULES,
+    table: Table::new(AM319_RULES),
 };
 
 /// AM319L.
 pub(crate) static AM319L: Model = Model {
     id: "am319l",
     aliases: &[],
-    rules: AM319_RULES,
+    table: Table::new(AM319_RULES),
 };
 
 /// The AM308's history record (`20 ce`): the decoder has four tests for the pair, of 16, 20,
@@ -161,12 +162,12 @@ const AM308_RULES: &[Rule] = &[
 pub(crate) static AM308: Model = Model {
     id: "am308",
     aliases: &[],
-    rules: AM308_RULES,
+    table: Table::new(AM308_RULES),
 };
 
 /// AM308L.
 pub(crate) static AM308L: Model = Model {
     id: "am308l",
     aliases: &[],
-    rules: AM308_RULES,
+    table: Table::new(AM308_RULES),
 };

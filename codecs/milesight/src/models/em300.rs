@@ -5,6 +5,7 @@
 use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U32};
+use crate::engine::Table;
 use crate::engine::{Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, read_items, rule};
 use lorafield_core::{ErrorKind, Sink};
 
@@ -27,7 +28,7 @@ const HISTORY: Gather = Gather {
 pub(crate) static EM300_TH: Model = Model {
     id: "em300-th",
     aliases: &[],
-    rules: &[BATTERY, TEMPERATURE, HUMIDITY],
+    table: Table::new(&[BATTERY, TEMPERATURE, HUMIDITY]),
 };
 
 /// EM300-MCS: the EM300-TH's values plus the magnetic contact (`06 00`), printed as the raw
@@ -35,12 +36,12 @@ pub(crate) static EM300_TH: Model = Model {
 pub(crate) static EM300_MCS: Model = Model {
     id: "em300-mcs",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         HUMIDITY,
         rule(0x06, 0x00, &[Item::Num("magnet", U8, ONE)]),
-    ],
+    ]),
 };
 
 /// EM300-SLD and EM300-ZLD (the same decoder): the EM300-TH's values plus a water leak
@@ -57,21 +58,21 @@ const SLD_RULES: &[Rule] = &[
 pub(crate) static EM300_SLD: Model = Model {
     id: "em300-sld",
     aliases: &[],
-    rules: SLD_RULES,
+    table: Table::new(SLD_RULES),
 };
 
 /// EM300-ZLD: the EM300-SLD's decoder.
 pub(crate) static EM300_ZLD: Model = Model {
     id: "em300-zld",
     aliases: &[],
-    rules: SLD_RULES,
+    table: Table::new(SLD_RULES),
 };
 
 /// EM300-MLD: battery, leakage status, and a history of leakage states.
 pub(crate) static EM300_MLD: Model = Model {
     id: "em300-mld",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(
             0x05,
@@ -92,7 +93,7 @@ pub(crate) static EM300_MLD: Model = Model {
                 ],
             ),
         },
-    ],
+    ]),
 };
 
 /// EM300-DI: the EM300-TH's values plus a GPIO level (the raw byte), a pulse counter, and a
@@ -100,7 +101,7 @@ pub(crate) static EM300_MLD: Model = Model {
 pub(crate) static EM300_DI: Model = Model {
     id: "em300-di",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         HUMIDITY,
@@ -111,7 +112,7 @@ pub(crate) static EM300_DI: Model = Model {
             ty: Id::Is(0xce),
             read: Read::IntoCustom(HISTORY, di_history),
         },
-    ],
+    ]),
 };
 
 /// What every EM300-DI history record holds.

@@ -5,6 +5,7 @@
 use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32};
+use crate::engine::Table;
 use crate::engine::{Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, rule};
 use lorafield_core::{ErrorKind, Field, Sink, Value};
 
@@ -19,7 +20,7 @@ const TRIGGER_NORMAL: &[(i64, &str)] = &[(1, "trigger")];
 pub(crate) static EM310_TILT: Model = Model {
     id: "em310-tilt",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(
             0x03,
@@ -38,7 +39,7 @@ pub(crate) static EM310_TILT: Model = Model {
                 ),
             ],
         ),
-    ],
+    ]),
 };
 
 /// A threshold flag at bit `shift`.
@@ -55,7 +56,7 @@ const fn threshold(name: &'static str, shift: u8) -> Bit {
 pub(crate) static EM310_UDL: Model = Model {
     id: "em310-udl",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x03, 0x82, &[Item::Num("distance", U16, ONE)]),
         rule(
@@ -63,14 +64,14 @@ pub(crate) static EM310_UDL: Model = Model {
             0x00,
             &[Item::Enum("tilt", U8, &[(0, "normal")], "tilt")],
         ),
-    ],
+    ]),
 };
 
 /// EM320-TH: battery, temperature, humidity, and a history of 7-byte records.
 pub(crate) static EM320_TH: Model = Model {
     id: "em320-th",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         HUMIDITY,
@@ -90,21 +91,21 @@ pub(crate) static EM320_TH: Model = Model {
                 ],
             ),
         },
-    ],
+    ]),
 };
 
 /// EM320-TILT: battery and the angles (`03 d4`), see [`em320_angles`].
 pub(crate) static EM320_TILT: Model = Model {
     id: "em320-tilt",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         Rule {
             channel: Id::Is(0x03),
             ty: Id::Is(0xd4),
             read: Read::Custom(em320_angles),
         },
-    ],
+    ]),
 };
 
 /// The EM320-TILT's angles: three int16 LE whose low bit is the axis' threshold flag

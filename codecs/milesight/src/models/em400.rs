@@ -5,6 +5,7 @@
 use super::common::{BATTERY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16};
+use crate::engine::Table;
 use crate::engine::{Div, Item, ONE, Rule, rule};
 
 /// The models of this family.
@@ -44,19 +45,19 @@ const EM400_RULES: &[Rule] = &[
 pub(crate) static EM400_MUD: Model = Model {
     id: "em400-mud",
     aliases: &[],
-    rules: EM400_RULES,
+    table: Table::new(EM400_RULES),
 };
 
 /// EM400-TLD.
 pub(crate) static EM400_TLD: Model = Model {
     id: "em400-tld",
     aliases: &[],
-    rules: EM400_RULES,
+    table: Table::new(EM400_RULES),
 };
 
 /// EM400-UDL (its codec uses the EM400-TLD's decoder file).
 pub(crate) static EM400_UDL: Model = Model {
     id: "em400-udl",
     aliases: &[],
-    rules: EM400_RULES,
+    table: Table::new(EM400_RULES),
 };

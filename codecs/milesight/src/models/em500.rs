@@ -7,6 +7,7 @@
 use super::common::{BATTERY, HUMIDITY, NO_ELSE, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32Js};
+use crate::engine::Table;
 use crate::engine::{Div, Item, ONE, rule};
 
 /// The models of this family.
@@ -26,13 +27,13 @@ pub(crate) static MODELS: &[&Model] = &[
 pub(crate) static EM500_CO2: Model = Model {
     id: "em500-co2",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         HUMIDITY,
         rule(0x05, 0x7d, &[Item::Num("co2", I16, ONE)]),
         rule(0x06, 0x73, &[Item::Num("pressure", I16, Div(10))]),
-    ],
+    ]),
 };
 
 /// EM500-LGT: battery and light (`03 94`), a uint32 read with a JavaScript bit operation, so
@@ -41,28 +42,28 @@ pub(crate) static EM500_CO2: Model = Model {
 pub(crate) static EM500_LGT: Model = Model {
     id: "em500-lgt",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x03, 0x94, &[Item::Num("light", U32Js, ONE)]),
         NO_ELSE,
-    ],
+    ]),
 };
 
 /// EM500-PP: battery and pipe pressure (`03 7b`, signed int16, kPa).
 pub(crate) static EM500_PP: Model = Model {
     id: "em500-pp",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x03, 0x7b, &[Item::Num("pressure", I16, ONE)]),
-    ],
+    ]),
 };
 
 /// EM500-PT100: battery and temperature.
 pub(crate) static EM500_PT100: Model = Model {
     id: "em500-pt100",
     aliases: &[],
-    rules: &[BATTERY, TEMPERATURE],
+    table: Table::new(&[BATTERY, TEMPERATURE]),
 };
 
 /// Soil moisture (`04 68` and `04 ca`): uint8 / 2, but the decoder advances two bytes past it.
@@ -72,42 +73,42 @@ const SOIL_HUMIDITY: &[Item] = &[Item::Num("humidity", U8, Div(2)), Item::Skip(1
 pub(crate) static EM500_SMT: Model = Model {
     id: "em500-smt",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x04, 0x68, SOIL_HUMIDITY),
         rule(0x04, 0xca, SOIL_HUMIDITY),
-    ],
+    ]),
 };
 
 /// EM500-SMTC: battery, temperature, soil moisture, conductivity (`05 7f`, uint16).
 pub(crate) static EM500_SMTC: Model = Model {
     id: "em500-smtc",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         rule(0x04, 0x68, SOIL_HUMIDITY),
         rule(0x04, 0xca, SOIL_HUMIDITY),
         rule(0x05, 0x7f, &[Item::Num("conductivity", U16, ONE)]),
-    ],
+    ]),
 };
 
 /// EM500-SWL: battery and water level (`03 77`, uint16, printed as `distance`).
 pub(crate) static EM500_SWL: Model = Model {
     id: "em500-swl",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x03, 0x77, &[Item::Num("distance", U16, ONE)]),
-    ],
+    ]),
 };
 
 /// EM500-UDL: battery and distance (`03 82`, signed int16 / 1000, m).
 pub(crate) static EM500_UDL: Model = Model {
     id: "em500-udl",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x03, 0x82, &[Item::Num("distance", I16, Div(1000))]),
-    ],
+    ]),
 };

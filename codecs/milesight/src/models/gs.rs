@@ -7,6 +7,7 @@ use lorafield_core::{ErrorKind, Field, Sink, Value};
 use super::common::{BATTERY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32};
+use crate::engine::Table;
 use crate::engine::{Custom, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, rule};
 
 /// The models of this family that have tables.
@@ -55,7 +56,7 @@ fn gs101_alarm<'a>(
 pub(crate) static GS101: Model = Model {
     id: "gs101",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         rule(
             0x05,
             0x8e,
@@ -73,7 +74,7 @@ pub(crate) static GS101: Model = Model {
         ),
         rule(0x08, 0x90, &[Item::Suffixed("life_remain", U32, "s")]),
         custom(0xff, 0x3f, gs101_alarm),
-    ],
+    ]),
 };
 
 /// GS301 bathroom odor detector: battery, temperature on channel 2, humidity on channel 3,
@@ -81,13 +82,13 @@ pub(crate) static GS101: Model = Model {
 pub(crate) static GS301: Model = Model {
     id: "gs301",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x02, 0x67, &[Item::Num("temperature", I16, Div(10))]),
         rule(0x03, 0x68, &[Item::Num("humidity", U8, Div(2))]),
         rule(0x04, 0x7d, &[Item::Num("nh3", U16, Div(100))]),
         rule(0x05, 0x7d, &[Item::Num("h2s", U16, Div(100))]),
-    ],
+    ]),
 };
 
 /// The TS101's alert byte; the decoder spells the default `"unkown"`.
@@ -109,7 +110,7 @@ const HISTORY: Gather = Gather {
 pub(crate) static TS101: Model = Model {
     id: "ts101",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         rule(
@@ -137,5 +138,5 @@ pub(crate) static TS101: Model = Model {
                 ],
             ),
         },
-    ],
+    ]),
 };

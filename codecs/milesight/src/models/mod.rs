@@ -62,7 +62,7 @@ pub(crate) mod tests {
             for b in &all[i + 1..] {
                 assert_ne!(a.id, b.id);
             }
-            assert!(!a.rules.is_empty(), "{}", a.id);
+            assert!(!a.table.rules().is_empty(), "{}", a.id);
         }
     }
 }

@@ -11,6 +11,7 @@ use lorafield_core::{Container, ErrorKind, Field, Sink, Value};
 use super::common::{BATTERY, NO_ELSE};
 use crate::Model;
 use crate::engine::Int::{F32, I16, U8, U16, U32Js};
+use crate::engine::Table;
 use crate::engine::{Custom, Discard, Div, Id, Item, ONE, Read, Rule, Version, read_items, rule};
 
 /// The models of this family that have tables.
@@ -209,7 +210,7 @@ fn uc50x_modbus<'a>(
 pub(crate) static UC100: Model = Model {
     id: "uc100",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         POWER_ON,
         rule(
             0xff,
@@ -229,7 +230,7 @@ pub(crate) static UC100: Model = Model {
         ),
         custom(0xff, 0x19, uc100_reading),
         custom(0xff, 0x15, uc100_error),
-    ],
+    ]),
 };
 
 /// UC1114 remote I/O controller: two digital inputs, two digital outputs. The decoder also
@@ -238,13 +239,13 @@ pub(crate) static UC100: Model = Model {
 pub(crate) static UC1114: Model = Model {
     id: "uc1114",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         not_type(0x01, 0x00, &[on_off("digital_input_1")]),
         not_type(0x02, 0x00, &[on_off("digital_input_2")]),
         any_type(0x09, &[on_off("digital_output_1")]),
         any_type(0x0a, &[on_off("digital_output_2")]),
         NO_ELSE,
-    ],
+    ]),
 };
 
 /// The UC1122's analog input: an object of four int16 / 100.
@@ -267,25 +268,25 @@ macro_rules! analog_object {
 pub(crate) static UC1122: Model = Model {
     id: "uc1122",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         not_type(0x01, 0xc8, &[on_off("digital_input")]),
         any_type(0x09, &[on_off("digital_output")]),
         any_type(0x11, &[analog_object!("analog_input_1")]),
         any_type(0x12, &[analog_object!("analog_input_2")]),
         NO_ELSE,
-    ],
+    ]),
 };
 
 /// UC1152 remote I/O controller: a digital input and output, Modbus readings as `channels`.
 pub(crate) static UC1152: Model = Model {
     id: "uc1152",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         not_type(0x01, 0xc8, &[on_off("digital_input")]),
         any_type(0x09, &[on_off("digital_output")]),
         custom(0xff, 0x0e, uc1152_modbus),
         NO_ELSE,
-    ],
+    ]),
 };
 
 /// The UC300's analog inputs (`0b 02` to `0e 02`): the decoder reads a two-byte slice with its
@@ -302,7 +303,7 @@ macro_rules! uc300_analog {
 pub(crate) static UC300: Model = Model {
     id: "uc300",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         rule(0x03, 0x00, &[on_off("digital_input_1")]),
         rule(0x04, 0x00, &[on_off("digital_input_2")]),
         rule(0x05, 0x00, &[on_off("digital_input_3")]),
@@ -321,7 +322,7 @@ pub(crate) static UC300: Model = Model {
         uc300_analog!(0x0e, "analog_input_adv_2"),
         custom(0xff, 0x19, uc300_modbus),
         NO_ELSE,
-    ],
+    ]),
 };
 
 /// The UC50x's analog input: an empty object under its name, and the four int16 / 100 values
@@ -346,7 +347,7 @@ macro_rules! uc50x_analog {
 pub(crate) static UC50X: Model = Model {
     id: "uc50x",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         not_type(0x03, 0xc8, &[on_off("gpio_1")]),
         not_type(0x04, 0xc8, &[on_off("gpio_2")]),
@@ -356,20 +357,20 @@ pub(crate) static UC50X: Model = Model {
         uc50x_analog!(0x06, "analog_input_2"),
         custom(0xff, 0x0e, uc50x_modbus),
         NO_ELSE,
-    ],
+    ]),
 };
 
 /// UC51x solenoid valve controller: battery, two valves and their pulse counters.
 pub(crate) static UC51X: Model = Model {
     id: "uc51x",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x03, 0x01, &[on_off("valve_1")]),
         rule(0x05, 0x01, &[on_off("valve_2")]),
         rule(0x04, 0xc8, &[Item::Num("valve_1_pulse", U32Js, ONE)]),
         rule(0x06, 0xc8, &[Item::Num("valve_2_pulse", U32Js, ONE)]),
-    ],
+    ]),
 };
 
 #[cfg(test)]

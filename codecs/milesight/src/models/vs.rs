@@ -7,6 +7,7 @@ use lorafield_core::{Container, ErrorKind, Field, Sink, Value};
 use super::common::BATTERY;
 use crate::Model;
 use crate::engine::Int::{U8, U16, U32};
+use crate::engine::Table;
 use crate::engine::{Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, rule};
 
 /// The models of this family that have tables.
@@ -48,11 +49,11 @@ fn people_counter<'a>(
 pub(crate) static VS121: Model = Model {
     id: "vs121",
     aliases: &[],
-    rules: &[Rule {
+    table: Table::new(&[Rule {
         channel: Id::Is(0x04),
         ty: Id::Is(0xc9),
         read: Read::Custom(people_counter),
-    }],
+    }]),
 };
 
 /// The VS133's `line_<n>` objects: three pairs per line (channel ids `3n`, `3n + 1`,
@@ -74,7 +75,7 @@ const fn line(base: u8) -> Gather {
 pub(crate) static VS133: Model = Model {
     id: "vs133",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         Rule {
             channel: Id::In(&[0x03, 0x06, 0x09, 0x0c]),
             ty: Id::Is(0xd2),
@@ -96,14 +97,14 @@ pub(crate) static VS133: Model = Model {
                 ],
             ),
         },
-    ],
+    ]),
 };
 
 /// VS330 bathroom occupancy sensor: battery, distance (mm), occupancy, calibration result.
 pub(crate) static VS330: Model = Model {
     id: "vs330",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x02, 0x82, &[Item::Num("distance", U16, ONE)]),
         rule(0x03, 0x8e, &[OCCUPANCY]),
@@ -112,7 +113,7 @@ pub(crate) static VS330: Model = Model {
             0x8e,
             &[Item::Enum("calibration", U8, &[(0, "failed")], "success")],
         ),
-    ],
+    ]),
 };
 
 /// Occupancy: 0 is vacant, anything else occupied.
@@ -126,12 +127,12 @@ const VS34X_RULES: &[Rule] = &[BATTERY, rule(0x03, 0x00, &[OCCUPANCY])];
 pub(crate) static VS340: Model = Model {
     id: "vs340",
     aliases: &["vs341"],
-    rules: VS34X_RULES,
+    table: Table::new(VS34X_RULES),
 };
 
 /// VS341 desk and seat occupancy sensor: its decoder is the VS340's.
 pub(crate) static VS341: Model = Model {
     id: "vs341",
     aliases: &[],
-    rules: VS34X_RULES,
+    table: Table::new(VS34X_RULES),
 };

@@ -6,6 +6,7 @@
 use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32, U32Js};
+use crate::engine::Table;
 use crate::engine::{
     Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, read_items, rule,
 };
@@ -65,7 +66,7 @@ fn ws101_button<'a>(
 pub(crate) static WS101: Model = Model {
     id: "ws101",
     aliases: &[],
-    rules: &[BATTERY, custom(0xff, 0x2e, ws101_button)],
+    table: Table::new(&[BATTERY, custom(0xff, 0x2e, ws101_button)]),
 };
 
 /// WS136 / WS156 `ff 34`: the button's number, then two bytes of a command the decoder never
@@ -88,32 +89,32 @@ const WS136_RULES: &[Rule] = &[BATTERY, custom(0xff, 0x34, ws136_button)];
 pub(crate) static WS136: Model = Model {
     id: "ws136",
     aliases: &[],
-    rules: WS136_RULES,
+    table: Table::new(WS136_RULES),
 };
 
 /// WS156 smart scene panel.
 pub(crate) static WS156: Model = Model {
     id: "ws156",
     aliases: &[],
-    rules: WS136_RULES,
+    table: Table::new(WS136_RULES),
 };
 
 /// WS201 fill level monitor: distance in mm, remaining amount in %.
 pub(crate) static WS201: Model = Model {
     id: "ws201",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(0x03, 0x82, &[Item::Num("distance", U16, ONE)]),
         rule(0x04, 0xd6, &[Item::Num("remaining", U8, ONE)]),
-    ],
+    ]),
 };
 
 /// WS202 PIR and light sensor.
 pub(crate) static WS202: Model = Model {
     id: "ws202",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(
             0x03,
@@ -125,7 +126,7 @@ pub(crate) static WS202: Model = Model {
             0x00,
             &[Item::Enum("light", U8, &[(0, "dark")], "light")],
         ),
-    ],
+    ]),
 };
 
 const OCCUPANCY: Item = Item::Enum("occupancy", U8, &[(0, "vacant")], "occupied");
@@ -179,7 +180,7 @@ const HISTORY: Gather = Gather {
 pub(crate) static WS203: Model = Model {
     id: "ws203",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         TEMPERATURE,
         HUMIDITY,
@@ -197,7 +198,7 @@ pub(crate) static WS203: Model = Model {
             ty: Id::Is(0xce),
             read: Read::IntoCustom(HISTORY, ws203_history),
         },
-    ],
+    ]),
 };
 
 /// WS301 magnetic contact switch. `install` is "yes" for 0 and "no" otherwise, as the decoder
@@ -205,7 +206,7 @@ pub(crate) static WS203: Model = Model {
 pub(crate) static WS301: Model = Model {
     id: "ws301",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(
             0x03,
@@ -217,7 +218,7 @@ pub(crate) static WS301: Model = Model {
             0x00,
             &[Item::Enum("install", U8, &[(0, "yes")], "no")],
         ),
-    ],
+    ]),
 };
 
 /// WS302 `ff 0f`: the LoRaWAN class, 0 to 2; another byte sets no key.
@@ -238,7 +239,7 @@ fn ws302_class<'a>(
 pub(crate) static WS302: Model = Model {
     id: "ws302",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(
             0x05,
@@ -260,21 +261,21 @@ pub(crate) static WS302: Model = Model {
             ],
         ),
         custom(0xff, 0x0f, ws302_class),
-    ],
+    ]),
 };
 
 /// WS303 mini leak detection sensor.
 pub(crate) static WS303: Model = Model {
     id: "ws303",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         BATTERY,
         rule(
             0x03,
             0x00,
             &[Item::Enum("leak_status", U8, &[(0, "no leak")], "leak")],
         ),
-    ],
+    ]),
 };
 
 const OPEN_CLOSE: BitOut = BitOut::Enum(&[(1, "open")], "close");
@@ -285,7 +286,7 @@ const YES_NO: BitOut = BitOut::Enum(&[(1, "yes")], "no");
 pub(crate) static WS50X: Model = Model {
     id: "ws50x",
     aliases: &[],
-    rules: &[rule(
+    table: Table::new(&[rule(
         0xff,
         0x29,
         &[Item::Bits(
@@ -299,7 +300,7 @@ pub(crate) static WS50X: Model = Model {
                 flag("switch_3_change", 6, YES_NO),
             ],
         )],
-    )],
+    )]),
 };
 
 /// `03 74`: voltage, uint16 / 10, V.
@@ -310,7 +311,7 @@ const VOLTAGE: Rule = rule(0x03, 0x74, &[Item::Num("voltage", U16, Div(10))]);
 pub(crate) static WS52X: Model = Model {
     id: "ws52x",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         VOLTAGE,
         rule(0x05, 0x81, &[Item::Num("power", U8, ONE)]),
         rule(0x06, 0x83, &[Item::Num("energy", U32Js, ONE)]),
@@ -320,7 +321,7 @@ pub(crate) static WS52X: Model = Model {
             0x70,
             &[Item::Enum("button", U8, &[(1, "open")], "close")],
         ),
-    ],
+    ]),
 };
 
 const ON_OFF: BitOut = BitOut::Enum(&[(1, "on")], "off");
@@ -331,7 +332,7 @@ const ON_OFF: BitOut = BitOut::Enum(&[(1, "on")], "off");
 pub(crate) static WS558: Model = Model {
     id: "ws558",
     aliases: &[],
-    rules: &[
+    table: Table::new(&[
         VOLTAGE,
         rule(0x04, 0x80, &[Item::Num("active_power", U32Js, ONE)]),
         rule(0x05, 0x81, &[Item::Num("power_factor", U8, ONE)]),
@@ -357,7 +358,7 @@ pub(crate) static WS558: Model = Model {
                 ),
             ],
         ),
-    ],
+    ]),
 };
 
 #[cfg(test)]

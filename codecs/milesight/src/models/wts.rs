@@ -5,6 +5,7 @@
 use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16};
+use crate::engine::Table;
 use crate::engine::{Div, Item, ONE, Rule, rule};
 
 /// The models of this family.
@@ -34,19 +35,19 @@ const WTS_RULES: &[Rule] = &[
 pub(crate) static WTS305: Model = Model {
     id: "wts305",
     aliases: &[],
-    rules: WTS_RULES,
+    table: Table::new(WTS_RULES),
 };
 
 /// WTS505 weather station.
 pub(crate) static WTS505: Model = Model {
     id: "wts505",
     aliases: &[],
-    rules: WTS_RULES,
+    table: Table::new(WTS_RULES),
 };
 
 /// WTS506 weather station.
 pub(crate) static WTS506: Model = Model {
     id: "wts506",
     aliases: &[],
-    rules: WTS_RULES,
+    table: Table::new(WTS_RULES),
 };

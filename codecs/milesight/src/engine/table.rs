@@ -1,0 +1,312 @@
+//! A model's rules with their lookup, built at compile time: the rule of a pair is an index by
+//! channel id and a test or two of the type byte, not a search of the chain.
+//!
+//! For each channel id, the table lists the type tests of the rules whose channel test it
+//! passes, in the chain's order (wildcards and sets expanded), ending with a test every type
+//! passes; channel ids with the same rules share one list. The first test a pair's type passes
+//! names its rule, as the chain's first match would. Each test carries its rule's value size,
+//! where a list of items says it, so that a value is checked against it once.
+//!
+//! No hash is needed, so no crate for one: a channel id indexes 256 entries directly, and a
+//! channel has one to three tests in every model.
+
+use super::items::items_size;
+use super::{Id, Int, Item, Read, Rule};
+
+/// No rule: a list's last test, where no rule matches the channel's remaining types.
+const NONE: u8 = u8::MAX;
+
+/// The `ty` of a test that every byte, and a missing one, passes (with `negate`).
+const ANY: u16 = 0x100;
+
+/// What the type of the payload's lone last byte is looked up as: equal to no test's byte, so
+/// that only the negated tests (`Not`, `Any`) pass, as in the decoders, where `channel_type` is
+/// then `undefined`.
+pub(super) const ABSENT: u16 = 0x200;
+
+/// Tests a table holds at most (a compile-time check).
+const CAPACITY: usize = 64;
+
+/// One type test: the type passes when it equals `ty`, or, with `negate`, when it does not.
+#[derive(Debug, Clone, Copy)]
+struct Test {
+    ty: u16,
+    negate: bool,
+    /// The rule's index in the chain, or [`NONE`].
+    rule: u8,
+    /// The bytes of the rule's value where its items say ([`Read::Items`], [`Read::Into`]);
+    /// else 0.
+    size: u8,
+}
+
+impl Test {
+    const fn new(ty: u16, negate: bool, rule: u8, size: u8) -> Test {
+        Test {
+            ty,
+            negate,
+            rule,
+            size,
+        }
+    }
+}
+
+const END: Test = Test::new(ANY, true, NONE, 0);
+
+/// A model's chain of [`Rule`]s and its lookup (see the module doc).
+///
+/// ```
+/// use lorafield_codec_milesight::engine::{Int, Item, ONE, Table, rule};
+///
+/// static TABLE: Table = Table::new(&[rule(0x01, 0x75, &[Item::Num("battery", Int::U8, ONE)])]);
+/// assert_eq!(TABLE.rules().len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct Table {
+    rules: &'static [Rule],
+    /// Per channel id, its first test in `tests`.
+    first: [u8; 256],
+    tests: [Test; CAPACITY],
+}
+
+impl Table {
+    /// The table of `rules`. At most 64 rules whose tests, expanded per channel id, fit in 64
+    /// entries; a larger table fails to compile.
+    // Evaluated at compile time: an index out of range fails the build.
+    #[allow(clippy::indexing_slicing)]
+    pub const fn new(rules: &'static [Rule]) -> Table {
+        assert!(rules.len() <= 64, "a table holds at most 64 rules");
+        let mut table = Table {
+            rules,
+            first: [0; 256],
+            tests: [END; CAPACITY],
+        };
+        // The rules each list stands for, as a bit set, and where the list starts.
+        let mut lists = [(0u64, 0u8); 256];
+        let mut n_lists = 0;
+        let mut len = 0;
+        let mut channel = 0;
+        while channel < 256 {
+            let mut set = 0u64;
+            let mut r = 0;
+            while r < rules.len() {
+                if id_matches(rules[r].channel, channel as u8) {
+                    set |= 1 << r;
+                }
+                r += 1;
+            }
+            let mut k = 0;
+            while k < n_lists && lists[k].0 != set {
+                k += 1;
+            }
+            if k == n_lists {
+                lists[k] = (set, len as u8);
+                n_lists += 1;
+                len = push_list(&mut table.tests, len, rules, set);
+            }
+            table.first[channel] = lists[k].1;
+            channel += 1;
+        }
+        table
+    }
+
+    /// The chain of rules.
+    pub const fn rules(&self) -> &'static [Rule] {
+        self.rules
+    }
+
+    /// The first rule matching channel id `channel` and type `ty` (a byte, or [`ABSENT`]), with
+    /// its value's size where its items say it (else 0).
+    #[inline(always)]
+    pub(super) fn find(&self, channel: u8, ty: u16) -> Option<(&'static Rule, usize)> {
+        let mut i = usize::from(*self.first.get(usize::from(channel))?);
+        loop {
+            let test = self.tests.get(i)?;
+            if (test.ty == ty) != test.negate {
+                let rule = self.rules.get(usize::from(test.rule))?;
+                return Some((rule, usize::from(test.size)));
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Whether `b` passes `id` (`Id::matches`, for compile time).
+#[allow(clippy::indexing_slicing)]
+const fn id_matches(id: Id, b: u8) -> bool {
+    match id {
+        Id::Is(x) => b == x,
+        Id::Not(x) => b != x,
+        Id::Any => true,
+        Id::In(set) => {
+            let mut i = 0;
+            while i < set.len() {
+                if set[i] == b {
+                    return true;
+                }
+                i += 1;
+            }
+            false
+        }
+    }
+}
+
+/// Appends to `tests` from `len` the type tests of the rules in `set`, in order, up to one
+/// every type passes; returns the new length.
+#[allow(clippy::indexing_slicing)]
+const fn push_list(
+    tests: &mut [Test; CAPACITY],
+    mut len: usize,
+    rules: &[Rule],
+    set: u64,
+) -> usize {
+    let mut r = 0;
+    while r < rules.len() {
+        if set & (1 << r) != 0 {
+            let size = match rules[r].read {
+                Read::Items(items) | Read::Into(_, items) => {
+                    check_items(items);
+                    items_size(items)
+                }
+                _ => 0,
+            };
+            assert!(size <= u8::MAX as usize, "a value of more than 255 bytes");
+            let (rule, size) = (r as u8, size as u8);
+            match rules[r].ty {
+                Id::Is(x) => len = push(tests, len, Test::new(x as u16, false, rule, size)),
+                Id::Not(x) => len = push(tests, len, Test::new(x as u16, true, rule, size)),
+                Id::Any => return push(tests, len, Test::new(ANY, true, rule, size)),
+                Id::In(set) => {
+                    let mut i = 0;
+                    while i < set.len() {
+                        len = push(tests, len, Test::new(set[i] as u16, false, rule, size));
+                        i += 1;
+                    }
+                }
+            }
+        }
+        r += 1;
+    }
+    push(tests, len, END)
+}
+
+/// Fails the build where an item would fail at run time whatever the bytes: a label, bits or
+/// a suffix of a float. Items can then fail only when short, so a value of the right size
+/// ([`items_size`]) reads.
+#[allow(clippy::indexing_slicing)]
+const fn check_items(items: &[Item]) {
+    let mut i = 0;
+    while i < items.len() {
+        match items[i] {
+            Item::Enum(_, Int::F32, ..)
+            | Item::Bits(Int::F32, _)
+            | Item::Suffixed(_, Int::F32, _) => {
+                panic!("a label, bits or a suffix of a float")
+            }
+            Item::Object(_, inner) => check_items(inner),
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+#[allow(clippy::indexing_slicing)]
+const fn push(tests: &mut [Test; CAPACITY], len: usize, test: Test) -> usize {
+    assert!(len < CAPACITY, "a table of more than 64 tests");
+    tests[len] = test;
+    len + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ONE, rule};
+    use crate::models;
+
+    /// The chain's first match, as the decoders test: `None` for a missing type byte passes
+    /// only `Not` and `Any`.
+    fn chain(rules: &'static [Rule], channel: u8, ty: Option<u8>) -> Option<&'static Rule> {
+        let passes = |id: Id, b: Option<u8>| match (id, b) {
+            (Id::Is(x), Some(b)) => b == x,
+            (Id::Not(x), Some(b)) => b != x,
+            (Id::In(set), Some(b)) => set.contains(&b),
+            (Id::Any, _) | (Id::Not(_), None) => true,
+            (Id::Is(_) | Id::In(_), None) => false,
+        };
+        rules
+            .iter()
+            .find(|r| passes(r.channel, Some(channel)) && passes(r.ty, ty))
+    }
+
+    #[test]
+    fn every_pair_of_every_model_finds_the_chains_first_match() {
+        let types = (0..=255).map(Some).chain([None]);
+        for model in models() {
+            let table = &model.table;
+            for channel in 0..=255u8 {
+                for ty in types.clone() {
+                    let want = chain(table.rules(), channel, ty);
+                    let got = table.find(channel, ty.map_or(ABSENT, u16::from));
+                    let same = match (want, got) {
+                        (None, None) => true,
+                        (Some(w), Some((g, size))) => {
+                            let items = match w.read {
+                                Read::Items(items) | Read::Into(_, items) => items_size(items),
+                                _ => 0,
+                            };
+                            core::ptr::eq(w, g) && size == items
+                        }
+                        _ => false,
+                    };
+                    assert!(same, "{}: {channel:02x} {ty:02x?}", model.id);
+                }
+            }
+        }
+    }
+
+    static WILD: Table = Table::new(&[
+        Rule {
+            channel: Id::In(&[1, 2]),
+            ty: Id::In(&[7, 8]),
+            read: Read::Items(&[Item::Num("a", crate::engine::Int::U16, ONE)]),
+        },
+        Rule {
+            channel: Id::Not(1),
+            ty: Id::Not(7),
+            read: Read::Items(&[Item::Num("b", crate::engine::Int::U32, ONE)]),
+        },
+        rule(1, 9, &[]),
+        Rule {
+            channel: Id::Any,
+            ty: Id::Any,
+            read: Read::SkipPair,
+        },
+        // Never reached: the rule above takes every pair.
+        rule(5, 5, &[]),
+    ]);
+
+    #[test]
+    fn wildcards_and_sets_keep_the_chains_order() {
+        let rules = WILD.rules();
+        for channel in 0..=255u8 {
+            for ty in (0..=255).map(Some).chain([None]) {
+                let want = chain(rules, channel, ty).map(|r| r as *const Rule);
+                let got = WILD.find(channel, ty.map_or(ABSENT, u16::from));
+                assert_eq!(got.map(|(r, _)| r as *const Rule), want, "{channel} {ty:?}");
+            }
+        }
+        let index = |c, t| {
+            let (r, size) = WILD.find(c, t).unwrap();
+            (
+                rules.iter().position(|x| core::ptr::eq(x, r)).unwrap(),
+                size,
+            )
+        };
+        assert_eq!(index(2, 8), (0, 2));
+        assert_eq!(index(2, 9), (1, 4));
+        assert_eq!(index(1, 9), (2, 0));
+        assert_eq!(index(1, 7), (0, 2));
+        assert_eq!(index(1, ABSENT), (3, 0));
+        assert_eq!(index(5, 5), (1, 4));
+        assert_eq!(index(5, 7), (3, 0));
+    }
+}
