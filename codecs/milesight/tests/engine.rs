@@ -452,3 +452,60 @@ impl lorafield_core::Codec for TestCodec {
         engine::decode(self.0, uplink.payload, &mut engine::SinkRef(sink))
     }
 }
+
+/// Counts what a routine emits.
+#[derive(Default)]
+struct Count(usize);
+
+impl<'a> Sink<'a> for Count {
+    fn field(&mut self, _: lorafield_core::Field<'a>) -> Result<(), ErrorKind> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn open(
+        &mut self,
+        _: &'static str,
+        _: Option<u8>,
+        _: lorafield_core::Container,
+    ) -> Result<(), ErrorKind> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn close(&mut self) -> Result<(), ErrorKind> {
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn every_models_routines_emit_nothing_from_a_short_value() {
+    let (mut failed, mut read) = (0, 0);
+    for model in lorafield_codec_milesight::models() {
+        for rule in model.table.rules() {
+            let (Read::Custom(f) | Read::IntoCustom(_, f)) = rule.read else {
+                continue;
+            };
+            let (Id::Is(channel), Id::Is(ty)) = (rule.channel, rule.ty) else {
+                panic!("{}: a routine on a wildcard", model.id);
+            };
+            // Every data type byte the routines switch on, and bytes of every value.
+            let fills = (0..=13u8).chain([0x7f, 0xff]);
+            for value in fills.map(|b| vec![b; 16]).chain([(0..16).collect()]) {
+                for cut in 0..=value.len() {
+                    let mut count = Count::default();
+                    match f(&value[..cut], channel, ty, &mut count) {
+                        Err(_) => {
+                            assert_eq!(count.0, 0, "{} {value:02x?} cut at {cut}", model.id);
+                            failed += 1;
+                        }
+                        Ok(n) => {
+                            assert!(n <= cut, "{} read past its value", model.id);
+                            read += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(failed > 100 && read > 100, "{failed} {read}");
+}

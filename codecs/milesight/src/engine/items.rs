@@ -211,84 +211,93 @@ pub fn read_items<'a, S: Sink<'a> + ?Sized>(
 ) -> Result<usize, ErrorKind> {
     let mut at = 0;
     for item in items {
-        let rest = value.get(at..).unwrap_or_default();
-        let int = |int: Int| int.read(rest).ok_or(ErrorKind::UnexpectedEof);
-        let emit = |sink: &mut S, name, v| sink.field(Field::new(name, None, v));
-        at += match *item {
-            Item::Num(name, i, div) => {
-                emit(sink, name, div.apply(int(i)?))?;
-                i.size()
-            }
-            Item::Enum(name, i, table, default) => {
-                let Raw::Int(v) = int(i)? else {
-                    return Err(ErrorKind::OutOfRange);
-                };
-                emit(sink, name, label(table, default, v))?;
-                i.size()
-            }
-            Item::Bool(name, i) => {
-                let v = match int(i)? {
-                    Raw::Int(v) => v != 0,
-                    Raw::Float(f) => f != 0.0,
-                };
-                emit(sink, name, Value::Bool(v))?;
-                i.size()
-            }
-            Item::Bits(i, bits) => {
-                let Raw::Int(v) = int(i)? else {
-                    return Err(ErrorKind::OutOfRange);
-                };
-                for b in bits {
-                    let x = (v >> b.shift) & i64::from(b.mask);
-                    let out = match b.out {
-                        BitOut::Num => Value::Decimal {
-                            digits: x,
-                            scale: 0,
-                        },
-                        BitOut::Bool => Value::Bool(x != 0),
-                        BitOut::Enum(table, default) => label(table, default, x),
-                    };
-                    emit(sink, b.name, out)?;
-                }
-                i.size()
-            }
-            Item::Suffixed(name, i, suffix) => {
-                let Raw::Int(v) = int(i)? else {
-                    return Err(ErrorKind::OutOfRange);
-                };
-                emit(sink, name, Value::Suffixed { value: v, suffix })?;
-                i.size()
-            }
-            Item::Version(name, kind) => {
-                let (major, minor, size) = match (kind, rest) {
-                    (Version::Nibbles, [b, ..]) => (b >> 4, b & 0x0f, 1),
-                    (Version::MajorHighNibble, [a, b, ..]) => (*a, b >> 4, 2),
-                    (Version::MajorMinor, [a, b, ..]) => (*a, *b, 2),
-                    _ => return Err(ErrorKind::UnexpectedEof),
-                };
-                let (major, minor) = (major.into(), minor.into());
-                emit(sink, name, Value::Version { major, minor })?;
-                size
-            }
-            Item::Hex(name, n) => {
-                let bytes = rest.get(..usize::from(n)).ok_or(ErrorKind::UnexpectedEof)?;
-                emit(sink, name, Value::Bytes(bytes))?;
-                usize::from(n)
-            }
-            Item::Const(name, v) => {
-                emit(sink, name, v)?;
-                0
-            }
-            Item::Object(name, inner) => read_object(name, inner, rest, sink)?,
-            Item::Skip(n) => {
-                if rest.len() < usize::from(n) {
-                    return Err(ErrorKind::UnexpectedEof);
-                }
-                usize::from(n)
-            }
-        };
+        at += read_item(item, value.get(at..).unwrap_or_default(), sink)?;
     }
     Ok(at)
+}
+
+/// Reads one `item` from the start of `rest` into `sink`; returns the bytes it took.
+#[inline(always)]
+pub(super) fn read_item<'a, S: Sink<'a> + ?Sized>(
+    item: &Item,
+    rest: &'a [u8],
+    sink: &mut S,
+) -> Result<usize, ErrorKind> {
+    let int = |int: Int| int.read(rest).ok_or(ErrorKind::UnexpectedEof);
+    let emit = |sink: &mut S, name, v| sink.field(Field::new(name, None, v));
+    Ok(match *item {
+        Item::Num(name, i, div) => {
+            emit(sink, name, div.apply(int(i)?))?;
+            i.size()
+        }
+        Item::Enum(name, i, table, default) => {
+            let Raw::Int(v) = int(i)? else {
+                return Err(ErrorKind::OutOfRange);
+            };
+            emit(sink, name, label(table, default, v))?;
+            i.size()
+        }
+        Item::Bool(name, i) => {
+            let v = match int(i)? {
+                Raw::Int(v) => v != 0,
+                Raw::Float(f) => f != 0.0,
+            };
+            emit(sink, name, Value::Bool(v))?;
+            i.size()
+        }
+        Item::Bits(i, bits) => {
+            let Raw::Int(v) = int(i)? else {
+                return Err(ErrorKind::OutOfRange);
+            };
+            for b in bits {
+                let x = (v >> b.shift) & i64::from(b.mask);
+                let out = match b.out {
+                    BitOut::Num => Value::Decimal {
+                        digits: x,
+                        scale: 0,
+                    },
+                    BitOut::Bool => Value::Bool(x != 0),
+                    BitOut::Enum(table, default) => label(table, default, x),
+                };
+                emit(sink, b.name, out)?;
+            }
+            i.size()
+        }
+        Item::Suffixed(name, i, suffix) => {
+            let Raw::Int(v) = int(i)? else {
+                return Err(ErrorKind::OutOfRange);
+            };
+            emit(sink, name, Value::Suffixed { value: v, suffix })?;
+            i.size()
+        }
+        Item::Version(name, kind) => {
+            let (major, minor, size) = match (kind, rest) {
+                (Version::Nibbles, [b, ..]) => (b >> 4, b & 0x0f, 1),
+                (Version::MajorHighNibble, [a, b, ..]) => (*a, b >> 4, 2),
+                (Version::MajorMinor, [a, b, ..]) => (*a, *b, 2),
+                _ => return Err(ErrorKind::UnexpectedEof),
+            };
+            let (major, minor) = (major.into(), minor.into());
+            emit(sink, name, Value::Version { major, minor })?;
+            size
+        }
+        Item::Hex(name, n) => {
+            let bytes = rest.get(..usize::from(n)).ok_or(ErrorKind::UnexpectedEof)?;
+            emit(sink, name, Value::Bytes(bytes))?;
+            usize::from(n)
+        }
+        Item::Const(name, v) => {
+            emit(sink, name, v)?;
+            0
+        }
+        Item::Object(name, inner) => read_object(name, inner, rest, sink)?,
+        Item::Skip(n) => {
+            if rest.len() < usize::from(n) {
+                return Err(ErrorKind::UnexpectedEof);
+            }
+            usize::from(n)
+        }
+    })
 }
 
 /// `name: {items}`.

@@ -14,12 +14,14 @@
 //! the items say it, checked once before they read.
 
 mod items;
+mod parse;
 mod table;
 
 pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_items};
 
 use items::read_undefined;
 use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
+pub use parse::{FieldOf, be_u16, field, le_i16, parse, take, u8};
 use table::ABSENT;
 pub use table::Table;
 

@@ -4,14 +4,13 @@ use super::common::{
     ACTIVITY, BATTERY, CO2, HUMIDITY, ILLUMINATION, NO_ELSE, PRESSURE, TEMPERATURE, TVOC,
 };
 use crate::Model;
-use crate::engine::Table;
 
 /// The models of this family.
 pub(crate) static MODELS: &[&Model] = &[
     &AM103, &AM103L, &AM104, &AM107, &AM307, &AM307L, &AM308, &AM308L, &AM319, &AM319L,
 ];
 use crate::engine::Int::{I16, U8, U16, U32};
-use crate::engine::{Div, Gather, Item, KeyChannel, ONE, Read, Rule, Shape, rule};
+use crate::engine::{Div, Gather, Item, KeyChannel, ONE, Read, Rule, Shape, Table, rule};
 
 const TRIGGER_IDLE: &[(i64, &str)] = &[(1, "trigger")];
 const YES_NO: &[(i64, &str)] = &[(1, "yes")];

@@ -5,9 +5,11 @@
 use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U32};
-use crate::engine::Table;
-use crate::engine::{Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, read_items, rule};
+use crate::engine::{
+    Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Table, field, parse, rule, take, u8,
+};
 use lorafield_core::{ErrorKind, Sink};
+use nom::combinator::opt;
 
 /// The models of this family.
 pub(crate) static MODELS: &[&Model] = &[
@@ -115,13 +117,6 @@ pub(crate) static EM300_DI: Model = Model {
     ]),
 };
 
-/// What every EM300-DI history record holds.
-const DI_POINT: &[Item] = &[
-    Item::Num("timestamp", U32, ONE),
-    Item::Num("temperature", I16, Div(10)),
-    Item::Num("humidity", U8, Div(2)),
-];
-
 /// One EM300-DI history record (`20 ce`), 13 bytes: timestamp u32, temperature i16 / 10,
 /// humidity u8 / 2, a mode byte, then `gpio` (u8, at offset 8) when the mode is 1 or `pulse`
 /// (u32, at offset 9) when it is 2; nothing more for other modes.
@@ -135,29 +130,31 @@ fn di_history<'a>(
     _ty: u8,
     sink: &mut dyn Sink<'a>,
 ) -> Result<usize, ErrorKind> {
-    const SIZE: usize = 13;
-    if value.len() < SIZE - 1 {
-        return Err(ErrorKind::UnexpectedEof);
+    let ((timestamp, temperature, humidity, mode), n) = parse(
+        value,
+        (
+            field(Item::Num("timestamp", U32, ONE)),
+            field(Item::Num("temperature", I16, Div(10))),
+            field(Item::Num("humidity", U8, Div(2))),
+            u8,
+        ),
+    )?;
+    // The last five bytes: the gpio's one, or the pulse's four after one unread.
+    let rest = value.get(n..).unwrap_or_default();
+    let ((gpio, pulse), m) = match mode {
+        1 => parse(rest, (field(Item::Num("gpio", U8, ONE)), take(3), opt(u8)))
+            .map(|((gpio, _, _), m)| ((Some(gpio), None), m)),
+        2 => parse(rest, (u8, field(Item::Num("pulse", U32, ONE))))
+            .map(|((_, pulse), m)| ((None, Some(pulse)), m)),
+        _ => parse(rest, (take(4), opt(u8))).map(|(_, m)| ((None, None), m)),
+    }?;
+    sink.field(timestamp)?;
+    sink.field(temperature)?;
+    sink.field(humidity)?;
+    for f in [gpio, pulse].into_iter().flatten() {
+        sink.field(f)?;
     }
-    let mode = value.get(7).copied();
-    if mode == Some(2) && value.len() < SIZE {
-        return Err(ErrorKind::UnexpectedEof);
-    }
-    read_items(DI_POINT, value, sink)?;
-    match mode {
-        Some(1) => read_items(
-            &[Item::Num("gpio", U8, ONE)],
-            value.get(8..).unwrap_or_default(),
-            sink,
-        )?,
-        Some(2) => read_items(
-            &[Item::Num("pulse", U32, ONE)],
-            value.get(9..).unwrap_or_default(),
-            sink,
-        )?,
-        _ => 0,
-    };
-    Ok(value.len().min(SIZE))
+    Ok(n + m)
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32};
-use crate::engine::Table;
-use crate::engine::{Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, rule};
+use crate::engine::{
+    Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Table, le_i16, parse,
+    rule,
+};
 use lorafield_core::{ErrorKind, Field, Sink, Value};
 
 /// The models of this family.
@@ -122,20 +124,14 @@ fn em320_angles<'a>(
         ("angle_y", "threshold_y"),
         ("angle_z", "threshold_z"),
     ];
-    if value.len() < 6 {
-        return Err(ErrorKind::UnexpectedEof);
-    }
-    for (chunk, (angle, flag)) in value.chunks_exact(2).zip(AXES) {
-        let &[lo, hi] = chunk else {
-            return Err(ErrorKind::UnexpectedEof);
-        };
-        let raw = i16::from_le_bytes([lo, hi]);
+    let ((x, y, z), n) = parse(value, (le_i16, le_i16, le_i16))?;
+    for (raw, (angle, flag)) in [x, y, z].into_iter().zip(AXES) {
         let digits = i64::from(raw >> 1);
         sink.field(Field::new(angle, None, Value::Decimal { digits, scale: 2 }))?;
         let label = if raw & 1 == 1 { "trigger" } else { "normal" };
         sink.field(Field::new(flag, None, Value::Str(label)))?;
     }
-    Ok(6)
+    Ok(n)
 }
 
 #[cfg(test)]

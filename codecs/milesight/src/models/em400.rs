@@ -5,8 +5,7 @@
 use super::common::{BATTERY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16};
-use crate::engine::Table;
-use crate::engine::{Div, Item, ONE, Rule, rule};
+use crate::engine::{Div, Item, ONE, Rule, Table, rule};
 
 /// The models of this family.
 pub(crate) static MODELS: &[&Model] = &[&EM400_MUD, &EM400_TLD, &EM400_UDL];

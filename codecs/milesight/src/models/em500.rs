@@ -7,8 +7,7 @@
 use super::common::{BATTERY, HUMIDITY, NO_ELSE, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32Js};
-use crate::engine::Table;
-use crate::engine::{Div, Item, ONE, rule};
+use crate::engine::{Div, Item, ONE, Table, rule};
 
 /// The models of this family.
 pub(crate) static MODELS: &[&Model] = &[

@@ -7,8 +7,9 @@ use lorafield_core::{ErrorKind, Field, Sink, Value};
 use super::common::{BATTERY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32};
-use crate::engine::Table;
-use crate::engine::{Custom, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, rule};
+use crate::engine::{
+    Custom, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Table, parse, rule, u8,
+};
 
 /// The models of this family that have tables.
 pub(crate) static MODELS: &[&Model] = &[&GS101, &GS301, &TS101];
@@ -41,11 +42,11 @@ fn gs101_alarm<'a>(
     _: u8,
     sink: &mut dyn Sink<'a>,
 ) -> Result<usize, ErrorKind> {
-    let &b = value.first().ok_or(ErrorKind::UnexpectedEof)?;
+    let (b, n) = parse(value, u8)?;
     match GS101_ALARMS.get(usize::from(b)) {
         Some(&label) => {
             sink.field(Field::new("alarm", None, Value::Str(label)))?;
-            Ok(1)
+            Ok(n)
         }
         None => Ok(0),
     }

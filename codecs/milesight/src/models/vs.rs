@@ -7,8 +7,9 @@ use lorafield_core::{Container, ErrorKind, Field, Sink, Value};
 use super::common::BATTERY;
 use crate::Model;
 use crate::engine::Int::{U8, U16, U32};
-use crate::engine::Table;
-use crate::engine::{Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, rule};
+use crate::engine::{
+    Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Table, be_u16, parse, rule, u8,
+};
 
 /// The models of this family that have tables.
 pub(crate) static MODELS: &[&Model] = &[&VS121, &VS133, &VS330, &VS340, &VS341];
@@ -23,10 +24,7 @@ fn people_counter<'a>(
     _: u8,
     sink: &mut dyn Sink<'a>,
 ) -> Result<usize, ErrorKind> {
-    let &[all, regions, hi, lo, ..] = value else {
-        return Err(ErrorKind::UnexpectedEof);
-    };
-    let bits = u16::from_be_bytes([hi, lo]);
+    let ((all, regions, bits), n) = parse(value, (u8, u8, be_u16))?;
     sink.field(Field::new(
         "people_counter_all",
         None,
@@ -42,7 +40,7 @@ fn people_counter<'a>(
         sink.close()?;
     }
     sink.close()?;
-    Ok(4)
+    Ok(n)
 }
 
 /// VS121 AI workplace occupancy sensor: the people counter only.

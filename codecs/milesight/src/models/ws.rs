@@ -6,11 +6,12 @@
 use super::common::{BATTERY, HUMIDITY, TEMPERATURE};
 use crate::Model;
 use crate::engine::Int::{I16, U8, U16, U32, U32Js};
-use crate::engine::Table;
 use crate::engine::{
-    Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, read_items, rule,
+    Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Table, field, parse,
+    rule, u8,
 };
 use lorafield_core::{ErrorKind, Field, Sink, Value};
+use nom::combinator::opt;
 
 /// The models of this family.
 pub(crate) static MODELS: &[&Model] = &[
@@ -34,11 +35,11 @@ fn label_or_nothing<'a>(
     name: &'static str,
     labels: &[(u8, &'static str)],
 ) -> Result<usize, ErrorKind> {
-    let b = *value.first().ok_or(ErrorKind::UnexpectedEof)?;
+    let (b, n) = parse(value, u8)?;
     if let Some((_, label)) = labels.iter().find(|(k, _)| *k == b) {
         sink.field(Field::new(name, None, Value::Str(label)))?;
     }
-    Ok(1)
+    Ok(n)
 }
 
 /// One bit of a byte, printed as `out` says.
@@ -78,8 +79,12 @@ fn ws136_button<'a>(
     _: u8,
     sink: &mut dyn Sink<'a>,
 ) -> Result<usize, ErrorKind> {
-    read_items(&[Item::Num("button", U8, ONE)], value, sink)?;
-    Ok(value.len().min(3))
+    let ((button, _command), n) = parse(
+        value,
+        (field(Item::Num("button", U8, ONE)), (opt(u8), opt(u8))),
+    )?;
+    sink.field(button)?;
+    Ok(n)
 }
 
 /// WS136 and WS156 (the same decoder).
@@ -149,23 +154,24 @@ fn ws203_history<'a>(
     _: u8,
     sink: &mut dyn Sink<'a>,
 ) -> Result<usize, ErrorKind> {
-    let record = value.get(..9).ok_or(ErrorKind::UnexpectedEof)?;
-    let (head, tail) = record.split_at_checked(4).ok_or(ErrorKind::UnexpectedEof)?;
-    let (&report, tail) = tail.split_first().ok_or(ErrorKind::UnexpectedEof)?;
-    read_items(&[Item::Num("timestamp", U32, ONE)], head, sink)?;
+    let ((timestamp, report, occupancy, temperature, humidity), n) = parse(
+        value,
+        (
+            field(Item::Num("timestamp", U32, ONE)),
+            u8,
+            field(OCCUPANCY),
+            field(Item::Num("temperature", I16, Div(10))),
+            field(Item::Num("humidity", U8, Div(2))),
+        ),
+    )?;
+    sink.field(timestamp)?;
     if let Some(name) = WS203_REPORT_TYPES.get(usize::from(report & 0x07)) {
         sink.field(Field::new("report_type", None, Value::Str(name)))?;
     }
-    read_items(
-        &[
-            OCCUPANCY,
-            Item::Num("temperature", I16, Div(10)),
-            Item::Num("humidity", U8, Div(2)),
-        ],
-        tail,
-        sink,
-    )?;
-    Ok(9)
+    sink.field(occupancy)?;
+    sink.field(temperature)?;
+    sink.field(humidity)?;
+    Ok(n)
 }
 
 const HISTORY: Gather = Gather {
