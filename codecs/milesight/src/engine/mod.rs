@@ -60,8 +60,9 @@ pub const fn rule(c: u8, t: u8, items: &'static [Item]) -> Rule {
 
 /// A routine for a value a table cannot describe: it gets the bytes after the pair's two bytes
 /// (to the end of the payload), the channel id and type, and a sink; it returns how many bytes
-/// the value took. It must not read past what it returns, and report a short value as
-/// [`ErrorKind::UnexpectedEof`].
+/// the value took. It must not read past what it returns, report a short value as
+/// [`ErrorKind::UnexpectedEof`], and emit nothing when it fails to read: it reads its whole
+/// value first (with nom parsers, see [`parse()`]), then emits. The engine calls it once.
 pub type Custom = for<'a> fn(&'a [u8], u8, u8, &mut dyn Sink<'a>) -> Result<usize, ErrorKind>;
 
 /// How a rule's value reads.
@@ -285,9 +286,8 @@ fn first_pass<'a, S: Sink<'a>>(
             true => read_items(items, value, sink).map(|_| size),
             false => Err(ErrorKind::UnexpectedEof),
         },
-        Read::Custom(f) => {
-            f(value, channel, ty, &mut Discard).and_then(|_| f(value, channel, ty, sink))
-        }
+        // A routine reads its whole value before it emits.
+        Read::Custom(f) => f(value, channel, ty, sink),
         // Gathered only once its value proved whole: a cut record adds no empty container.
         Read::Into(g, _) | Read::IntoCustom(g, _) => skip(rule.read, size, value, channel, ty)
             .and_then(|n| gather(gathered, g, channel).map(|()| n)),
