@@ -19,11 +19,11 @@ mod table;
 
 pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_items};
 
-use items::read_undefined;
+use items::{read_items_at, read_undefined};
 use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
 pub use parse::{FieldOf, be_u16, field, le_i16, parse, take, u8};
-use table::ABSENT;
 pub use table::Table;
+use table::{ABSENT, Found};
 
 /// Which channel id or type byte a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,12 +164,22 @@ impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for SinkRef<'_, S> {
     }
 }
 
-/// A gathered container met in the first pass: its key and shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A gathered container met in the first pass: its number in the table and its channel
+/// suffix (together, its key), its name and shape.
+#[derive(Debug, Clone, Copy)]
 struct Gathered {
-    name: &'static str,
+    container: u8,
     channel: Option<u8>,
+    name: &'static str,
     shape: Shape,
+}
+
+impl Gathered {
+    /// Whether the pair `found` on channel id `channel` adds to this container.
+    #[inline]
+    fn takes(&self, found: &Found, g: Gather, channel: u8) -> bool {
+        found.container == self.container && g.channel.of(channel) == self.channel
+    }
 }
 
 /// How many pairs passed over ([`Read::SkipPair`]) a frame warns of: one less than a
@@ -181,6 +191,37 @@ pub const SKIP_WARNINGS: u8 = MAX_WARNINGS as u8 - 1;
 /// How many distinct gathered containers a frame may have.
 const MAX_GATHERED: usize = 16;
 
+/// The gathered containers of a frame, in the order met.
+#[derive(Debug, Clone, Copy)]
+struct Containers {
+    keys: [Option<Gathered>; MAX_GATHERED],
+}
+
+impl Containers {
+    /// Notes the container `g` (number `container`) of a pair on channel id `channel` as met.
+    fn add(&mut self, g: Gather, container: u8, channel: u8) -> Result<(), ErrorKind> {
+        let key = Gathered {
+            container,
+            channel: g.channel.of(channel),
+            name: g.name,
+            shape: g.shape,
+        };
+        for slot in &mut self.keys {
+            match slot {
+                Some(k) if (k.container, k.channel) == (key.container, key.channel) => {
+                    return Ok(());
+                }
+                Some(_) => {}
+                None => {
+                    *slot = Some(key);
+                    return Ok(());
+                }
+            }
+        }
+        Err(ErrorKind::SinkFull)
+    }
+}
+
 /// Decodes `payload` with `table` into `sink`.
 pub fn decode<'a, S: Sink<'a>>(
     table: &Table,
@@ -188,13 +229,13 @@ pub fn decode<'a, S: Sink<'a>>(
     sink: &mut S,
 ) -> Result<(), DecodeError> {
     // Set up on the first gathered pair only: most frames have none.
-    let mut gathered: Option<[Option<Gathered>; MAX_GATHERED]> = None;
+    let mut gathered: Option<Containers> = None;
     let mut skipped = 0;
     let mut pos = 0;
     let mut error = None;
     // First pass: top-level values, the end of what decodes, the gathered containers.
-    while let Some(rest) = payload.get(pos..).filter(|r| !r.is_empty()) {
-        match first_pass(table, rest, pos, sink, &mut gathered, &mut skipped) {
+    while pos < payload.len() {
+        match first_pass(table, payload, pos, sink, &mut gathered, &mut skipped) {
             Ok(Some(n)) => pos += n,
             Ok(None) => break,
             Err(e) => {
@@ -217,10 +258,10 @@ fn gather_pass<'a, S: Sink<'a>>(
     table: &Table,
     payload: &'a [u8],
     end: usize,
-    gathered: &[Option<Gathered>; MAX_GATHERED],
+    gathered: &Containers,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
-    for key in gathered.iter().flatten() {
+    for key in gathered.keys.iter().flatten() {
         let container = match key.shape {
             Shape::Array => Container::Array,
             Shape::Object => Container::Object,
@@ -229,20 +270,20 @@ fn gather_pass<'a, S: Sink<'a>>(
         sink.open(key.name, key.channel, container).map_err(at)?;
         let mut pos = 0;
         while let Some(&[channel, ty, ref value @ ..]) = payload.get(pos..).filter(|_| pos < end) {
-            let Some((rule, size)) = table.find(channel, ty.into()) else {
+            let Some(found) = table.find(channel, ty.into()) else {
                 break;
             };
             let fail = |k| DecodeError::new(pos, k);
-            let n = match rule.read {
-                Read::Into(g, items) if is(key, g, channel) => match key.shape {
-                    Shape::Array => element(sink, |s| read_items(items, value, s)),
-                    Shape::Object => read_items(items, value, sink),
+            let n = match found.rule.read {
+                Read::Into(g, items) if key.takes(&found, g, channel) => match key.shape {
+                    Shape::Array => element(sink, |s| read_items_at(items, payload, pos + 2, s)),
+                    Shape::Object => read_items_at(items, payload, pos + 2, sink),
                 },
-                Read::IntoCustom(g, f) if is(key, g, channel) => match key.shape {
+                Read::IntoCustom(g, f) if key.takes(&found, g, channel) => match key.shape {
                     Shape::Array => element(sink, |s| f(value, channel, ty, s)),
                     Shape::Object => f(value, channel, ty, sink),
                 },
-                _ => skip(rule.read, size, value, channel, ty),
+                _ => skip(found.rule.read, found.size, value, channel, ty),
             }
             .map_err(fail)?;
             pos += 2 + n;
@@ -252,27 +293,29 @@ fn gather_pass<'a, S: Sink<'a>>(
     Ok(())
 }
 
-/// The pair at the start of `rest` (at `pos` in the payload) in the first pass: `Some(size)`
-/// when it decoded, `None` when decoding stops there (a pair the model does not know: a
-/// warning). `skipped` counts the warnings of pairs passed over.
+/// The pair at `pos` in the first pass: `Some(size)` when it decoded, `None` when decoding
+/// stops there (a pair the model does not know: a warning). `skipped` counts the
+/// warnings of pairs passed over.
 #[inline(always)]
 fn first_pass<'a, S: Sink<'a>>(
     table: &Table,
-    rest: &'a [u8],
+    payload: &'a [u8],
     pos: usize,
     sink: &mut S,
-    gathered: &mut Option<[Option<Gathered>; MAX_GATHERED]>,
+    gathered: &mut Option<Containers>,
     skipped: &mut u8,
 ) -> Result<Option<usize>, DecodeError> {
+    let rest = payload.get(pos..).unwrap_or_default();
     let fail = |k| DecodeError::new(pos, k);
     let (channel, ty) = match *rest {
         [channel, ty, ..] => (channel, u16::from(ty)),
         [channel] => (channel, ABSENT),
         [] => return Ok(None),
     };
-    let Some((rule, size)) = table.find(channel, ty) else {
+    let Some(found) = table.find(channel, ty) else {
         return stop(sink, pos, channel, ty).map(|()| None);
     };
+    let (rule, size) = (found.rule, found.size);
     let Ok(ty) = u8::try_from(ty) else {
         // The lone last byte: a channel without a type or value. Labels and flags read from
         // bytes that are not there come out as the decoders compute them from `undefined`;
@@ -283,14 +326,19 @@ fn first_pass<'a, S: Sink<'a>>(
     // A pair whose value is cut short leaves nothing: its size is checked before it emits.
     let n = match rule.read {
         Read::Items(items) => match size <= value.len() {
-            true => read_items(items, value, sink).map(|_| size),
+            true => read_items_at(items, payload, pos + 2, sink).map(|_| size),
             false => Err(ErrorKind::UnexpectedEof),
         },
         // A routine reads its whole value before it emits.
         Read::Custom(f) => f(value, channel, ty, sink),
         // Gathered only once its value proved whole: a cut record adds no empty container.
         Read::Into(g, _) | Read::IntoCustom(g, _) => skip(rule.read, size, value, channel, ty)
-            .and_then(|n| gather(gathered, g, channel).map(|()| n)),
+            .and_then(|n| {
+                let containers = gathered.get_or_insert(Containers {
+                    keys: [None; MAX_GATHERED],
+                });
+                containers.add(g, found.container, channel).map(|()| n)
+            }),
         Read::SkipPair => {
             // The first few only, leaving room for the stop's; best effort all the same: a
             // sink that holds fewer must not turn a full warning list into an error.
@@ -332,32 +380,6 @@ fn lone_byte<'a, S: Sink<'a>>(rule: &Rule, pos: usize, sink: &mut S) -> Result<(
     }
     let fail = |k| DecodeError::new(pos, k);
     sink.warning(fail(ErrorKind::UnexpectedEof)).map_err(fail)
-}
-
-/// Notes the container `g` of a pair on channel id `channel` as met.
-fn gather(
-    gathered: &mut Option<[Option<Gathered>; MAX_GATHERED]>,
-    g: Gather,
-    channel: u8,
-) -> Result<(), ErrorKind> {
-    let key = Gathered {
-        name: g.name,
-        channel: g.channel.of(channel),
-        shape: g.shape,
-    };
-    let gathered = gathered.get_or_insert([None; MAX_GATHERED]);
-    if !gathered.iter().flatten().any(|k| *k == key) {
-        let slot = gathered
-            .iter_mut()
-            .find(|s| s.is_none())
-            .ok_or(ErrorKind::SinkFull)?;
-        *slot = Some(key);
-    }
-    Ok(())
-}
-
-fn is(key: &Gathered, g: Gather, channel: u8) -> bool {
-    key.name == g.name && key.shape == g.shape && key.channel == g.channel.of(channel)
 }
 
 /// One object element of a gathered array.

@@ -114,7 +114,7 @@ impl<'a> Parser<&'a [u8]> for FieldOf {
         input: &'a [u8],
     ) -> nom::PResult<OM, &'a [u8], Field<'a>, Remaining> {
         let mut one = One(None);
-        let kind = match read_item(&self.0, input, &mut one) {
+        let kind = match read_item(&self.0, input, 0, &mut one) {
             Ok(n) => match one.0 {
                 Some(field) => {
                     return Ok((

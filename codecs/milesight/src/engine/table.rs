@@ -11,7 +11,7 @@
 //! channel has one to three tests in every model.
 
 use super::items::items_size;
-use super::{Id, Int, Item, Read, Rule};
+use super::{Gather, Id, Int, Item, Read, Rule};
 
 /// No rule: a list's last test, where no rule matches the channel's remaining types.
 const NONE: u8 = u8::MAX;
@@ -37,20 +37,34 @@ struct Test {
     /// The bytes of the rule's value where its items say ([`Read::Items`], [`Read::Into`]);
     /// else 0.
     size: u8,
+    /// The rule's gathered container, numbered per table (rules naming the same container
+    /// share its number), or [`NONE`].
+    container: u8,
 }
 
 impl Test {
-    const fn new(ty: u16, negate: bool, rule: u8, size: u8) -> Test {
+    const fn new(ty: u16, negate: bool, rule: u8, size: u8, container: u8) -> Test {
         Test {
             ty,
             negate,
             rule,
             size,
+            container,
         }
     }
 }
 
-const END: Test = Test::new(ANY, true, NONE, 0);
+const END: Test = Test::new(ANY, true, NONE, 0, NONE);
+
+/// What [`Table::find`] finds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Found {
+    pub(super) rule: &'static Rule,
+    /// The value's size where its items say it, else 0.
+    pub(super) size: usize,
+    /// The gathered container's number in the table, the same for every rule naming it.
+    pub(super) container: u8,
+}
 
 /// A model's chain of [`Rule`]s and its lookup (see the module doc).
 ///
@@ -114,16 +128,18 @@ impl Table {
         self.rules
     }
 
-    /// The first rule matching channel id `channel` and type `ty` (a byte, or [`ABSENT`]), with
-    /// its value's size where its items say it (else 0).
+    /// The first rule matching channel id `channel` and type `ty` (a byte, or [`ABSENT`]).
     #[inline(always)]
-    pub(super) fn find(&self, channel: u8, ty: u16) -> Option<(&'static Rule, usize)> {
+    pub(super) fn find(&self, channel: u8, ty: u16) -> Option<Found> {
         let mut i = usize::from(*self.first.get(usize::from(channel))?);
         loop {
             let test = self.tests.get(i)?;
             if (test.ty == ty) != test.negate {
-                let rule = self.rules.get(usize::from(test.rule))?;
-                return Some((rule, usize::from(test.size)));
+                return Some(Found {
+                    rule: self.rules.get(usize::from(test.rule))?,
+                    size: usize::from(test.size),
+                    container: test.container,
+                });
             }
             i += 1;
         }
@@ -170,15 +186,16 @@ const fn push_list(
                 _ => 0,
             };
             assert!(size <= u8::MAX as usize, "a value of more than 255 bytes");
-            let (rule, size) = (r as u8, size as u8);
+            let (rule, size, c) = (r as u8, size as u8, container(rules, r));
             match rules[r].ty {
-                Id::Is(x) => len = push(tests, len, Test::new(x as u16, false, rule, size)),
-                Id::Not(x) => len = push(tests, len, Test::new(x as u16, true, rule, size)),
-                Id::Any => return push(tests, len, Test::new(ANY, true, rule, size)),
+                Id::Is(x) => len = push(tests, len, Test::new(x as u16, false, rule, size, c)),
+                Id::Not(x) => len = push(tests, len, Test::new(x as u16, true, rule, size, c)),
+                Id::Any => return push(tests, len, Test::new(ANY, true, rule, size, c)),
                 Id::In(set) => {
                     let mut i = 0;
                     while i < set.len() {
-                        len = push(tests, len, Test::new(set[i] as u16, false, rule, size));
+                        let test = Test::new(set[i] as u16, false, rule, size, c);
+                        len = push(tests, len, test);
                         i += 1;
                     }
                 }
@@ -187,6 +204,49 @@ const fn push_list(
         r += 1;
     }
     push(tests, len, END)
+}
+
+/// The number of rule `r`'s gathered container: the index of the first rule naming the same
+/// container (name and shape), or [`NONE`] for a rule that gathers nothing.
+#[allow(clippy::indexing_slicing)]
+const fn container(rules: &[Rule], r: usize) -> u8 {
+    let Some(g) = gathers(&rules[r]) else {
+        return NONE;
+    };
+    let mut first = 0;
+    while first < r {
+        if let Some(other) = gathers(&rules[first])
+            && str_eq(g.name, other.name)
+            && g.shape as u8 == other.shape as u8
+        {
+            break;
+        }
+        first += 1;
+    }
+    first as u8
+}
+
+const fn gathers(rule: &Rule) -> Option<Gather> {
+    match rule.read {
+        Read::Into(g, _) | Read::IntoCustom(g, _) => Some(g),
+        _ => None,
+    }
+}
+
+#[allow(clippy::indexing_slicing)]
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Fails the build where an item would fail at run time whatever the bytes: a label, bits or
@@ -219,8 +279,9 @@ const fn push(tests: &mut [Test; CAPACITY], len: usize, test: Test) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{ONE, rule};
+    use crate::engine::{KeyChannel, ONE, Shape, rule};
     use crate::models;
+    use alloc::vec::Vec;
 
     /// The chain's first match, as the decoders test: `None` for a missing type byte passes
     /// only `Not` and `Any`.
@@ -246,7 +307,7 @@ mod tests {
                 for ty in types.clone() {
                     let want = chain(table.rules(), channel, ty);
                     let got = table.find(channel, ty.map_or(ABSENT, u16::from));
-                    let same = match (want, got) {
+                    let same = match (want, got.map(|f| (f.rule, f.size))) {
                         (None, None) => true,
                         (Some(w), Some((g, size))) => {
                             let items = match w.read {
@@ -291,14 +352,14 @@ mod tests {
             for ty in (0..=255).map(Some).chain([None]) {
                 let want = chain(rules, channel, ty).map(|r| r as *const Rule);
                 let got = WILD.find(channel, ty.map_or(ABSENT, u16::from));
-                assert_eq!(got.map(|(r, _)| r as *const Rule), want, "{channel} {ty:?}");
+                assert_eq!(got.map(|f| f.rule as *const Rule), want, "{channel} {ty:?}");
             }
         }
         let index = |c, t| {
-            let (r, size) = WILD.find(c, t).unwrap();
+            let f = WILD.find(c, t).unwrap();
             (
-                rules.iter().position(|x| core::ptr::eq(x, r)).unwrap(),
-                size,
+                rules.iter().position(|x| core::ptr::eq(x, f.rule)).unwrap(),
+                f.size,
             )
         };
         assert_eq!(index(2, 8), (0, 2));
@@ -308,5 +369,47 @@ mod tests {
         assert_eq!(index(1, ABSENT), (3, 0));
         assert_eq!(index(5, 5), (1, 4));
         assert_eq!(index(5, 7), (3, 0));
+    }
+
+    const fn gathered(c: u8, name: &'static str, shape: Shape) -> Rule {
+        Rule {
+            channel: Id::Is(c),
+            ty: Id::Is(1),
+            read: Read::Into(
+                Gather {
+                    name,
+                    channel: KeyChannel::None,
+                    shape,
+                },
+                &[],
+            ),
+        }
+    }
+
+    static GATHERING: Table = Table::new(&[
+        rule(0, 1, &[]),
+        gathered(1, "history", Shape::Array),
+        gathered(2, "line", Shape::Object),
+        gathered(3, "history", Shape::Array),
+        gathered(4, "history", Shape::Object),
+        gathered(5, "line", Shape::Object),
+    ]);
+
+    #[test]
+    fn rules_naming_one_container_share_its_number() {
+        let numbers: Vec<u8> = (0..6)
+            .map(|c| GATHERING.find(c, 1).unwrap().container)
+            .collect();
+        assert_eq!(numbers, [NONE, 1, 2, 1, 4, 2]);
+        // The VS133's three rules per line fill the same `line_<n>` objects.
+        let vs133 = &crate::model("vs133").unwrap().table;
+        let line = |c| {
+            vs133
+                .find(c, 0xd2)
+                .or(vs133.find(c, 0xcc))
+                .unwrap()
+                .container
+        };
+        assert_eq!([line(3), line(4), line(5), line(0x0e)], [0; 4]);
     }
 }
