@@ -203,11 +203,7 @@ impl GenericCodec for Milesight {
         uplink: Uplink<'a>,
         sink: &mut S,
     ) -> Result<(), DecodeError> {
-        engine::decode(
-            &self.model.table,
-            uplink.payload,
-            &mut engine::SinkRef(sink),
-        )
+        engine::decode(&self.model.table, uplink.payload, sink)
     }
 }
 

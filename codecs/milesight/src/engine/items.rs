@@ -387,7 +387,7 @@ pub const fn items_size(items: &[Item]) -> usize {
 
 /// Items read from bytes that are not there, as the decoders compute them from `undefined`: no
 /// label equals it (the default), `undefined == 0` is false (`true`); numbers stop it.
-pub(super) fn read_undefined<'a, S: Sink<'a>>(
+pub(super) fn read_undefined<'a, S: Sink<'a> + ?Sized>(
     items: &[Item],
     sink: &mut S,
 ) -> Result<(), ErrorKind> {

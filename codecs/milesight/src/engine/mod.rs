@@ -139,7 +139,9 @@ impl<'a> Sink<'a> for Discard {
 }
 
 /// A sink behind a reference, itself `Sized` (so that it can be passed on as a `dyn Sink` to
-/// routines), whatever the sink is: the engine's entry point for unsized sinks.
+/// routines), whatever the sink is. The engine wraps its sink in one only to call a routine:
+/// around the whole frame, it would keep the sink's own state (a `FieldBuf`'s event count) out
+/// of registers.
 pub struct SinkRef<'s, S: ?Sized>(pub &'s mut S);
 
 impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for SinkRef<'_, S> {
@@ -223,7 +225,7 @@ impl Containers {
 }
 
 /// Decodes `payload` with `table` into `sink`.
-pub fn decode<'a, S: Sink<'a>>(
+pub fn decode<'a, S: Sink<'a> + ?Sized>(
     table: &Table,
     payload: &'a [u8],
     sink: &mut S,
@@ -254,7 +256,7 @@ pub fn decode<'a, S: Sink<'a>>(
 /// pass stopped).
 #[cold]
 #[inline(never)]
-fn gather_pass<'a, S: Sink<'a>>(
+fn gather_pass<'a, S: Sink<'a> + ?Sized>(
     table: &Table,
     payload: &'a [u8],
     end: usize,
@@ -280,8 +282,8 @@ fn gather_pass<'a, S: Sink<'a>>(
                     Shape::Object => read_items_at(items, payload, pos + 2, sink),
                 },
                 Read::IntoCustom(g, f) if key.takes(&found, g, channel) => match key.shape {
-                    Shape::Array => element(sink, |s| f(value, channel, ty, s)),
-                    Shape::Object => f(value, channel, ty, sink),
+                    Shape::Array => element(sink, |s| f(value, channel, ty, &mut SinkRef(s))),
+                    Shape::Object => f(value, channel, ty, &mut SinkRef(sink)),
                 },
                 _ => skip(found.rule.read, found.size, value, channel, ty),
             }
@@ -297,7 +299,7 @@ fn gather_pass<'a, S: Sink<'a>>(
 /// stops there (a pair the model does not know: a warning). `skipped` counts the
 /// warnings of pairs passed over.
 #[inline(always)]
-fn first_pass<'a, S: Sink<'a>>(
+fn first_pass<'a, S: Sink<'a> + ?Sized>(
     table: &Table,
     payload: &'a [u8],
     pos: usize,
@@ -322,15 +324,20 @@ fn first_pass<'a, S: Sink<'a>>(
         // anything else stops. Either way, a warning says the payload ended inside a pair.
         return lone_byte(rule, pos, sink).map(|()| None);
     };
-    let value = rest.get(2..).unwrap_or_default();
     // A pair whose value is cut short leaves nothing: its size is checked before it emits.
+    // Items first, the commonest read, on a branch of their own.
+    if let Read::Items(items) = rule.read {
+        if pos + 2 + size > payload.len() {
+            return Err(fail(ErrorKind::UnexpectedEof));
+        }
+        read_items_at(items, payload, pos + 2, sink).map_err(fail)?;
+        return Ok(Some(2 + size));
+    }
+    let value = rest.get(2..).unwrap_or_default();
     let n = match rule.read {
-        Read::Items(items) => match size <= value.len() {
-            true => read_items_at(items, payload, pos + 2, sink).map(|_| size),
-            false => Err(ErrorKind::UnexpectedEof),
-        },
+        Read::Items(_) => Ok(size),
         // A routine reads its whole value before it emits.
-        Read::Custom(f) => f(value, channel, ty, sink),
+        Read::Custom(f) => f(value, channel, ty, &mut SinkRef(sink)),
         // Gathered only once its value proved whole: a cut record adds no empty container.
         Read::Into(g, _) | Read::IntoCustom(g, _) => skip(rule.read, size, value, channel, ty)
             .and_then(|n| {
@@ -357,7 +364,7 @@ fn first_pass<'a, S: Sink<'a>>(
 /// last byte).
 #[cold]
 #[inline(never)]
-fn stop<'a, S: Sink<'a>>(
+fn stop<'a, S: Sink<'a> + ?Sized>(
     sink: &mut S,
     pos: usize,
     channel: u8,
@@ -374,7 +381,11 @@ fn stop<'a, S: Sink<'a>>(
 /// The payload's lone last byte, which `rule` takes (see `first_pass`).
 #[cold]
 #[inline(never)]
-fn lone_byte<'a, S: Sink<'a>>(rule: &Rule, pos: usize, sink: &mut S) -> Result<(), DecodeError> {
+fn lone_byte<'a, S: Sink<'a> + ?Sized>(
+    rule: &Rule,
+    pos: usize,
+    sink: &mut S,
+) -> Result<(), DecodeError> {
     if let Read::Items(items) = rule.read {
         let _ = read_undefined(items, sink);
     }
@@ -383,7 +394,7 @@ fn lone_byte<'a, S: Sink<'a>>(rule: &Rule, pos: usize, sink: &mut S) -> Result<(
 }
 
 /// One object element of a gathered array.
-fn element<'a, S: Sink<'a>>(
+fn element<'a, S: Sink<'a> + ?Sized>(
     sink: &mut S,
     read: impl FnOnce(&mut S) -> Result<usize, ErrorKind>,
 ) -> Result<usize, ErrorKind> {
