@@ -6,6 +6,7 @@ use lorafield_codec_milesight::engine::{
     self, Bit, BitOut, Div, Gather, Id, Item, KeyChannel, ONE, Read, Rule, Shape, Table, Version,
     rule,
 };
+use lorafield_core::dynamic::{DynValue, Note, Severity};
 use lorafield_core::json::JsonWriter;
 use lorafield_core::{DecodeError, ErrorKind, FieldBuf, MAX_WARNINGS, Sink};
 
@@ -508,4 +509,96 @@ fn every_models_routines_emit_nothing_from_a_short_value() {
         }
     }
     assert!(failed > 100 && read > 100, "{failed} {read}");
+}
+
+/// Records which of a sink's methods were called, in order.
+#[derive(Default)]
+struct Calls(Vec<&'static str>);
+
+impl<'a> Sink<'a> for Calls {
+    fn field(&mut self, _: lorafield_core::Field<'a>) -> Result<(), ErrorKind> {
+        self.0.push("field");
+        Ok(())
+    }
+    fn open(
+        &mut self,
+        _: &'static str,
+        _: Option<u8>,
+        _: lorafield_core::Container,
+    ) -> Result<(), ErrorKind> {
+        self.0.push("open");
+        Ok(())
+    }
+    fn close(&mut self) -> Result<(), ErrorKind> {
+        self.0.push("close");
+        Ok(())
+    }
+    fn object(
+        &mut self,
+        _: &'static str,
+        _: Option<u8>,
+        _: &[lorafield_core::Field<'a>],
+    ) -> Result<(), ErrorKind> {
+        self.0.push("object");
+        Ok(())
+    }
+    fn warning(&mut self, _: DecodeError) -> Result<(), ErrorKind> {
+        self.0.push("warning");
+        Ok(())
+    }
+    fn dyn_field(&mut self, _: &str, _: DynValue<'_>) -> Result<(), ErrorKind> {
+        self.0.push("dyn_field");
+        Ok(())
+    }
+    fn dyn_open(&mut self, _: &str, _: lorafield_core::Container) -> Result<(), ErrorKind> {
+        self.0.push("dyn_open");
+        Ok(())
+    }
+    fn note(&mut self, _: Note<'_>) -> Result<(), ErrorKind> {
+        self.0.push("note");
+        Ok(())
+    }
+    fn normalized(&mut self, _: &str) -> Result<(), ErrorKind> {
+        self.0.push("normalized");
+        Ok(())
+    }
+}
+
+#[test]
+fn the_routines_wrapper_forwards_every_sink_method() {
+    use lorafield_core::{Container, Field, Value};
+    let mut calls = Calls::default();
+    let mut sink = engine::SinkRef(&mut calls as &mut dyn Sink<'static>);
+    let member = Field::new("a", None, Value::U64(1));
+    let note = Note {
+        severity: Severity::Warning,
+        kind: ErrorKind::CodecError,
+        message: "m",
+        line: None,
+    };
+    sink.field(member).unwrap();
+    sink.open("o", None, Container::Object).unwrap();
+    sink.close().unwrap();
+    sink.object("o", None, &[member]).unwrap();
+    sink.warning(DecodeError::new(0, ErrorKind::UnexpectedEof))
+        .unwrap();
+    sink.dyn_field("k", DynValue::Null).unwrap();
+    sink.dyn_open("k", Container::Array).unwrap();
+    sink.note(note).unwrap();
+    sink.normalized("{}").unwrap();
+    // Each reached the sink as itself: none fell back to the trait's default.
+    assert_eq!(
+        calls.0,
+        [
+            "field",
+            "open",
+            "close",
+            "object",
+            "warning",
+            "dyn_field",
+            "dyn_open",
+            "note",
+            "normalized"
+        ]
+    );
 }

@@ -20,6 +20,7 @@ mod table;
 pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_items};
 
 use items::{read_items_at, read_undefined};
+use lorafield_core::dynamic::{DynValue, Note};
 use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
 pub use parse::{FieldOf, be_u16, field, le_i16, parse, take, u8};
 pub use table::Table;
@@ -142,6 +143,10 @@ impl<'a> Sink<'a> for Discard {
 /// routines), whatever the sink is. The engine wraps its sink in one only to call a routine:
 /// around the whole frame, it would keep the sink's own state (a `FieldBuf`'s event count) out
 /// of registers.
+///
+/// It forwards every method of [`Sink`], not only the required one: a default left in place
+/// here would hide the sink's own (a [`Sink::object`] the core's store and JSON writer take in
+/// one step would reach them as an open, its fields and a close).
 pub struct SinkRef<'s, S: ?Sized>(pub &'s mut S);
 
 impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for SinkRef<'_, S> {
@@ -161,8 +166,33 @@ impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for SinkRef<'_, S> {
         self.0.close()
     }
     #[inline(always)]
+    fn object(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        members: &[Field<'a>],
+    ) -> Result<(), ErrorKind> {
+        self.0.object(name, channel, members)
+    }
+    #[inline(always)]
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
         self.0.warning(warning)
+    }
+    #[inline]
+    fn dyn_field(&mut self, key: &str, value: DynValue<'_>) -> Result<(), ErrorKind> {
+        self.0.dyn_field(key, value)
+    }
+    #[inline]
+    fn dyn_open(&mut self, key: &str, container: Container) -> Result<(), ErrorKind> {
+        self.0.dyn_open(key, container)
+    }
+    #[inline]
+    fn note(&mut self, note: Note<'_>) -> Result<(), ErrorKind> {
+        self.0.note(note)
+    }
+    #[inline]
+    fn normalized(&mut self, json: &str) -> Result<(), ErrorKind> {
+        self.0.normalized(json)
     }
 }
 
