@@ -602,3 +602,26 @@ fn the_routines_wrapper_forwards_every_sink_method() {
         ]
     );
 }
+
+#[test]
+fn routines_push_objects_of_leaf_members_whole() {
+    use lorafield_codec_milesight::Milesight;
+    use lorafield_core::{Codec, Uplink};
+    // VS121: 04 c9, all 3, two regions, bits 0x0001: `regions` holds two objects.
+    let mut calls = Calls::default();
+    let vs121 = Milesight::for_model("vs121").unwrap();
+    vs121
+        .decode(Uplink::new(85, &[0x04, 0xc9, 3, 2, 0, 1]), &mut calls)
+        .unwrap();
+    assert_eq!(
+        calls.0,
+        ["field", "field", "open", "object", "object", "close"]
+    );
+    // UC300, ff 19: channel 0, a u8 reading (package 1): one `modbus_channels` element.
+    let mut calls = Calls::default();
+    let uc300 = Milesight::for_model("uc300").unwrap();
+    uc300
+        .decode(Uplink::new(85, &[0xff, 0x19, 0, 1, 42]), &mut calls)
+        .unwrap();
+    assert_eq!(calls.0, ["open", "object", "close"]);
+}
