@@ -30,8 +30,8 @@ use crate::logs::init_logs;
 /// log, location, integration too); an uplink whose key the outbox holds already (a webhook
 /// retried) gets 200 {"key":..,"duplicate":true} and is not stored twice; the outbox remembers
 /// delivered keys for --keep-delivered-hours (a week), or until `lorafield outbox
-/// purge-delivered`. 400 is for bodies that are not JSON
-/// or not any known event, 401 for a missing or wrong --secret, 413 past --body-limit.
+/// purge-delivered`. 400 is for bodies that are not JSON or not any known event, 401 for a
+/// missing or wrong --secret, 413 past --body-limit.
 ///
 /// Beyond loopback (--listen 0.0.0.0:8080, a LAN address), serve refuses to start without
 /// --secret, unless --allow-unauthenticated is given (then it warns at every start).

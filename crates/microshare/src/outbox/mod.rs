@@ -11,9 +11,10 @@
 //! the key index, `keys`: every record key (per recType) the outbox holds, in whichever table,
 //! until its delivered record is purged or forgotten ([`Outbox::forget_delivered`]). Each
 //! record counts its attempts that may have stored it in Microshare without an answer saying
-//! so (`unknown_outcomes`; see [`crate::worker::Record`]). A record whose key is held already is not added again ([`Enqueued::Duplicate`]). Times are wall-clock
-//! milliseconds since the Unix epoch. The schema carries a version (`PRAGMA user_version`);
-//! a file from an older lorafield is migrated when it is opened (see `schema.rs`).
+//! so (`unknown_outcomes`; see [`crate::worker::Record`]). A record whose key is held already
+//! is not added again ([`Enqueued::Duplicate`]). Times are wall-clock milliseconds since the
+//! Unix epoch. The schema carries a version (`PRAGMA user_version`); a file from an older
+//! lorafield is migrated when it is opened (see `schema.rs`).
 //!
 //! Several processes on one machine may share an outbox file (`lorafield ingest-mqtt` run
 //! twice on the same topics, for redundancy): every transaction that writes takes SQLite's
