@@ -4,7 +4,8 @@
 //! of every table). Throughput is in payload bytes; one iteration decodes 1,000 frames.
 //!
 //! Each codec is timed with its concrete type (`sodaq-tracker`) and as the registry builds it,
-//! through `lorafield::decode` and `lorafield::decode_json` (`sodaq-tracker (registry)`). The
+//! through `lorafield::decode` and `lorafield::decode_json` (`sodaq-tracker (registry)`: its
+//! `Arc<dyn Codec>`; `sodaq-tracker (builtin)`: its `Builtin`, `Registry::build_builtin`). The
 //! timed loops are `lorafield_benches::paths`', which `icount` also runs.
 
 use std::hint::black_box;
@@ -25,6 +26,10 @@ fn bench(c: &mut Criterion, cases: &Cases, concrete: &str, registry: &str) {
         let mut buf = FieldBuf::<256>::new();
         b.iter(|| black_box(paths::registry_decode(&cases.registry, &mut buf)))
     });
+    g.bench_function(format!("{concrete} (builtin)"), |b| {
+        let mut buf = FieldBuf::<256>::new();
+        b.iter(|| black_box(paths::builtin_decode(&cases.builtin, &mut buf)))
+    });
     g.finish();
     let mut g = c.benchmark_group("codecs/decode+json");
     g.throughput(Throughput::Bytes(bytes));
@@ -37,6 +42,11 @@ fn bench(c: &mut Criterion, cases: &Cases, concrete: &str, registry: &str) {
         let mut json = JsonWriter::new();
         let mut out = Vec::with_capacity(4096);
         b.iter(|| black_box(paths::registry_json(&cases.registry, &mut json, &mut out)))
+    });
+    g.bench_function(format!("{concrete} (builtin)"), |b| {
+        let mut json = JsonWriter::new();
+        let mut out = Vec::with_capacity(4096);
+        b.iter(|| black_box(paths::builtin_json(&cases.builtin, &mut json, &mut out)))
     });
     g.finish();
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use lorafield::{Codec, FieldBuf, JsonWriter, MAX_EVENTS, Options, Registry, Uplink};
+use lorafield::{Builtin, Codec, FieldBuf, JsonWriter, MAX_EVENTS, Options, Registry, Uplink};
 use lorafield_codec_elsys::Elsys;
 use lorafield_codec_lpp::{CayenneLpp, Profile};
 use lorafield_codec_milesight::Milesight;
@@ -33,6 +33,8 @@ pub struct Cases {
     pub concrete: Concrete,
     /// The same frames with the registry's codec.
     pub registry: Vec<Case<Arc<dyn Codec>>>,
+    /// The same frames with the registry's [`Builtin`] (`Registry::build_builtin`).
+    pub builtin: Vec<Case<Builtin>>,
 }
 
 /// The concrete codecs' cases.
@@ -58,15 +60,33 @@ pub const CODECS: [&str; 4] = [
 /// The cases of codec bench `name` (one of [`CODECS`]).
 pub fn cases(name: &str) -> Cases {
     let registry = Registry::builtin();
-    let build = |id: &str, options: Options, f_port: u8, payload: Vec<u8>| Case {
-        codec: registry.build(id, &options).expect("codec"),
-        f_port,
-        payload,
+    // The registry's codec of each case, and the same as a `Builtin`.
+    let builtin = std::cell::RefCell::new(Vec::new());
+    let build = |id: &str, options: Options, f_port: u8, payload: Vec<u8>| {
+        builtin.borrow_mut().push(Case {
+            codec: registry.build_builtin(id, &options).expect("built in"),
+            f_port,
+            payload: payload.clone(),
+        });
+        Case {
+            codec: registry.build(id, &options).expect("codec"),
+            f_port,
+            payload,
+        }
     };
+    let mut cases = built(name, build);
+    cases.builtin = builtin.into_inner();
+    cases
+}
+
+/// The cases of codec bench `name`, the registry's codecs made by `build` (`builtin` left
+/// empty).
+fn built(name: &str, build: impl Fn(&str, Options, u8, Vec<u8>) -> Case<Arc<dyn Codec>>) -> Cases {
     match name {
         "cayenne-lpp" => {
             let frames = lpp_frames().frames;
             Cases {
+                builtin: Vec::new(),
                 registry: frames
                     .iter()
                     .map(|p| {
@@ -95,6 +115,7 @@ pub fn cases(name: &str) -> Cases {
             let model =
                 |m: &Option<String>| m.clone().unwrap_or_else(|| Model::default().name().into());
             Cases {
+                builtin: Vec::new(),
                 registry: frames
                     .iter()
                     .map(|f| {
@@ -117,6 +138,7 @@ pub fn cases(name: &str) -> Cases {
         "elsys" => {
             let frames = fixture_frames("elsys", FRAMES);
             Cases {
+                builtin: Vec::new(),
                 registry: frames
                     .iter()
                     .map(|f| build("elsys", Options::default(), 5, f.payload.clone()))
@@ -137,6 +159,7 @@ pub fn cases(name: &str) -> Cases {
             let frames = fixture_frames("milesight", FRAMES);
             let model = |f: &crate::Fixture| f.model.clone().expect("model");
             Cases {
+                builtin: Vec::new(),
                 registry: frames
                     .iter()
                     .map(|f| {
@@ -245,6 +268,30 @@ pub fn registry_json(
     for case in cases {
         out.clear();
         let o = lorafield::decode_json(&*case.codec, case.f_port, &case.payload, json, out);
+        n += o.data.map_or(0, |r| r.len());
+    }
+    n
+}
+
+/// Every case with the registry's [`Builtin`] through `lorafield::decode`: what a library user
+/// writes with `Registry::build_builtin` (no virtual call a frame).
+#[inline(never)]
+pub fn builtin_decode<'a>(cases: &'a [Case<Builtin>], buf: &mut FieldBuf<'a, 256>) -> usize {
+    let mut n = 0;
+    for case in cases {
+        let d = lorafield::decode(&case.codec, case.f_port, &case.payload, buf);
+        n += d.data.map_or(0, <[_]>::len);
+    }
+    n
+}
+
+/// Every case with the registry's [`Builtin`] through `lorafield::decode_json`.
+#[inline(never)]
+pub fn builtin_json(cases: &[Case<Builtin>], json: &mut JsonWriter, out: &mut Vec<u8>) -> usize {
+    let mut n = 0;
+    for case in cases {
+        out.clear();
+        let o = lorafield::decode_json(&case.codec, case.f_port, &case.payload, json, out);
         n += o.data.map_or(0, |r| r.len());
     }
     n

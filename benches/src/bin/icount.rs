@@ -32,6 +32,7 @@ fn list() -> Vec<String> {
         for name in CODECS {
             all.push(format!("{group}/{name}"));
             all.push(format!("{group}/{name} (registry)"));
+            all.push(format!("{group}/{name} (builtin)"));
         }
     }
     all
@@ -62,9 +63,14 @@ fn run(path: &str, iterations: usize) -> Option<usize> {
         return Some(n);
     }
     let (group, name) = path.rsplit_once('/')?;
-    let (name, registry) = match name.strip_suffix(" (registry)") {
-        Some(name) => (name, true),
-        None => (name, false),
+    // Which codec value: the concrete type, the registry's `Arc<dyn Codec>`, its `Builtin`.
+    let (name, via) = match (
+        name.strip_suffix(" (registry)"),
+        name.strip_suffix(" (builtin)"),
+    ) {
+        (Some(name), _) => (name, 1),
+        (_, Some(name)) => (name, 2),
+        _ => (name, 0),
     };
     let json_group = match group {
         "codecs/decode-only" => false,
@@ -79,11 +85,13 @@ fn run(path: &str, iterations: usize) -> Option<usize> {
     let mut json = JsonWriter::new();
     let mut out = Vec::with_capacity(4096);
     for _ in 0..iterations {
-        n = n.wrapping_add(match (json_group, registry) {
-            (false, false) => cases.concrete.decode_only(&mut buf),
-            (false, true) => paths::registry_decode(&cases.registry, &mut buf),
-            (true, false) => cases.concrete.decode_json(&mut json, &mut out),
-            (true, true) => paths::registry_json(&cases.registry, &mut json, &mut out),
+        n = n.wrapping_add(match (json_group, via) {
+            (false, 0) => cases.concrete.decode_only(&mut buf),
+            (false, 1) => paths::registry_decode(&cases.registry, &mut buf),
+            (false, _) => paths::builtin_decode(&cases.builtin, &mut buf),
+            (true, 0) => cases.concrete.decode_json(&mut json, &mut out),
+            (true, 1) => paths::registry_json(&cases.registry, &mut json, &mut out),
+            (true, _) => paths::builtin_json(&cases.builtin, &mut json, &mut out),
         });
         black_box(n);
     }

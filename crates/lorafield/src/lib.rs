@@ -53,7 +53,9 @@ pub use lorafield_core::{
 };
 #[cfg(feature = "js")]
 pub use registry::js_options;
-pub use registry::{CodecInfo, OptionSpec, Options, Registry, RegistryError, Setting, SettingSpec};
+pub use registry::{
+    Builtin, CodecInfo, OptionSpec, Options, Registry, RegistryError, Setting, SettingSpec,
+};
 #[cfg(feature = "js")]
 pub use select::device::{DeviceCodecs, DeviceError, Prefer, native_for};
 pub use select::{Choice, Environment, Meta, Section, Selected, Selection, SelectionError};
@@ -71,14 +73,16 @@ pub use lorafield_core as core;
 /// with `sink_full` at the same field on a frame with more.
 pub const MAX_EVENTS: usize = lorafield_core::MAX_EVENTS;
 
-/// Decodes one uplink with `codec` into `buf` (cleared first).
+/// Decodes one uplink with `codec` into `buf` (cleared first). `codec` is the registry's
+/// `&dyn Codec` (one virtual call a frame), a [`Builtin`] (a `match` inlined here) or a codec
+/// type.
 ///
 /// Port 0 carries MAC commands: it is refused for every codec with an
 /// [`ErrorKind::PortZero`] error and no data. A payload longer than a LoRaWAN uplink carries
 /// ([`MAX_PAYLOAD`]) is decoded with an [`ErrorKind::PayloadTooLong`] warning first.
 #[inline(always)]
-pub fn decode<'s, 'a, const N: usize>(
-    codec: &dyn Codec,
+pub fn decode<'s, 'a, const N: usize, C: Codec + ?Sized>(
+    codec: &C,
     f_port: u8,
     payload: &'a [u8],
     buf: &'s mut FieldBuf<'a, N>,
@@ -93,8 +97,8 @@ pub fn decode<'s, 'a, const N: usize>(
 /// [`decode`] on port 0 or of a payload over [`MAX_PAYLOAD`] bytes: off the inlined path.
 #[cold]
 #[inline(never)]
-fn decode_unusual<'s, 'a, const N: usize>(
-    codec: &dyn Codec,
+fn decode_unusual<'s, 'a, const N: usize, C: Codec + ?Sized>(
+    codec: &C,
     f_port: u8,
     payload: &'a [u8],
     buf: &'s mut FieldBuf<'a, N>,
@@ -123,8 +127,8 @@ fn decode_unusual<'s, 'a, const N: usize>(
 /// assert_eq!(&out[outcome.data.unwrap()], br#"{"temperature_3":24.8}"#);
 /// ```
 #[inline(always)]
-pub fn decode_json(
-    codec: &dyn Codec,
+pub fn decode_json<C: Codec + ?Sized>(
+    codec: &C,
     f_port: u8,
     payload: &[u8],
     json: &mut JsonWriter,
@@ -136,8 +140,8 @@ pub fn decode_json(
 /// [`decode_json`] for an uplink with what is known of its record: its receive time and
 /// seed ([`Uplink::received_at`], [`Uplink::with_seed`]), which scripts read.
 #[inline(always)]
-pub fn decode_uplink_json(
-    codec: &dyn Codec,
+pub fn decode_uplink_json<C: Codec + ?Sized>(
+    codec: &C,
     uplink: Uplink<'_>,
     json: &mut JsonWriter,
     out: &mut Vec<u8>,
@@ -151,8 +155,8 @@ pub fn decode_uplink_json(
 /// [`decode_uplink_json`] on port 0 or of a payload over [`MAX_PAYLOAD`] bytes.
 #[cold]
 #[inline(never)]
-fn decode_json_unusual(
-    codec: &dyn Codec,
+fn decode_json_unusual<C: Codec + ?Sized>(
+    codec: &C,
     uplink: Uplink<'_>,
     json: &mut JsonWriter,
     out: &mut Vec<u8>,
@@ -166,9 +170,9 @@ fn decode_json_unusual(
 /// A codec decoding a payload longer than [`MAX_PAYLOAD`]: the inner codec's result after a
 /// [`ErrorKind::PayloadTooLong`] warning. Only such payloads take this path; the others go
 /// to the codec as they are.
-struct TooLong<'c>(&'c dyn Codec);
+struct TooLong<'c, C: ?Sized>(&'c C);
 
-impl TooLong<'_> {
+impl<C: ?Sized> TooLong<'_, C> {
     fn warn<'a>(uplink: Uplink<'a>, sink: &mut (impl Sink<'a> + ?Sized)) {
         let length = u32::try_from(uplink.payload.len()).unwrap_or(u32::MAX);
         // The first warning of the frame: the sink has room for it.
@@ -179,7 +183,7 @@ impl TooLong<'_> {
     }
 }
 
-impl Codec for TooLong<'_> {
+impl<C: Codec + ?Sized> Codec for TooLong<'_, C> {
     fn id(&self) -> &'static str {
         self.0.id()
     }

@@ -20,12 +20,16 @@ pub(crate) mod lpp {
     };
 
     fn build(options: &Options) -> Result<Arc<dyn Codec>, String> {
+        Ok(Arc::new(make(options)))
+    }
+
+    pub(crate) fn make(options: &Options) -> CayenneLpp {
         let profile = options
             .profile
             .as_deref()
             .and_then(|p| p.parse().ok())
             .unwrap_or(Profile::Extended);
-        Ok(Arc::new(CayenneLpp::new(profile)))
+        CayenneLpp::new(profile)
     }
 }
 
@@ -49,12 +53,16 @@ pub(crate) mod sodaq {
     };
 
     fn build(options: &Options) -> Result<Arc<dyn Codec>, String> {
+        Ok(Arc::new(make(options)))
+    }
+
+    pub(crate) fn make(options: &Options) -> SodaqTracker {
         let model = options
             .model
             .as_deref()
             .and_then(|m| m.parse().ok())
             .unwrap_or(Model::UniversalTracker);
-        Ok(Arc::new(SodaqTracker::new(model)))
+        SodaqTracker::new(model)
     }
 }
 
@@ -72,8 +80,12 @@ pub(crate) mod elsys {
         build,
     };
 
-    fn build(_: &Options) -> Result<Arc<dyn Codec>, String> {
-        Ok(Arc::new(Elsys))
+    fn build(options: &Options) -> Result<Arc<dyn Codec>, String> {
+        Ok(Arc::new(make(options)))
+    }
+
+    pub(crate) fn make(_: &Options) -> Elsys {
+        Elsys
     }
 }
 
@@ -97,11 +109,13 @@ pub(crate) mod milesight {
     };
 
     fn build(options: &Options) -> Result<Arc<dyn Codec>, String> {
+        Ok(Arc::new(make(options)))
+    }
+
+    pub(crate) fn make(options: &Options) -> Milesight {
         // The registry checked the model against MODEL_NAMES, all of which `model` resolves.
         let name = options.model.as_deref().unwrap_or_default();
-        Ok(Arc::new(Milesight::new(
-            lorafield_codec_milesight::model_or_first(name),
-        )))
+        Milesight::new(lorafield_codec_milesight::model_or_first(name))
     }
 }
 

@@ -1,6 +1,9 @@
 //! Codecs by id, built from options.
 
 mod builtin;
+mod dispatch;
+
+pub use dispatch::Builtin;
 mod options;
 
 use std::fmt;
@@ -219,6 +222,30 @@ impl Registry {
         (info.build)(&options).map_err(|reason| RegistryError::Build {
             codec: info.id,
             reason,
+        })
+    }
+
+    /// Builds the built-in codec `id` as a [`Builtin`]: the codec by value, decoded through a
+    /// `match` that the compiler inlines into the caller's loop, with no virtual call per
+    /// frame (what [`Registry::build`]'s `Arc<dyn Codec>` costs). The options are checked as
+    /// [`Registry::build`] checks them. A run-time codec (`js`) is not built in: it is an
+    /// error here, and [`Registry::build`] builds it.
+    ///
+    /// ```
+    /// # #[cfg(feature = "cayenne-lpp")] {
+    /// use lorafield::{FieldBuf, Options, Registry};
+    ///
+    /// let codec = Registry::builtin().build_builtin("cayenne-lpp", &Options::default()).unwrap();
+    /// let mut buf = FieldBuf::<{ lorafield::MAX_EVENTS }>::new();
+    /// let decoded = lorafield::decode(&codec, 3, &[3, 0x67, 0, 0xf8], &mut buf);
+    /// assert_eq!(decoded.get("temperature_3").and_then(|v| v.as_f64()), Some(24.8));
+    /// # }
+    /// ```
+    pub fn build_builtin(&self, id: &str, options: &Options) -> Result<Builtin, RegistryError> {
+        let (info, options) = self.resolve(id, options)?;
+        Builtin::make(info.id, &options).ok_or_else(|| RegistryError::Build {
+            codec: info.id,
+            reason: "not a built-in codec (it runs a script): build it with Registry::build".into(),
         })
     }
 
