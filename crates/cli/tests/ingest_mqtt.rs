@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{API_KEY, PASSWORD, REC_TYPE, password_creds, sim_config, uplink};
+use common::{API_KEY, PASSWORD, REC_TYPE, password_creds, shares, sim_config, uplink};
 use lorafield_microshare::sim::Simulator;
-use mqtt::ingester::{Ingester, TOPICS, chirpstack, shares, tts, wait_stored};
+use mqtt::ingester::{Ingester, TOPICS, chirpstack, tts, wait_stored};
 use mqtt::mosquitto::{Mosquitto, Setup, TestCa, publish};
 use serde_json::Value;
 

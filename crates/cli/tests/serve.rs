@@ -513,7 +513,6 @@ async fn redecode_to_and_from_microshare() {
 /// share carries the script's decoded payload and a stamp naming the script.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_chosen_by_version_ids_decode_what_the_bridge_forwards() {
-    use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), sim_config(""))
         .await
         .unwrap();
@@ -543,18 +542,9 @@ async fn scripts_chosen_by_version_ids_decode_what_the_bridge_forwards() {
         .collect();
     assert_eq!(keys.len(), 1, "{}", bridge.log());
     wait_for(&sim, &keys, Duration::from_secs(30)).await;
-    let client = Client::new(ClientConfig::new(
-        Endpoints::same(&sim.base_url()),
-        Credentials::Password {
-            username: USER.into(),
-            password: lorafield_microshare::Secret::new(PASSWORD),
-            api_key: lorafield_microshare::Secret::new(API_KEY),
-        },
-    ))
-    .unwrap();
-    let mut pages = client.pages(REC_TYPE, 100);
-    let page = pages.next().await.unwrap().unwrap();
-    let share: Value = serde_json::from_str(page.objs[0].get()).unwrap();
+    let shares = shares(&sim).await;
+    assert_eq!(shares.len(), 1);
+    let share = &shares[0];
     let data = &share["data"];
     assert_eq!(
         data["uplink_message"]["decoded_payload"]["temperature"],

@@ -263,8 +263,9 @@ pub(crate) async fn wait_drained(dir: &Path, within: Duration) {
     }
 }
 
-/// Every stored share's key tag, read back through the Share API.
-pub(crate) async fn stored_keys(sim: &Simulator) -> Vec<String> {
+/// Every share the simulator holds under [`REC_TYPE`], as JSON, read back through the Share
+/// API with the tests' password credentials.
+pub(crate) async fn shares(sim: &Simulator) -> Vec<Value> {
     use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
     let client = Client::new(ClientConfig::new(
         Endpoints::same(&sim.base_url()),
@@ -276,23 +277,32 @@ pub(crate) async fn stored_keys(sim: &Simulator) -> Vec<String> {
     ))
     .unwrap();
     let mut pages = client.pages(REC_TYPE, 100);
-    let mut keys = Vec::new();
+    let mut out = Vec::new();
     while let Some(page) = pages.next().await {
         for share in page.unwrap().objs {
-            let v: Value = serde_json::from_str(share.get()).unwrap();
-            let tags = v["tags"].as_array().cloned().unwrap_or_default();
-            let key = tags
-                .iter()
-                .filter_map(Value::as_str)
-                .find(|t| t.starts_with("lfk-"));
-            keys.push(key.expect("every share carries its key tag").to_string());
-            // What was stored is the decoded envelope with its stamp.
-            assert_eq!(
-                v["data"]["uplink_message"]["decoded_payload"]["temperature_3"],
-                24.8
-            );
-            assert_eq!(v["data"]["lorafield"]["codec"], "cayenne-lpp");
+            out.push(serde_json::from_str(share.get()).unwrap());
         }
+    }
+    out
+}
+
+/// Every stored share's key tag, read back through the Share API; each share checked to be
+/// the decoded envelope of [`uplink`] with its stamp.
+pub(crate) async fn stored_keys(sim: &Simulator) -> Vec<String> {
+    let mut keys = Vec::new();
+    for v in shares(sim).await {
+        let tags = v["tags"].as_array().cloned().unwrap_or_default();
+        let key = tags
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| t.starts_with("lfk-"));
+        keys.push(key.expect("every share carries its key tag").to_string());
+        // What was stored is the decoded envelope with its stamp.
+        assert_eq!(
+            v["data"]["uplink_message"]["decoded_payload"]["temperature_3"],
+            24.8
+        );
+        assert_eq!(v["data"]["lorafield"]["codec"], "cayenne-lpp");
     }
     keys
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use lorafield_microshare::sim::Simulator;
 use serde_json::Value;
 
-use crate::common::{API_KEY, PASSWORD, REC_TYPE, USER, Watched, http, password_creds, uplink};
+use crate::common::{REC_TYPE, Watched, http, password_creds, uplink};
 
 /// The topic filters of the tests: The Things Stack's uplinks and joins of one application,
 /// every ChirpStack event.
@@ -196,28 +196,6 @@ pub(crate) fn chirpstack(n: u32, f_cnt: u32) -> (String, Vec<u8>) {
         ),
         body.into_bytes(),
     )
-}
-
-/// Every share the simulator holds, as JSON.
-pub(crate) async fn shares(sim: &Simulator) -> Vec<Value> {
-    use lorafield_microshare::client::{Client, ClientConfig, Credentials, Endpoints};
-    let client = Client::new(ClientConfig::new(
-        Endpoints::same(&sim.base_url()),
-        Credentials::Password {
-            username: USER.into(),
-            password: lorafield_microshare::Secret::new(PASSWORD),
-            api_key: lorafield_microshare::Secret::new(API_KEY),
-        },
-    ))
-    .unwrap();
-    let mut pages = client.pages(REC_TYPE, 100);
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        for share in page.unwrap().objs {
-            out.push(serde_json::from_str(share.get()).unwrap());
-        }
-    }
-    out
 }
 
 /// Waits (30 s at most) until the simulator holds `n` distinct keys.
