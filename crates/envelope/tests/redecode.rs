@@ -370,6 +370,45 @@ fn bad_records_are_errors_with_file_and_line_and_the_run_goes_on() {
     }
 }
 
+/// What redecode writes, re-decoded, is written again as it is: decoded records, records
+/// stamped with their errors, and the reports of text that is not a JSON object (re-decoded as
+/// the text they hold). Found by the `envelope_redecode` fuzz target: a report came back with
+/// `invalid_envelope` in place of `unreadable`.
+#[test]
+fn what_redecode_wrote_is_written_again_as_it_is() {
+    let good = tts("\"A2cA9gQChfw=\"");
+    let lines = [
+        good.clone(),
+        "\u{2}".to_string(),
+        "[1,2]".into(),
+        "{\"end_device_ids\":{\"device_id\":\"d1\"},\"uplink_message\":{\"f_po".into(),
+        "not json at all: \"quoted\" \\ and\ttabs".into(),
+        tts("12"),
+        "{\"some\":\"thing else\"}".into(),
+        good,
+    ];
+    let (once, _, c) = batch(&lpp(), &lines.join("\n"), "in.jsonl", Settings::default());
+    assert_eq!((c.read, c.written), (8, 8));
+    let (twice, _, c2) = batch(&lpp(), &once, "out.jsonl", Settings::default());
+    assert_eq!(twice, once);
+    assert_eq!((c2.read, c2.failed), (8, c.failed));
+    // Each unreadable line is reported as such both times, holding its text.
+    for (line, text) in once.lines().zip(&lines).skip(1).take(4) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["lorafield"]["errors"][0]["kind"], "unreadable", "{line}");
+        assert_eq!(v["unreadable"], text.as_str());
+    }
+    // A report whose text is a JSON object after all (made by hand) is not taken for one: it
+    // is an object of no known shape.
+    let made = r#"{"lorafield":{"errors":[]},"unreadable":"{}"}"#;
+    let (_, _, out) = redecode(&lpp(), made);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["lorafield"]["errors"][0]["kind"], "invalid_envelope",
+        "{out}"
+    );
+}
+
 #[test]
 fn escaped_payloads_and_objects_that_end_empty_take_the_slow_path() {
     let selection = lpp();

@@ -105,14 +105,7 @@ impl<'s> Redecoder<'s> {
         self.last_choice = None;
         let scanned = match scan(record) {
             Ok(s) => s,
-            Err(e) => {
-                let reason = format!("not a JSON object: {e}");
-                write_unreadable(record, &reason, out);
-                return Outcome {
-                    unreadable: true,
-                    ..Outcome::failed(reason)
-                };
-            }
+            Err(e) => return unreadable(record, &e, out),
         };
         let (env, share) = match &scanned.envelope {
             Some(env) => (env, Some(&scanned.top)),
@@ -126,6 +119,10 @@ impl<'s> Redecoder<'s> {
                 Status::PassedThrough
             } else if env.objs.is_some() {
                 return Outcome::new(Status::Page);
+            } else if let Some((text, e)) = text::unreadable_report(record) {
+                // What this wrote for unreadable text: that text again, so that what was
+                // written, re-decoded, is written again as it is.
+                return unreadable(&text, &e, out);
             } else {
                 // Written back with a stamp at its top level saying why.
                 let reason = NOT_AN_ENVELOPE.to_string();
@@ -554,4 +551,14 @@ fn seed_of(parts: &[&str]) -> u64 {
         }
     }
     h
+}
+
+/// Writes the report of `record`, text that is not a JSON object (`e` says why).
+fn unreadable<'r>(record: &str, e: &serde_json::Error, out: &mut Vec<u8>) -> Outcome<'r> {
+    let reason = format!("not a JSON object: {e}");
+    write_unreadable(record, &reason, out);
+    Outcome {
+        unreadable: true,
+        ..Outcome::failed(reason)
+    }
 }

@@ -75,6 +75,22 @@ pub(crate) fn write_unreadable(record: &str, reason: &str, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// The text a report of [`write_unreadable`] holds, if `record` is one (an object of
+/// `lorafield` and a string `unreadable`, nothing else) and that text is still not a JSON
+/// object, with why.
+pub(super) fn unreadable_report(record: &str) -> Option<(String, serde_json::Error)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Report {
+        #[allow(dead_code)] // present, whatever it holds
+        lorafield: serde::de::IgnoredAny,
+        unreadable: String,
+    }
+    let report: Report = serde_json::from_str(record).ok()?;
+    let e = crate::scan::scan(&report.unreadable).err()?;
+    Some((report.unreadable, e))
+}
+
 /// Whether two JSON texts say the same: equal bytes, or equal values (whitespace and member
 /// order aside).
 pub(super) fn same_json(a: &[u8], b: &[u8]) -> bool {
