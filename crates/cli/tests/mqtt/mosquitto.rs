@@ -90,7 +90,29 @@ pub(crate) struct Mosquitto {
 }
 
 impl Mosquitto {
+    /// Starts a broker on free ports and waits until it listens. A port chosen free can be
+    /// taken by another socket before mosquitto binds it (a connection elsewhere in the test
+    /// run gets it as its ephemeral port): then it is started again on new ports, 5 times at
+    /// most.
     pub(crate) fn start(setup: Setup<'_>) -> Mosquitto {
+        for attempt in 1..=5 {
+            match Mosquitto::try_start(&setup) {
+                Ok(broker) => return broker,
+                Err(message)
+                    if attempt < 5
+                        && message
+                            .to_ascii_lowercase()
+                            .contains("address already in use") =>
+                {
+                    continue;
+                }
+                Err(message) => panic!("{message}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn try_start(setup: &Setup<'_>) -> Result<Mosquitto, String> {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         // mosquitto drops QoS 0 messages for a subscriber more than 1000 behind (its default
@@ -143,11 +165,19 @@ impl Mosquitto {
             port,
             tls_port,
         };
-        broker.run();
-        broker
+        broker.try_run()?;
+        Ok(broker)
     }
 
     fn run(&mut self) {
+        if let Err(message) = self.try_run() {
+            panic!("{message}");
+        }
+    }
+
+    /// Starts the process on its configuration and waits (10 s at most) until every listener
+    /// takes connections; says why not.
+    fn try_run(&mut self) -> Result<(), String> {
         let child = Command::new(binary())
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
@@ -161,16 +191,15 @@ impl Mosquitto {
         for port in [Some(self.port), self.tls_port].into_iter().flatten() {
             while TcpStream::connect(("127.0.0.1", port)).is_err() {
                 if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!("mosquitto exited ({status}): {}", self.log());
+                    return Err(format!("mosquitto exited ({status}): {}", self.log()));
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "mosquitto did not listen: {}",
-                    self.log()
-                );
+                if Instant::now() >= deadline {
+                    return Err(format!("mosquitto did not listen: {}", self.log()));
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        Ok(())
     }
 
     /// What mosquitto logged.

@@ -29,7 +29,18 @@ pub fn binary() -> PathBuf {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; the server binds it right after).
+/// How many times a server is started when a port chosen free was taken by another socket
+/// before the server could bind it (a connection elsewhere in the test run got it as its
+/// ephemeral port): each attempt chooses new ports.
+const ATTEMPTS: usize = 5;
+
+/// Whether a failed start says a port was taken (then new ports are worth a try).
+fn port_taken(message: &str) -> bool {
+    message.contains("address already in use")
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; the server binds it right after, and a start
+/// that finds it taken meanwhile is tried again on new ports).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -68,13 +79,20 @@ impl NatsServer {
 
     /// [`NatsServer::start`] with more arguments (`--user`, `--pass`, ...).
     pub fn start_with(extra: &[&str]) -> NatsServer {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().to_path_buf();
-        let extra = extra.iter().map(|s| s.to_string()).collect();
-        let mut s = NatsServer::spawn("single", &path, extra);
-        s._owned = Some(dir);
-        s.wait_ready(Duration::from_secs(20));
-        s
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for attempt in 1..=ATTEMPTS {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let mut s = NatsServer::spawn("single", dir.path(), extra.clone());
+            match s.ready(Duration::from_secs(20)) {
+                Ok(()) => {
+                    s._owned = Some(dir);
+                    return s;
+                }
+                Err(message) if attempt < ATTEMPTS && port_taken(&message) => continue,
+                Err(message) => panic!("{message}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// Starts a server named `name` storing in `dir`, with `extra` arguments; does not wait.
@@ -156,6 +174,14 @@ impl NatsServer {
 
     /// Waits until `/healthz` says ready; panics with the log after `limit`.
     pub fn wait_ready(&mut self, limit: Duration) {
+        if let Err(message) = self.ready(limit) {
+            panic!("{message}");
+        }
+    }
+
+    /// Waits until `/healthz` says ready; says why not (with the log) if it exits or `limit`
+    /// passes.
+    fn ready(&mut self, limit: Duration) -> Result<(), String> {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Some(status) = self
@@ -163,22 +189,22 @@ impl NatsServer {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
+                return Err(format!(
                     "nats-server {} exited ({status}) on start:\n{}",
                     self.name,
                     self.log()
-                );
+                ));
             }
             if self.healthy() {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
+        Err(format!(
             "nats-server {} not ready after {limit:?}:\n{}",
             self.name,
             self.log()
-        );
+        ))
     }
 
     /// Stops the server (SIGTERM or SIGKILL) and waits for it to exit (SIGKILL after 20 s
@@ -238,6 +264,17 @@ impl Cluster {
     /// Starts a cluster of `n` (3 for replicated streams) and waits until every node says
     /// JetStream is ready.
     pub fn start(n: usize) -> Cluster {
+        for attempt in 1..=ATTEMPTS {
+            match Cluster::try_start(n) {
+                Ok(cluster) => return cluster,
+                Err(message) if attempt < ATTEMPTS && port_taken(&message) => continue,
+                Err(message) => panic!("{message}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn try_start(n: usize) -> Result<Cluster, String> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let route_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let routes = route_ports
@@ -267,9 +304,9 @@ impl Cluster {
             .collect();
         let mut cluster = Cluster { nodes, _dir: dir };
         for node in &mut cluster.nodes {
-            node.wait_ready(Duration::from_secs(60));
+            node.ready(Duration::from_secs(60))?;
         }
-        cluster
+        Ok(cluster)
     }
 
     /// Every node's URL, comma-separated (what `--queue` takes).
