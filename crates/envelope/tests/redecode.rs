@@ -398,6 +398,25 @@ fn what_redecode_wrote_is_written_again_as_it_is() {
         assert_eq!(v["lorafield"]["errors"][0]["kind"], "unreadable", "{line}");
         assert_eq!(v["unreadable"], text.as_str());
     }
+    // Bytes that are not UTF-8: reported with the text made valid (U+FFFD), and that report,
+    // re-decoded, is written again as it is, its reason still the first pass's.
+    let mut framer = Framer::new(&b"\xff\xfe\n"[..]);
+    let selection = lpp();
+    let mut r = Redecoder::new(&selection);
+    let chunk = framer.next_chunk(1000).unwrap();
+    let first = process_chunk(&mut r, &chunk, "in", &Settings::default()).out;
+    let report = std::str::from_utf8(&first).unwrap().trim_end();
+    assert!(report.contains("not UTF-8 text"), "{report}");
+    let mut again = Vec::new();
+    let outcome = r.redecode(report, &mut again);
+    assert_eq!(std::str::from_utf8(&again).unwrap(), report);
+    assert!(
+        outcome
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not UTF-8 text")
+    );
     // A report whose text is a JSON object after all (made by hand) is not taken for one: it
     // is an object of no known shape.
     let made = r#"{"lorafield":{"errors":[]},"unreadable":"{}"}"#;

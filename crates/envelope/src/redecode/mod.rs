@@ -119,10 +119,14 @@ impl<'s> Redecoder<'s> {
                 Status::PassedThrough
             } else if env.objs.is_some() {
                 return Outcome::new(Status::Page);
-            } else if let Some((text, e)) = text::unreadable_report(record) {
-                // What this wrote for unreadable text: that text again, so that what was
-                // written, re-decoded, is written again as it is.
-                return unreadable(&text, &e, out);
+            } else if let Some(reason) = text::unreadable_report(record) {
+                // What this wrote for unreadable text, which is unreadable still: written
+                // again as it is, so that a second pass over what was written changes nothing.
+                copy(record, 0..record.len(), out);
+                return Outcome {
+                    unreadable: true,
+                    ..Outcome::failed(reason)
+                };
             } else {
                 // Written back with a stamp at its top level saying why.
                 let reason = NOT_AN_ENVELOPE.to_string();

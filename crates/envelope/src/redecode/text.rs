@@ -75,20 +75,36 @@ pub(crate) fn write_unreadable(record: &str, reason: &str, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// The text a report of [`write_unreadable`] holds, if `record` is one (an object of
-/// `lorafield` and a string `unreadable`, nothing else) and that text is still not a JSON
-/// object, with why.
-pub(super) fn unreadable_report(record: &str) -> Option<(String, serde_json::Error)> {
+/// Whether `record` is a report of [`write_unreadable`] (an object of `lorafield` and a string
+/// `unreadable`, nothing else) whose text is still not a JSON object; if so, why, in the
+/// report's own words when it has them (the first pass may have said `not UTF-8 text`, which
+/// the text, made valid UTF-8 then, no longer shows).
+pub(super) fn unreadable_report(record: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Report {
-        #[allow(dead_code)] // present, whatever it holds
-        lorafield: serde::de::IgnoredAny,
+        lorafield: Stamp,
         unreadable: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        #[serde(default)]
+        errors: Vec<Error>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Error {
+        kind: String,
+        message: String,
     }
     let report: Report = serde_json::from_str(record).ok()?;
     let e = crate::scan::scan(&report.unreadable).err()?;
-    Some((report.unreadable, e))
+    let said = report
+        .lorafield
+        .errors
+        .into_iter()
+        .find(|e| e.kind == "unreadable")
+        .map(|e| e.message);
+    Some(said.unwrap_or_else(|| format!("not a JSON object: {e}")))
 }
 
 /// Whether two JSON texts say the same: equal bytes, or equal values (whitespace and member
