@@ -187,6 +187,54 @@ async fn a_lease_never_settled_runs_out_and_progress_keeps_one() {
     .expect("bounded");
 }
 
+/// A server may hold a pull for what is there now without answering it (nats-server queues
+/// a no-wait request while it counts a message pending that it cannot deliver: here the one
+/// past `max_ack_pending`; after a restart, one whose redelivery was acknowledged meanwhile).
+/// That is nothing to lease, not a server out of reach: the worker's health would say
+/// "cannot lease" of a server that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_the_server_holds_unanswered_is_nothing_to_lease_not_a_failure() {
+    let server = NatsServer::start();
+    tokio::time::timeout(LIMIT, async {
+        let q = JetStream::open(
+            &NatsOptions {
+                timeout: Duration::from_millis(500),
+                ..NatsOptions::new(server.url())
+            },
+            StreamSettings::default(),
+            Some(ConsumerSettings {
+                ack_wait: Duration::from_secs(30),
+                max_ack_pending: 1,
+                ..ConsumerSettings::default()
+            }),
+        )
+        .await
+        .unwrap();
+        q.enqueue(rec(1)).await.unwrap();
+        q.enqueue(rec(2)).await.unwrap();
+        let first = lease_all(&q, 1).await;
+        assert_eq!(first.len(), 1);
+        // The second is pending but past max_ack_pending: held back, and so is the pull.
+        for wait in [Duration::ZERO, Duration::from_millis(200)] {
+            let held = q.lease(5, wait).await;
+            assert!(
+                matches!(&held, Ok(l) if l.is_empty()),
+                "wait {wait:?}: {:?}",
+                held.map(|l| l.len())
+            );
+        }
+        // Once the first is settled, the second comes.
+        q.settle(&first[0], Settle::Delivered).await.unwrap();
+        let second = lease_all(&q, 1).await;
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].record.key, rec(2).key);
+        q.settle(&second[0], Settle::Delivered).await.unwrap();
+        assert_eq!(q.unavailable(), None);
+    })
+    .await
+    .expect("bounded");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_and_retried_past_the_duplicate_window() {
     let server = NatsServer::start();

@@ -321,6 +321,16 @@ impl JetStream {
 
     /// Pulls up to `limit` records: those there now, or, with `wait`, the first to come
     /// within `wait`.
+    ///
+    /// A pull for what is there now (no `wait`) carries no expiry, and a server may hold it
+    /// unanswered: nats-server queues a no-wait request when it counts a message pending
+    /// (one due for redelivery, say) and answers it only when it delivers one, which may be
+    /// never once that message is acknowledged meanwhile (seen on 2.9 after a restart: no
+    /// message pending, no acknowledgement pending, and our request waiting). Unanswered
+    /// within the timeout while the connection is up, it is taken as nothing there now: the
+    /// request ends with our subscription (the server drops a request nobody listens to),
+    /// and a server that really stopped answering is found by the pull that waits, which
+    /// carries an expiry the server must answer by.
     async fn pull(
         &self,
         limit: usize,
@@ -360,6 +370,13 @@ impl JetStream {
         })
         .await;
         if answered.is_err() && got.is_empty() {
+            if wait.is_none() && self.not_connected().is_none() {
+                tracing::debug!(
+                    "a pull for what is there now went unanswered within {}: taken as nothing there",
+                    human(deadline)
+                );
+                return Ok(got);
+            }
             return Err(QueueError::new(
                 QueueErrorKind::Unavailable,
                 format!(
@@ -549,7 +566,11 @@ impl Queue for JetStream {
             // answered in full, so that no message goes to a request nobody reads).
             messages = self.pull(1, Some(wait)).await?;
             if !messages.is_empty() && limit > 1 {
-                messages.extend(self.pull(limit - 1, None).await?);
+                // What came is leased even when asking for more fails.
+                match self.pull(limit - 1, None).await {
+                    Ok(more) => messages.extend(more),
+                    Err(e) => tracing::debug!("pulling more after one came: {e}"),
+                }
             }
         }
         let mut leased = Vec::with_capacity(messages.len());
