@@ -4,6 +4,7 @@
 //!
 //! - `attempt.rs`: one attempt at one record, wherever it waits: a look-up first when an
 //!   earlier attempt may have stored it, then the post; every round trip timed for the limit.
+//! - `keys.rs`: one delivery at a time per record key (a queue may hand a record out twice).
 //! - `settle.rs`: what a failed attempt means for the record (backoff, dead letters) and the
 //!   log lines about it.
 
@@ -21,6 +22,7 @@ use crate::queue::{Queue, QueueError, QueueErrorKind};
 use crate::throttle::{Held, LogThrottle};
 
 mod attempt;
+mod keys;
 mod settle;
 
 pub use attempt::{Attempted, Pace, Record, attempt};
@@ -369,6 +371,7 @@ pub async fn run<Q: Queue, D: Deliver>(
     let mut seed = fastrand::Rng::new();
     let throttle = Arc::new(LogThrottle::new(config.log_interval));
     let pace = Arc::new(Pace::new(&config, stats.clone()));
+    let keys = Arc::new(keys::Keys::default());
     let joined = |done: Result<Result<(), QueueError>, tokio::task::JoinError>| match done {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) if e.kind() == QueueErrorKind::Unavailable => {
@@ -423,23 +426,37 @@ pub async fn run<Q: Queue, D: Deliver>(
             let stats = stats.clone();
             let throttle = throttle.clone();
             let task_pace = pace.clone();
+            let keys = keys.clone();
             let mut rng = fastrand::Rng::with_seed(seed.u64(..));
             tasks.spawn(async move {
                 let record = &leased.record;
-                let attempted = with_progress(
+                let (attempted, held) = with_progress(
                     &*queue,
                     &leased.ticket,
                     config.lease / 3,
-                    attempt(
-                        &*deliver,
-                        &task_pace,
-                        Record {
+                    async {
+                        // Held until settled; a second delivery of the key waits, then looks
+                        // the record up before posting it.
+                        let (held, waited) = keys.hold(&record.key).await;
+                        if waited {
+                            tracing::debug!(
+                                "{} was handed out again while its delivery was under way: delivered after it, looked up first",
+                                record.key
+                            );
+                        }
+                        let unknown_outcomes = if waited {
+                            record.unknown_outcomes.max(1)
+                        } else {
+                            record.unknown_outcomes
+                        };
+                        let record = Record {
                             rec_type: &record.rec_type,
                             key: &record.key,
                             body: &record.body,
-                            unknown_outcomes: record.unknown_outcomes,
-                        },
-                    ),
+                            unknown_outcomes,
+                        };
+                        (attempt(&*deliver, &task_pace, record).await, held)
+                    },
                 )
                 .await;
                 let settle = match attempted {
@@ -477,7 +494,9 @@ pub async fn run<Q: Queue, D: Deliver>(
                         s
                     }
                 };
-                queue.settle(&leased, settle).await
+                let settled = queue.settle(&leased, settle).await;
+                drop(held);
+                settled
             });
             pace.started(tasks.len());
         }
@@ -514,160 +533,4 @@ async fn with_progress<Q: Queue, T>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::outbox::{NewRecord, Outbox};
-    use crate::queue::OutboxQueue;
-
-    /// Fails every record's first `fail` attempts with `error`, then accepts; counts calls.
-    struct Flaky {
-        fail: u32,
-        error: DeliveryError,
-        calls: Mutex<std::collections::HashMap<String, u32>>,
-    }
-
-    impl Deliver for Flaky {
-        async fn deliver(&self, _: &str, tags: &[String], _: &[u8]) -> Result<(), DeliveryError> {
-            let n = {
-                let mut calls = self.calls.lock().unwrap();
-                let n = calls.entry(tags[0].clone()).or_default();
-                *n += 1;
-                *n
-            };
-            if n <= self.fail {
-                Err(self.error.clone())
-            } else {
-                Ok(())
-            }
-        }
-    }
-
-    async fn run_flaky(
-        fail: u32,
-        error: DeliveryError,
-        records: u32,
-    ) -> (crate::outbox::Status, Arc<WorkerStats>) {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path()).unwrap();
-        for i in 0..records {
-            outbox
-                .enqueue(NewRecord {
-                    key: format!("lfk-{i:016x}"),
-                    rec_type: "r".into(),
-                    body: b"{}".to_vec(),
-                })
-                .await
-                .unwrap();
-        }
-        let config = WorkerConfig {
-            base_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(20),
-            max_attempts: 4,
-            idle: Duration::from_millis(20),
-            ..WorkerConfig::default()
-        };
-        let stats = Arc::new(WorkerStats::default());
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let flaky = Arc::new(Flaky {
-            fail,
-            error,
-            calls: Mutex::default(),
-        });
-        let queue = Arc::new(OutboxQueue::new(outbox.clone(), config.lease));
-        let worker = tokio::spawn(run(queue, flaky, config, stats.clone(), stop_rx));
-        // Until nothing is pending or in flight, or delivery stopped; 10 s at most.
-        for _ in 0..1000 {
-            let s = outbox.status().unwrap();
-            if s.pending + s.in_flight == 0 || stats.stopped().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let _ = stop_tx.send(true); // a stopped worker has gone already
-        tokio::time::timeout(Duration::from_secs(10), worker)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        (outbox.status().unwrap(), stats)
-    }
-
-    fn retry_503() -> DeliveryError {
-        DeliveryError::answered("503".into(), 503, None)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn retried_records_arrive_and_hopeless_ones_die() {
-        let (s, stats) = run_flaky(2, retry_503(), 30).await;
-        assert_eq!(stats.failing(), None, "the last attempts succeeded");
-        assert_eq!((s.pending, s.in_flight, s.delivered, s.dead), (0, 0, 30, 0));
-        assert_eq!(stats.delivered.load(Ordering::Relaxed), 30);
-        assert_eq!(stats.retried.load(Ordering::Relaxed), 60);
-        assert_eq!(stats.concurrency().in_flight, 0);
-        let (s, stats) = run_flaky(10, retry_503(), 5).await;
-        assert_eq!((s.delivered, s.dead), (0, 5));
-        assert_eq!(stats.dead.load(Ordering::Relaxed), 5);
-        let failing = stats.failing().expect("every attempt failed");
-        assert_eq!(failing.attempts, 20);
-        assert_eq!(
-            (failing.status, failing.reason.as_str()),
-            (Some(503), "503")
-        );
-        let (s, _) = run_flaky(
-            1,
-            DeliveryError::Reject {
-                reason: "400".into(),
-                status: Some(400),
-            },
-            5,
-        )
-        .await;
-        assert_eq!((s.delivered, s.dead), (0, 5));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_stop_keeps_every_record() {
-        let stop = DeliveryError::Stop {
-            reason: "pipe token revoked".into(),
-        };
-        let (s, stats) = run_flaky(u32::MAX, stop, 12).await;
-        assert_eq!(stats.stopped().as_deref(), Some("pipe token revoked"));
-        assert_eq!(s.pending + s.in_flight, 12);
-        assert_eq!((s.delivered, s.dead), (0, 0));
-    }
-
-    #[test]
-    fn errors_say_whether_the_record_may_be_stored_and_whether_it_is_overload() {
-        let retry = |cause, status| DeliveryError::Retry {
-            reason: String::new(),
-            status,
-            after: None,
-            cause,
-        };
-        let cases = [
-            (retry(Cause::Timeout, None), true, Signal::Overload),
-            (retry(Cause::Cut, None), true, Signal::Other),
-            (retry(Cause::NotSent, None), false, Signal::Other),
-            (retry(Cause::Answer, Some(429)), false, Signal::Overload),
-            (retry(Cause::Answer, Some(503)), false, Signal::Overload),
-            (retry(Cause::Answer, Some(500)), false, Signal::Other),
-            (retry(Cause::Answer, Some(504)), true, Signal::Other),
-            (retry(Cause::Answer, Some(502)), true, Signal::Other),
-        ];
-        for (error, stored, signal) in cases {
-            assert_eq!(
-                (error.may_have_stored(), error.signal()),
-                (stored, signal),
-                "{error:?}"
-            );
-        }
-        let reject = DeliveryError::Reject {
-            reason: String::new(),
-            status: Some(400),
-        };
-        assert_eq!(
-            (reject.may_have_stored(), reject.signal()),
-            (false, Signal::Other)
-        );
-    }
-}
+mod tests;
