@@ -15,8 +15,11 @@ pub struct Num {
     /// `divisor` as `10^scale / mul`: the raw value times `mul` is the decimal's digits.
     pub(crate) mul: u8,
     pub(crate) scale: u8,
-    /// `64 - 8 * size`: the shifts that keep the low `size` bytes of a 64-bit word.
-    pub(crate) shift: u8,
+    /// The low `size` bytes of a word: `raw = ((word & mask) ^ sign) - sign`.
+    pub(crate) mask: u32,
+    /// The sign bit of a signed number's `size` bytes, 0 if unsigned: with `mask`, the value
+    /// sign-extended in three operations, the same for every type.
+    pub(crate) sign: u32,
 }
 
 impl Num {
@@ -41,7 +44,12 @@ impl Num {
             divisor,
             mul,
             scale,
-            shift: 64 - 8 * size,
+            mask: u32::MAX >> (32 - 8 * size as u32),
+            sign: if signed {
+                1 << (8 * size as u32 - 1)
+            } else {
+                0
+            },
         }
     }
 
@@ -453,6 +461,11 @@ mod tests {
         assert_eq!((n.mul, n.scale), (5, 1));
         let n = Num::new(2, S, 10000);
         assert_eq!((n.mul, n.scale), (1, 4));
+        assert_eq!((n.mask, n.sign), (0xffff, 0x8000));
+        let n = Num::new(4, U, 1);
+        assert_eq!((n.mask, n.sign), (u32::MAX, 0));
+        let n = Num::new(1, U, 1);
+        assert_eq!((n.mask, n.sign), (0xff, 0));
         assert_eq!(Num::new(3, S, 1).raw_range(), (-8388608, 8388607));
         assert_eq!(Num::new(4, U, 1).raw_range(), (0, 4294967295));
     }
