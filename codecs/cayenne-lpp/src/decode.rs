@@ -39,14 +39,16 @@ impl CayenneLpp {
         sink: &mut S,
     ) -> Result<(), DecodeError> {
         let mut pos = 0;
-        while let Some(rest) = payload.get(pos..).filter(|r| !r.is_empty()) {
+        while pos < payload.len() {
             let at = |kind| DecodeError::new(pos, kind);
-            let &[channel, ty] = rest.first_chunk().ok_or(at(ErrorKind::UnexpectedEof))?;
+            let (Some(&channel), Some(&ty)) = (payload.get(pos), payload.get(pos + 1)) else {
+                return Err(at(ErrorKind::UnexpectedEof));
+            };
             let t = self
                 .profile
                 .lookup(ty)
                 .ok_or(at(ErrorKind::UnknownType(ty)))?;
-            let end = pos + 2 + usize::from(t.size);
+            let end = pos + usize::from(t.record_len);
             if end > payload.len() {
                 return Err(at(ErrorKind::UnexpectedEof));
             }

@@ -95,6 +95,8 @@ pub struct Type {
     pub v1: bool,
     /// The value's size in bytes.
     pub size: u8,
+    /// The record's size in bytes: channel, type and value.
+    pub(crate) record_len: u8,
     /// For objects: the members in key order, so that they are emitted sorted and a JSON
     /// writer need not sort them, each with where its bytes end.
     pub(crate) sorted: [Sorted; 3],
@@ -139,6 +141,7 @@ impl Type {
             layout,
             v1,
             size,
+            record_len: size + 2,
             sorted,
         }
     }
