@@ -60,10 +60,12 @@ impl CayenneLpp {
                         .map_err(at)?;
                 }
                 // Members in key order (`altitude, latitude, longitude`), so that JSON
-                // writers need not sort them; each ends where the table says.
+                // writers need not sort them; each ends where the table says, counted back
+                // from the record's end (never past its start: `back` is at most the value's
+                // size), so that its read is known to end inside the payload.
                 Layout::Object(_) => {
                     let member = |m: &Sorted| {
-                        let end = pos + usize::from(m.end);
+                        let end = end.saturating_sub(usize::from(m.back));
                         Field::new(m.name, None, number(payload, end, m.num))
                     };
                     let [a, b, c] = &t.sorted;

@@ -109,6 +109,8 @@ pub(crate) struct Sorted {
     pub(crate) num: Num,
     /// One past its last byte, counted from the record's first byte (the channel).
     pub(crate) end: u8,
+    /// How many bytes of the record follow it.
+    pub(crate) back: u8,
 }
 
 impl Type {
@@ -130,6 +132,7 @@ impl Type {
                     name: "",
                     num,
                     end: 0,
+                    back: 0,
                 };
                 [none; 3]
             }
@@ -204,16 +207,19 @@ const fn sorted(members: &[Member]) -> [Sorted; 3] {
             name: members[a].name,
             num: members[a].num,
             end: ends[a],
+            back: end - ends[a],
         },
         Sorted {
             name: members[b].name,
             num: members[b].num,
             end: ends[b],
+            back: end - ends[b],
         },
         Sorted {
             name: members[c].name,
             num: members[c].num,
             end: ends[c],
+            back: end - ends[c],
         },
     ]
 }
@@ -453,6 +459,13 @@ mod tests {
             names(136),
             [("altitude", 11), ("latitude", 5), ("longitude", 8)]
         );
+        // The same ends counted back from the record's end (11 bytes).
+        let backs = Profile::Extended
+            .lookup(136)
+            .unwrap()
+            .sorted
+            .map(|s| s.back);
+        assert_eq!(backs, [0, 6, 3]);
         let names = |id| names(id).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(135), ["b", "g", "r"]);
         assert_eq!(names(113), ["x", "y", "z"]);
