@@ -4,8 +4,8 @@
 //! the hottest loop of the project, and measured on the 1,000 TTS frames, nom's `take` (not
 //! inlined across crates) and a size-dispatched number parser cost a third of the decode time.
 //! Numbers are read branch-free: the four bytes ending where the value ends, masked and
-//! sign-extended by shifts (every value ends at byte 3 or later, except a one-byte value of the
-//! first record, which takes the slow path).
+//! sign-extended by a flip of the sign bit and a subtraction (every value ends at byte 3 or
+//! later, except a one-byte value of the first record, which takes the slow path).
 
 use lorafield_core::{DecodeError, ErrorKind, Field, GenericCodec, Sink, Uplink, Value};
 
@@ -39,14 +39,16 @@ impl CayenneLpp {
         sink: &mut S,
     ) -> Result<(), DecodeError> {
         let mut pos = 0;
-        while let Some(rest) = payload.get(pos..).filter(|r| !r.is_empty()) {
+        while pos < payload.len() {
             let at = |kind| DecodeError::new(pos, kind);
-            let &[channel, ty] = rest.first_chunk().ok_or(at(ErrorKind::UnexpectedEof))?;
+            let (Some(&channel), Some(&ty)) = (payload.get(pos), payload.get(pos + 1)) else {
+                return Err(at(ErrorKind::UnexpectedEof));
+            };
             let t = self
                 .profile
                 .lookup(ty)
                 .ok_or(at(ErrorKind::UnknownType(ty)))?;
-            let end = pos + 2 + usize::from(t.size);
+            let end = pos + usize::from(t.record_len);
             if end > payload.len() {
                 return Err(at(ErrorKind::UnexpectedEof));
             }
@@ -58,10 +60,12 @@ impl CayenneLpp {
                         .map_err(at)?;
                 }
                 // Members in key order (`altitude, latitude, longitude`), so that JSON
-                // writers need not sort them; each ends where the table says.
+                // writers need not sort them; each ends where the table says, counted back
+                // from the record's end (never past its start: `back` is at most the value's
+                // size), so that its read is known to end inside the payload.
                 Layout::Object(_) => {
                     let member = |m: &Sorted| {
-                        let end = pos + usize::from(m.end);
+                        let end = end.saturating_sub(usize::from(m.back));
                         Field::new(m.name, None, number(payload, end, m.num))
                     };
                     let [a, b, c] = &t.sorted;
@@ -97,20 +101,16 @@ impl GenericCodec for CayenneLpp {
 #[inline(always)]
 fn number(payload: &[u8], end: usize, num: Num) -> Value<'static> {
     let word = match end.checked_sub(4).and_then(|start| payload.get(start..end)) {
-        Some(&[a, b, c, d]) => u64::from(u32::from_be_bytes([a, b, c, d])),
+        Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
         _ => payload
             .get(..end)
             .unwrap_or_default()
             .iter()
-            .fold(0u64, |w, &b| (w << 8) | u64::from(b)),
+            .fold(0u32, |w, &b| (w << 8) | u32::from(b)),
     };
-    // Keep the low `size` bytes, sign-extending if the type is signed.
-    let shift = u32::from(num.shift);
-    let raw = if num.signed {
-        ((word << shift) as i64) >> shift
-    } else {
-        ((word << shift) >> shift) as i64
-    };
+    // Keep the low `size` bytes, sign-extending if the type is signed (`sign` is its sign bit,
+    // 0 if unsigned): one mask, one flip and one subtraction whatever the type, no branch.
+    let raw = i64::from((word & num.mask) ^ num.sign) - i64::from(num.sign);
     Value::Decimal {
         digits: raw * i64::from(num.mul),
         scale: num.scale,

@@ -15,8 +15,11 @@ pub struct Num {
     /// `divisor` as `10^scale / mul`: the raw value times `mul` is the decimal's digits.
     pub(crate) mul: u8,
     pub(crate) scale: u8,
-    /// `64 - 8 * size`: the shifts that keep the low `size` bytes of a 64-bit word.
-    pub(crate) shift: u8,
+    /// The low `size` bytes of a word: `raw = ((word & mask) ^ sign) - sign`.
+    pub(crate) mask: u32,
+    /// The sign bit of a signed number's `size` bytes, 0 if unsigned: with `mask`, the value
+    /// sign-extended in three operations, the same for every type.
+    pub(crate) sign: u32,
 }
 
 impl Num {
@@ -41,7 +44,12 @@ impl Num {
             divisor,
             mul,
             scale,
-            shift: 64 - 8 * size,
+            mask: u32::MAX >> (32 - 8 * size as u32),
+            sign: if signed {
+                1 << (8 * size as u32 - 1)
+            } else {
+                0
+            },
         }
     }
 
@@ -87,6 +95,8 @@ pub struct Type {
     pub v1: bool,
     /// The value's size in bytes.
     pub size: u8,
+    /// The record's size in bytes: channel, type and value.
+    pub(crate) record_len: u8,
     /// For objects: the members in key order, so that they are emitted sorted and a JSON
     /// writer need not sort them, each with where its bytes end.
     pub(crate) sorted: [Sorted; 3],
@@ -99,6 +109,8 @@ pub(crate) struct Sorted {
     pub(crate) num: Num,
     /// One past its last byte, counted from the record's first byte (the channel).
     pub(crate) end: u8,
+    /// How many bytes of the record follow it.
+    pub(crate) back: u8,
 }
 
 impl Type {
@@ -120,6 +132,7 @@ impl Type {
                     name: "",
                     num,
                     end: 0,
+                    back: 0,
                 };
                 [none; 3]
             }
@@ -131,6 +144,7 @@ impl Type {
             layout,
             v1,
             size,
+            record_len: size + 2,
             sorted,
         }
     }
@@ -193,16 +207,19 @@ const fn sorted(members: &[Member]) -> [Sorted; 3] {
             name: members[a].name,
             num: members[a].num,
             end: ends[a],
+            back: end - ends[a],
         },
         Sorted {
             name: members[b].name,
             num: members[b].num,
             end: ends[b],
+            back: end - ends[b],
         },
         Sorted {
             name: members[c].name,
             num: members[c].num,
             end: ends[c],
+            back: end - ends[c],
         },
     ]
 }
@@ -442,6 +459,13 @@ mod tests {
             names(136),
             [("altitude", 11), ("latitude", 5), ("longitude", 8)]
         );
+        // The same ends counted back from the record's end (11 bytes).
+        let backs = Profile::Extended
+            .lookup(136)
+            .unwrap()
+            .sorted
+            .map(|s| s.back);
+        assert_eq!(backs, [0, 6, 3]);
         let names = |id| names(id).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(135), ["b", "g", "r"]);
         assert_eq!(names(113), ["x", "y", "z"]);
@@ -453,6 +477,11 @@ mod tests {
         assert_eq!((n.mul, n.scale), (5, 1));
         let n = Num::new(2, S, 10000);
         assert_eq!((n.mul, n.scale), (1, 4));
+        assert_eq!((n.mask, n.sign), (0xffff, 0x8000));
+        let n = Num::new(4, U, 1);
+        assert_eq!((n.mask, n.sign), (u32::MAX, 0));
+        let n = Num::new(1, U, 1);
+        assert_eq!((n.mask, n.sign), (0xff, 0));
         assert_eq!(Num::new(3, S, 1).raw_range(), (-8388608, 8388607));
         assert_eq!(Num::new(4, U, 1).raw_range(), (0, 4294967295));
     }
