@@ -19,7 +19,7 @@ mod table;
 
 pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_items};
 
-use items::{read_items_at, read_undefined};
+use items::{read_items_at, read_num, read_undefined};
 use lorafield_core::dynamic::{DynValue, Note};
 use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
 pub use parse::{FieldOf, be_u16, field, le_i16, parse, take, u8};
@@ -67,7 +67,10 @@ pub const fn rule(c: u8, t: u8, items: &'static [Item]) -> Rule {
 pub type Custom = for<'a> fn(&'a [u8], u8, u8, &mut dyn Sink<'a>) -> Result<usize, ErrorKind>;
 
 /// How a rule's value reads.
+// A plain byte first for the variant, which every pair tests: without it the variant is
+// folded into a niche of `Gather`'s and worked out with a subtraction and a move per pair.
 #[derive(Debug, Clone, Copy)]
+#[repr(u8)]
 pub enum Read {
     /// Items at the top level of the result.
     Items(&'static [Item]),
@@ -360,7 +363,12 @@ fn first_pass<'a, S: Sink<'a> + ?Sized>(
         if pos + 2 + size > payload.len() {
             return Err(fail(ErrorKind::UnexpectedEof));
         }
-        read_items_at(items, payload, pos + 2, sink).map_err(fail)?;
+        // One number, the commonest value, without the loop over items.
+        if let [Item::Num(name, int, div)] = *items {
+            read_num(name, int, div, payload, pos + 2, sink).map_err(fail)?;
+        } else {
+            read_items_at(items, payload, pos + 2, sink).map_err(fail)?;
+        }
         return Ok(Some(2 + size));
     }
     let value = rest.get(2..).unwrap_or_default();
