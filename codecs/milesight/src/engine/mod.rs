@@ -296,7 +296,8 @@ fn gather_pass<'a, S: Sink<'a> + ?Sized>(
     gathered: &Containers,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
-    for key in gathered.keys.iter().flatten() {
+    // Up to the first free slot: the slots fill in order, and most stay free.
+    for key in gathered.keys.iter().map_while(Option::as_ref) {
         let container = match key.shape {
             Shape::Array => Container::Array,
             Shape::Object => Container::Object,
