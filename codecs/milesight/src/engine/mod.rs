@@ -344,20 +344,15 @@ fn first_pass<'a, S: Sink<'a> + ?Sized>(
     let rest = payload.get(pos..).unwrap_or_default();
     let fail = |k| DecodeError::new(pos, k);
     let (channel, ty) = match *rest {
-        [channel, ty, ..] => (channel, u16::from(ty)),
-        [channel] => (channel, ABSENT),
+        [channel, ty, ..] => (channel, ty),
+        // Off the pairs' path: a type byte that is always there is a byte, not a `u16`.
+        [channel] => return lone_byte(table, channel, pos, sink).map(|()| None),
         [] => return Ok(None),
     };
-    let Some(found) = table.find(channel, ty) else {
-        return stop(sink, pos, channel, ty).map(|()| None);
+    let Some(found) = table.find(channel, ty.into()) else {
+        return stop(sink, pos, channel, ty.into()).map(|()| None);
     };
     let (rule, size) = (found.rule, found.size);
-    let Ok(ty) = u8::try_from(ty) else {
-        // The lone last byte: a channel without a type or value. Labels and flags read from
-        // bytes that are not there come out as the decoders compute them from `undefined`;
-        // anything else stops. Either way, a warning says the payload ended inside a pair.
-        return lone_byte(rule, pos, sink).map(|()| None);
-    };
     // A pair whose value is cut short leaves nothing: its size is checked before it emits.
     // Items first, the commonest read, on a branch of their own.
     if let Read::Items(items) = rule.read {
@@ -417,15 +412,22 @@ fn stop<'a, S: Sink<'a> + ?Sized>(
     sink.warning(fail(kind)).map_err(fail)
 }
 
-/// The payload's lone last byte, which `rule` takes (see `first_pass`).
+/// The payload's lone last byte at `pos`, channel id `channel`: a channel without a type or
+/// value. Where a rule takes it, labels and flags read from bytes that are not there come out
+/// as the decoders compute them from `undefined`; anything else stops. Either way, a warning
+/// says the payload ended inside a pair.
 #[cold]
 #[inline(never)]
 fn lone_byte<'a, S: Sink<'a> + ?Sized>(
-    rule: &Rule,
+    table: &Table,
+    channel: u8,
     pos: usize,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
-    if let Read::Items(items) = rule.read {
+    let Some(found) = table.find(channel, ABSENT) else {
+        return stop(sink, pos, channel, ABSENT);
+    };
+    if let Read::Items(items) = found.rule.read {
         let _ = read_undefined(items, sink);
     }
     let fail = |k| DecodeError::new(pos, k);
