@@ -524,10 +524,6 @@ impl JsonSink<'_> {
                 (&[][..], true)
             }
         };
-        let nth = |k: usize| match order.is_empty() {
-            true => frags.get(k),
-            false => order.get(k).and_then(|&i| frags.get(usize::from(i))),
-        };
         // Assembled in the spare buffer at a position kept in a register (each push into `out`
         // would wait on the `Vec`'s length stored by the one before), then appended at once.
         let need = self.pos + 3 + TAIL;
@@ -539,18 +535,30 @@ impl JsonSink<'_> {
         if let Some(head) = spare.get_mut(..DATA.len()) {
             head.copy_from_slice(DATA);
         }
+        // Each fragment with its leading comma; the first comma becomes `{` below.
         let mut pos = DATA.len();
-        for k in 0..frags.len() {
-            let Some(f) = nth(k) else { break };
-            if repeated
-                && let Some(next) = nth(k + 1)
-                && next.cmp_key(f) == Ordering::Equal
-            {
-                continue;
+        if repeated {
+            let nth = |k: usize| match order.is_empty() {
+                true => frags.get(k),
+                false => order.get(k).and_then(|&i| frags.get(usize::from(i))),
+            };
+            for k in 0..frags.len() {
+                let Some(f) = nth(k) else { break };
+                if let Some(next) = nth(k + 1)
+                    && next.cmp_key(f) == Ordering::Equal
+                {
+                    continue;
+                }
+                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
             }
-            pos = put_byte(spare, pos, if pos == DATA.len() { b'{' } else { b',' });
-            // The fragment without its leading comma.
-            pos = copy_within(spare, pos, buf, f.start as usize + 1, f.end as usize);
+        } else {
+            for f in order.iter().filter_map(|&i| frags.get(usize::from(i))) {
+                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
+            }
+        }
+        // Some member was copied: `frags` is not empty.
+        if let Some(first) = spare.get_mut(DATA.len()) {
+            *first = b'{';
         }
         pos = put_byte(spare, pos, b'}');
         let end = pos;
