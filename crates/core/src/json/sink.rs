@@ -7,6 +7,7 @@
 //! `[`); otherwise the fragments are copied out in key order, the last of a repeated key kept.
 //! Nothing is stored per field but its text, which is what makes this the fast path to JSON.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::ops::Range;
@@ -64,6 +65,16 @@ pub(super) struct CachedKey {
 
 /// Slots of the key cache (direct-mapped), a power of two.
 const KEYS: usize = 128;
+
+/// The key cache.
+pub(super) type KeyCache = [CachedKey; KEYS];
+
+/// An empty key cache, made once per writer (built out of line: the array is 8 KiB).
+#[cold]
+#[inline(never)]
+fn new_key_cache() -> Box<KeyCache> {
+    Box::new([CachedKey::default(); KEYS])
+}
 
 /// An open container.
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +141,8 @@ pub struct JsonSink<'w> {
     /// Open containers, the top-level object first (kept by the writer from frame to frame).
     levels: &'w mut Vec<Level>,
     warnings: &'w mut Vec<DecodeError>,
-    keys: &'w mut Vec<CachedKey>,
+    /// A fixed number of slots: a slot's index needs no bounds check.
+    keys: &'w mut KeyCache,
     notes: Notes<'w>,
     /// Events (fields and openings) that may still come before `sink_full`.
     left: usize,
@@ -161,9 +173,6 @@ impl JsonWriter {
         self.notes.clear();
         self.text.clear();
         self.normalized = None;
-        if self.keys.len() < KEYS {
-            self.keys.resize(KEYS, CachedKey::default());
-        }
         let mut sink = JsonSink {
             buf: &mut self.buf,
             frags: &mut self.frags,
@@ -171,7 +180,7 @@ impl JsonWriter {
             pos: DATA.len(),
             levels: &mut self.levels,
             warnings: &mut self.warnings,
-            keys: &mut self.keys,
+            keys: self.keys.get_or_insert_with(new_key_cache),
             notes: Notes {
                 notes: &mut self.notes,
                 text: &mut self.text,
