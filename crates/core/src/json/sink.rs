@@ -368,6 +368,21 @@ impl JsonSink<'_> {
             }
             return (start + usize::from(len), prefix);
         }
+        self.put_new_key(start, name, channel, slot)
+    }
+
+    /// [`JsonSink::put_member_key`] for a key the cache does not hold: rendered, and kept in
+    /// `slot` if it fits. Out of line: the hit is the hot path of every codec, and a miss
+    /// inlined into it makes the codec's loop larger (rare for most codecs, every time for
+    /// keys longer than a slot).
+    #[inline(never)]
+    fn put_new_key(
+        &mut self,
+        start: usize,
+        name: &'static str,
+        channel: Option<u8>,
+        slot: usize,
+    ) -> (usize, u64) {
         let buf: &mut [u8] = &mut self.buf[..];
         let after_comma = put_byte(buf, start, b',');
         let end = put_key(buf, after_comma, name, channel);
@@ -378,9 +393,9 @@ impl JsonSink<'_> {
         ) {
             key.text.copy_from_slice(text);
             key.len = (end - start) as u8;
-            key.name = address;
+            key.name = name.as_ptr() as usize;
             key.name_len = name.len();
-            key.channel = ch;
+            key.channel = channel.map_or(0x100, u16::from);
             key.prefix = prefix;
         }
         (end, prefix)
