@@ -210,24 +210,17 @@ fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
         strip = (((ascii ^ 0x3030_3030_3030_3030).leading_zeros()) / 8).min(frac);
     }
     let frac = frac - strip;
-    // The number of digits by comparisons, off the chain of the digits' computation: the next
-    // field's position waits on this length, not on the digits.
-    let digits = 1
-        + u32::from(m >= 10)
-        + u32::from(m >= 100)
-        + u32::from(m >= 1_000)
-        + u32::from(m >= 10_000)
-        + u32::from(m >= 100_000)
-        + u32::from(m >= 1_000_000)
-        + u32::from(m >= 10_000_000);
-    let significant = digits - strip;
+    // The number of digits from the bit length, off the chain of the digits' computation: the
+    // next field's position waits on this length, not on the digits.
+    let significant = digit_count(m) - strip;
     let k = significant.max(frac + 1);
     let len = u32::from(negative) + k + u32::from(frac > 0);
     if len > 8 {
         return None;
     }
-    // scale <= 7 keeps k + strip <= 8; len <= 8 keeps every shift below 64.
-    let mut text = (ascii >> (8 * (8 - strip - k))) & (u64::MAX >> (64 - 8 * k));
+    // scale <= 7 keeps k + strip <= 8; len <= 8 keeps every shift below 64. Bytes past the k
+    // digits are not masked: they lie past `len`, where the next text is stored.
+    let mut text = ascii >> (8 * (8 - strip - k));
     if frac > 0 {
         let int = k - frac;
         let low = text & ((1u64 << (8 * int)) - 1);
@@ -238,6 +231,32 @@ fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
         text = (text << 8) | u64::from(b'-');
     }
     Some(put_word(buf, pos, text, len as usize))
+}
+
+/// `10^i` for `i` up to 19; beyond, more than any `u64`.
+static POWERS_OF_TEN: [u64; 32] = {
+    let mut t = [u64::MAX; 32];
+    let mut i = 0;
+    let mut p = 1u64;
+    while i < 20 {
+        t[i] = p;
+        p = p.wrapping_mul(10);
+        i += 1;
+    }
+    t
+};
+
+/// The number of decimal digits of `m` (none for 0): `floor(log10(2^bits))` from the bit length
+/// (1233 / 4096 is just above log10(2)), plus one when `m` reaches the next power of ten.
+#[inline(always)]
+fn digit_count(m: u64) -> u32 {
+    let bits = 64 - (m | 1).leading_zeros();
+    let t = (bits * 1233) >> 12;
+    let power = POWERS_OF_TEN
+        .get(t as usize & 31)
+        .copied()
+        .unwrap_or(u64::MAX);
+    t + u32::from(m >= power)
 }
 
 /// The 16 decimal digits of `m` (< 10^16, zero-padded) as ASCII, most significant in byte 0.
@@ -365,6 +384,57 @@ mod tests {
             };
             assert_eq!(d(digits, scale), expect, "{digits} {scale}");
         }
+    }
+
+    /// Rust's `{}` of the `f64` the decimal stands for: what the writer printed before it
+    /// formatted decimals itself, and what The Things Stack prints (the conformance vectors).
+    fn reference(digits: i64, scale: u8) -> String {
+        if scale == 0 {
+            alloc::format!("{digits}")
+        } else {
+            alloc::format!("{}", decimal_to_f64(digits, scale))
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8192))]
+
+        /// The register path's whole domain: up to 8 digits, scales up to 7 (every Cayenne LPP
+        /// reading is one), and the text longer than 8 characters it hands on.
+        #[test]
+        fn short_decimals_print_as_the_division(
+            digits in -99_999_999i64..=99_999_999,
+            scale in 0u8..=7,
+        ) {
+            proptest::prop_assert_eq!(d(digits, scale), reference(digits, scale));
+        }
+
+        /// Every decimal a double holds exactly (at most 15 digits), at every scale.
+        #[test]
+        fn decimals_print_as_the_division(
+            digits in -999_999_999_999_999i64..=999_999_999_999_999,
+            scale in 0u8..=22,
+        ) {
+            proptest::prop_assert_eq!(d(digits, scale), reference(digits, scale));
+        }
+
+        #[test]
+        fn digit_count_is_the_length_of_the_text(m: u64) {
+            let len = if m == 0 { 0 } else { alloc::format!("{m}").len() as u32 };
+            proptest::prop_assert_eq!(digit_count(m), len);
+        }
+    }
+
+    #[test]
+    fn digit_count_at_powers_of_ten() {
+        let mut p = 1u64;
+        for digits in 1..=20u32 {
+            assert_eq!(digit_count(p), digits, "{p}");
+            assert_eq!(digit_count(p - 1), digits - 1, "{p}");
+            assert_eq!(digit_count(p + 1), digits, "{p}");
+            p = p.saturating_mul(10);
+        }
+        assert_eq!(digit_count(u64::MAX), 20);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! `[`); otherwise the fragments are copied out in key order, the last of a repeated key kept.
 //! Nothing is stored per field but its text, which is what makes this the fast path to JSON.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::ops::Range;
@@ -64,6 +65,16 @@ pub(super) struct CachedKey {
 
 /// Slots of the key cache (direct-mapped), a power of two.
 const KEYS: usize = 128;
+
+/// The key cache.
+pub(super) type KeyCache = [CachedKey; KEYS];
+
+/// An empty key cache, made once per writer (built out of line: the array is 8 KiB).
+#[cold]
+#[inline(never)]
+fn new_key_cache() -> Box<KeyCache> {
+    Box::new([CachedKey::default(); KEYS])
+}
 
 /// An open container.
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +141,8 @@ pub struct JsonSink<'w> {
     /// Open containers, the top-level object first (kept by the writer from frame to frame).
     levels: &'w mut Vec<Level>,
     warnings: &'w mut Vec<DecodeError>,
-    keys: &'w mut Vec<CachedKey>,
+    /// A fixed number of slots: a slot's index needs no bounds check.
+    keys: &'w mut KeyCache,
     notes: Notes<'w>,
     /// Events (fields and openings) that may still come before `sink_full`.
     left: usize,
@@ -161,9 +173,6 @@ impl JsonWriter {
         self.notes.clear();
         self.text.clear();
         self.normalized = None;
-        if self.keys.len() < KEYS {
-            self.keys.resize(KEYS, CachedKey::default());
-        }
         let mut sink = JsonSink {
             buf: &mut self.buf,
             frags: &mut self.frags,
@@ -171,7 +180,7 @@ impl JsonWriter {
             pos: DATA.len(),
             levels: &mut self.levels,
             warnings: &mut self.warnings,
-            keys: &mut self.keys,
+            keys: self.keys.get_or_insert_with(new_key_cache),
             notes: Notes {
                 notes: &mut self.notes,
                 text: &mut self.text,
@@ -359,6 +368,21 @@ impl JsonSink<'_> {
             }
             return (start + usize::from(len), prefix);
         }
+        self.put_new_key(start, name, channel, slot)
+    }
+
+    /// [`JsonSink::put_member_key`] for a key the cache does not hold: rendered, and kept in
+    /// `slot` if it fits. Out of line: the hit is the hot path of every codec, and a miss
+    /// inlined into it makes the codec's loop larger (rare for most codecs, every time for
+    /// keys longer than a slot).
+    #[inline(never)]
+    fn put_new_key(
+        &mut self,
+        start: usize,
+        name: &'static str,
+        channel: Option<u8>,
+        slot: usize,
+    ) -> (usize, u64) {
         let buf: &mut [u8] = &mut self.buf[..];
         let after_comma = put_byte(buf, start, b',');
         let end = put_key(buf, after_comma, name, channel);
@@ -369,9 +393,9 @@ impl JsonSink<'_> {
         ) {
             key.text.copy_from_slice(text);
             key.len = (end - start) as u8;
-            key.name = address;
+            key.name = name.as_ptr() as usize;
             key.name_len = name.len();
-            key.channel = ch;
+            key.channel = channel.map_or(0x100, u16::from);
             key.prefix = prefix;
         }
         (end, prefix)
@@ -524,10 +548,6 @@ impl JsonSink<'_> {
                 (&[][..], true)
             }
         };
-        let nth = |k: usize| match order.is_empty() {
-            true => frags.get(k),
-            false => order.get(k).and_then(|&i| frags.get(usize::from(i))),
-        };
         // Assembled in the spare buffer at a position kept in a register (each push into `out`
         // would wait on the `Vec`'s length stored by the one before), then appended at once.
         let need = self.pos + 3 + TAIL;
@@ -539,18 +559,30 @@ impl JsonSink<'_> {
         if let Some(head) = spare.get_mut(..DATA.len()) {
             head.copy_from_slice(DATA);
         }
+        // Each fragment with its leading comma; the first comma becomes `{` below.
         let mut pos = DATA.len();
-        for k in 0..frags.len() {
-            let Some(f) = nth(k) else { break };
-            if repeated
-                && let Some(next) = nth(k + 1)
-                && next.cmp_key(f) == Ordering::Equal
-            {
-                continue;
+        if repeated {
+            let nth = |k: usize| match order.is_empty() {
+                true => frags.get(k),
+                false => order.get(k).and_then(|&i| frags.get(usize::from(i))),
+            };
+            for k in 0..frags.len() {
+                let Some(f) = nth(k) else { break };
+                if let Some(next) = nth(k + 1)
+                    && next.cmp_key(f) == Ordering::Equal
+                {
+                    continue;
+                }
+                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
             }
-            pos = put_byte(spare, pos, if pos == DATA.len() { b'{' } else { b',' });
-            // The fragment without its leading comma.
-            pos = copy_within(spare, pos, buf, f.start as usize + 1, f.end as usize);
+        } else {
+            for f in order.iter().filter_map(|&i| frags.get(usize::from(i))) {
+                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
+            }
+        }
+        // Some member was copied: `frags` is not empty.
+        if let Some(first) = spare.get_mut(DATA.len()) {
+            *first = b'{';
         }
         pos = put_byte(spare, pos, b'}');
         let end = pos;
