@@ -545,6 +545,8 @@ impl JsonSink<'_> {
             }
             None => {
                 frags.sort_unstable_by(|a, b| a.cmp_key(b).then(a.start.cmp(&b.start)));
+                // No positions: the fragments are in order themselves, read by the loop that
+                // also drops repeated keys (the only one that reads `frags` without `order`).
                 (&[][..], true)
             }
         };
