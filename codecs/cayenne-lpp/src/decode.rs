@@ -7,7 +7,7 @@
 //! sign-extended by a flip of the sign bit and a subtraction (every value ends at byte 3 or
 //! later, except a one-byte value of the first record, which takes the slow path).
 
-use lorafield_core::{DecodeError, ErrorKind, Field, GenericCodec, Sink, Uplink, Value};
+use lorafield_core::{DecodeError, ErrorKind, Event, Field, GenericCodec, Sink, Uplink, Value};
 
 use crate::types::{Layout, Num, Profile, Sorted};
 
@@ -68,9 +68,18 @@ impl CayenneLpp {
                         let end = end.saturating_sub(usize::from(m.back));
                         Field::new(m.name, None, number(payload, end, m.num))
                     };
-                    let [a, b, c] = &t.sorted;
-                    sink.object(t.name, Some(channel), &[member(a), member(b), member(c)])
-                        .map_err(at)?;
+                    // A sink that stores events hands out the members' slots once it has
+                    // checked its room, so that each member is written as soon as it is read.
+                    let n = t.sorted.len();
+                    if let Some(slots) = sink.object_slots(t.name, Some(channel), n).map_err(at)? {
+                        for (slot, m) in slots.iter_mut().zip(&t.sorted) {
+                            *slot = Event::Field(member(m));
+                        }
+                    } else {
+                        let [a, b, c] = &t.sorted;
+                        sink.object(t.name, Some(channel), &[member(a), member(b), member(c)])
+                            .map_err(at)?;
+                    }
                 }
             }
             pos = end;
@@ -320,6 +329,66 @@ mod tests {
             both(&[10, 103, 0, 1, 2, 103, 0, 2, 255, 103, 0, 3]),
             r#"{"temperature_10":0.1,"temperature_2":0.2,"temperature_255":0.3}"#
         );
+    }
+
+    /// Objects reach a store through `Sink::object_slots`, through a `dyn Sink` as through
+    /// the store itself, and any other sink through `Sink::object`: the same events.
+    #[test]
+    fn objects_are_the_same_through_every_sink_path() {
+        use lorafield_core::{Codec, Event};
+        #[rustfmt::skip]
+        let frame = [
+            3, 103, 0, 248,                           // temperature_3
+            1, 136, 0, 0, 1, 0, 0, 2, 0, 0, 3,        // gps_1
+            2, 135, 1, 2, 3,                          // colour_2
+            4, 113, 0, 1, 0, 2, 0, 3,                 // accelerometer_4
+        ];
+        let codec = CayenneLpp::default();
+        let mut stored = FieldBuf::<16>::new();
+        let expected: Vec<Event<'_>> = stored
+            .decode(&codec, Uplink::new(1, &frame))
+            .data
+            .unwrap()
+            .to_vec();
+        assert_eq!(expected.len(), 1 + 3 * 4);
+        let mut by_dyn = FieldBuf::<16>::new();
+        Codec::decode(&codec, Uplink::new(1, &frame), &mut by_dyn).unwrap();
+        assert_eq!(by_dyn.events(), expected.as_slice());
+        /// Keeps every event, with the default `object_slots` and `object`.
+        struct Events<'a>(Vec<Event<'a>>, Vec<usize>);
+        impl<'a> Sink<'a> for Events<'a> {
+            fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
+                self.0.push(Event::Field(field));
+                Ok(())
+            }
+            fn open(
+                &mut self,
+                name: &'static str,
+                channel: Option<u8>,
+                container: lorafield_core::Container,
+            ) -> Result<(), ErrorKind> {
+                self.1.push(self.0.len());
+                let len = 0;
+                self.0.push(Event::Open {
+                    name,
+                    channel,
+                    container,
+                    len,
+                });
+                Ok(())
+            }
+            fn close(&mut self) -> Result<(), ErrorKind> {
+                let start = self.1.pop().ok_or(ErrorKind::Nesting)?;
+                let inner = (self.0.len() - start - 1) as u32;
+                if let Some(Event::Open { len, .. }) = self.0.get_mut(start) {
+                    *len = inner;
+                }
+                Ok(())
+            }
+        }
+        let mut events = Events(Vec::new(), Vec::new());
+        codec.decode_into(&frame, &mut events).unwrap();
+        assert_eq!(events.0, expected);
     }
 
     /// Found by fuzzing (lpp_roundtrip): a colour record whose members no longer fit the

@@ -382,6 +382,36 @@ impl<'a> FieldStore<'a, '_> {
     }
 }
 
+/// Opens an object of `n` leaf members at `*len` in `events` (one depth and capacity check:
+/// the opening already knows its subtree's length, and no container stays open) and returns
+/// the members' slots.
+#[inline(always)]
+fn open_object<'e, 'a>(
+    events: &'e mut [Event<'a>],
+    len: &mut usize,
+    depth: usize,
+    name: &'static str,
+    channel: Option<u8>,
+    n: usize,
+) -> Result<&'e mut [Event<'a>], ErrorKind> {
+    if depth >= MAX_DEPTH {
+        return Err(ErrorKind::Nesting);
+    }
+    let start = *len;
+    let Some((open, rest)) = events.get_mut(start..).and_then(|s| s.split_first_mut()) else {
+        return Err(ErrorKind::SinkFull);
+    };
+    let slots = rest.get_mut(..n).ok_or(ErrorKind::SinkFull)?;
+    *open = Event::Open {
+        name,
+        channel,
+        container: Container::Object,
+        len: n as u32,
+    };
+    *len = start + 1 + n;
+    Ok(slots)
+}
+
 impl<'a> Sink<'a> for FieldStore<'a, '_> {
     #[inline]
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
@@ -415,28 +445,37 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         channel: Option<u8>,
         members: &[Field<'a>],
     ) -> Result<(), ErrorKind> {
-        if self.state.depth >= MAX_DEPTH {
-            return Err(ErrorKind::Nesting);
-        }
-        let end = self.len + 1 + members.len();
-        let Some((open, slots)) = self
-            .events
-            .get_mut(self.len..end)
-            .and_then(|s| s.split_first_mut())
-        else {
-            return Err(ErrorKind::SinkFull);
-        };
-        *open = Event::Open {
+        let slots = open_object(
+            self.events,
+            &mut self.len,
+            self.state.depth,
             name,
             channel,
-            container: Container::Object,
-            len: members.len() as u32,
-        };
+            members.len(),
+        )?;
         for (slot, &member) in slots.iter_mut().zip(members) {
             *slot = Event::Field(member);
         }
-        self.len = end;
         Ok(())
+    }
+
+    /// The slots right after the opening, as [`FieldStore::object`] fills them.
+    #[inline(always)]
+    fn object_slots(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        n: usize,
+    ) -> Result<Option<&mut [Event<'a>]>, ErrorKind> {
+        open_object(
+            self.events,
+            &mut self.len,
+            self.state.depth,
+            name,
+            channel,
+            n,
+        )
+        .map(Some)
     }
 
     #[inline]
@@ -542,6 +581,24 @@ impl<'a, const N: usize, const T: usize> Sink<'a> for FieldBuf<'a, N, T> {
         members: &[Field<'a>],
     ) -> Result<(), ErrorKind> {
         self.store().object(name, channel, members)
+    }
+
+    fn object_slots(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        n: usize,
+    ) -> Result<Option<&mut [Event<'a>]>, ErrorKind> {
+        let depth = self.state.depth;
+        open_object(
+            &mut self.events,
+            &mut self.state.len,
+            depth,
+            name,
+            channel,
+            n,
+        )
+        .map(Some)
     }
 
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
@@ -710,6 +767,61 @@ mod tests {
         fn as_str(&self) -> &str {
             core::str::from_utf8(&self.0[..self.1]).unwrap()
         }
+    }
+
+    #[test]
+    fn object_slots_take_the_object_or_nothing() {
+        let fill = |slots: &mut [Event<'static>]| {
+            for (slot, (name, v)) in slots.iter_mut().zip([("a", 1), ("b", 2)]) {
+                *slot = Event::Field(u(name, v));
+            }
+        };
+        // The same events as `object`, through the store and through the buffer itself.
+        let mut by_object = FieldBuf::<8>::new();
+        by_object
+            .object("o", Some(2), &[u("a", 1), u("b", 2)])
+            .unwrap();
+        let mut by_store = FieldBuf::<8>::new();
+        fill(
+            by_store
+                .store()
+                .object_slots("o", Some(2), 2)
+                .unwrap()
+                .unwrap(),
+        );
+        let mut by_buf = FieldBuf::<8>::new();
+        fill(by_buf.object_slots("o", Some(2), 2).unwrap().unwrap());
+        assert_eq!(by_store.events(), by_object.events());
+        assert_eq!(by_buf.events(), by_object.events());
+        assert_eq!(by_object.events()[0].subtree_len(), 2);
+
+        // No room for the opening and its members: nothing taken.
+        let mut full = FieldBuf::<3>::new();
+        full.field(u("x", 0)).unwrap();
+        assert_eq!(
+            full.object_slots("o", None, 2).err(),
+            Some(ErrorKind::SinkFull)
+        );
+        assert_eq!(
+            full.store().object_slots("o", None, 2).err(),
+            Some(ErrorKind::SinkFull)
+        );
+        assert_eq!(full.events().len(), 1);
+        assert_eq!(
+            full.object_slots("o", None, 1).map(|s| s.map(|s| s.len())),
+            Ok(Some(1))
+        );
+
+        // Too deep: nothing taken.
+        let mut deep = FieldBuf::<32>::new();
+        for _ in 0..MAX_DEPTH {
+            deep.open("o", None, Container::Object).unwrap();
+        }
+        assert_eq!(
+            deep.object_slots("o", None, 1).err(),
+            Some(ErrorKind::Nesting)
+        );
+        assert_eq!(deep.events().len(), MAX_DEPTH);
     }
 
     #[test]
