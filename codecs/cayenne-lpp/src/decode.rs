@@ -32,7 +32,7 @@ impl CayenneLpp {
     ///
     /// Every number is pushed as a [`Value::Decimal`] (scale 0 for integers), the reading's
     /// exact digits.
-    #[inline]
+    #[inline(always)]
     pub fn decode_into<'a, S: Sink<'a> + ?Sized>(
         &self,
         payload: &'a [u8],
@@ -91,7 +91,9 @@ impl CayenneLpp {
 impl GenericCodec for CayenneLpp {
     const ID: &'static str = crate::ID;
 
-    #[inline]
+    // Always: each of `Codec`'s entry points (a `dyn Sink`, the store, the store with the
+    // payload passed in registers, the JSON writer) is the loop itself, not a call to it.
+    #[inline(always)]
     fn decode_generic<'a, S: Sink<'a> + ?Sized>(
         &self,
         uplink: Uplink<'a>,

@@ -264,9 +264,57 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
         codec: &C,
         uplink: Uplink<'a>,
     ) -> Decoded<'s, 'a> {
+        self.run(codec, |store| codec.decode_store(uplink, store))
+    }
+
+    /// [`FieldBuf::decode`] of `Uplink::new(f_port, payload)` (no receive time, seed 0), through
+    /// [`Codec::decode_payload_store`]: the port and the payload reach the codec in registers
+    /// (what `lorafield::decode` calls).
+    ///
+    /// ```
+    /// use lorafield_core::{DecodeError, Field, FieldBuf, GenericCodec, Sink, Uplink, Value};
+    ///
+    /// struct Port;
+    ///
+    /// impl GenericCodec for Port {
+    ///     const ID: &'static str = "port";
+    ///     fn decode_generic<'a, S: Sink<'a> + ?Sized>(
+    ///         &self,
+    ///         uplink: Uplink<'a>,
+    ///         sink: &mut S,
+    ///     ) -> Result<(), DecodeError> {
+    ///         let port = Field::new("port", None, Value::U64(uplink.f_port.into()));
+    ///         sink.field(port).map_err(|kind| DecodeError::new(0, kind))
+    ///     }
+    /// }
+    ///
+    /// let mut buf = FieldBuf::<4>::new();
+    /// let decoded = buf.decode_payload(&Port, 7, &[]);
+    /// assert_eq!(decoded.get("port").and_then(|n| n.value()), Some(Value::U64(7)));
+    /// ```
+    #[inline(always)]
+    pub fn decode_payload<'s, C: Codec + ?Sized>(
+        &'s mut self,
+        codec: &C,
+        f_port: u8,
+        payload: &'a [u8],
+    ) -> Decoded<'s, 'a> {
+        self.run(codec, |store| {
+            codec.decode_payload_store(f_port, payload, store)
+        })
+    }
+
+    /// Clears the buffer, runs `decode` into it and returns the result (see
+    /// [`FieldBuf::decode`]).
+    #[inline(always)]
+    fn run<'s, C: Codec + ?Sized>(
+        &'s mut self,
+        codec: &C,
+        decode: impl FnOnce(&mut FieldStore<'a, '_>) -> Result<(), DecodeError>,
+    ) -> Decoded<'s, 'a> {
         let mut store = self.store();
         store.clear();
-        let result = codec.decode_store(uplink, &mut store);
+        let result = decode(&mut store);
         let error = match result {
             Ok(()) => {
                 if store.state.depth > 0 {
@@ -822,6 +870,55 @@ mod tests {
             Some(ErrorKind::Nesting)
         );
         assert_eq!(deep.events().len(), MAX_DEPTH);
+    }
+
+    #[test]
+    fn decode_payload_is_decode_of_the_plain_uplink() {
+        /// The port, the payload's length and whether anything beyond them was set: a codec
+        /// with `Codec`'s default `decode_payload_store`.
+        struct Plain;
+        impl Codec for Plain {
+            fn id(&self) -> &'static str {
+                "plain"
+            }
+            fn decode<'a>(
+                &self,
+                uplink: Uplink<'a>,
+                sink: &mut dyn Sink<'a>,
+            ) -> Result<(), DecodeError> {
+                let extra = uplink.received_ms.is_some() || uplink.seed != 0;
+                for (name, v) in [
+                    ("port", u64::from(uplink.f_port)),
+                    ("len", uplink.payload.len() as u64),
+                    ("extra", u64::from(extra)),
+                ] {
+                    sink.field(u(name, v)).map_err(|k| DecodeError::new(0, k))?;
+                }
+                Err(DecodeError::new(
+                    uplink.payload.len(),
+                    ErrorKind::CodecError,
+                ))
+            }
+        }
+        let payload = [1, 2, 3];
+        let mut a = FieldBuf::<8>::new();
+        let mut b = FieldBuf::<8>::new();
+        let by_payload = a.decode_payload(&Plain, 9, &payload);
+        let by_uplink = b.decode(&Plain, Uplink::new(9, &payload));
+        assert_eq!(by_payload, by_uplink);
+        assert_eq!(by_payload.data.map(<[_]>::len), Some(3));
+        assert_eq!(
+            by_payload.get("port").and_then(|n| n.value()),
+            Some(Value::U64(9))
+        );
+        assert_eq!(
+            by_payload.get("extra").and_then(|n| n.value()),
+            Some(Value::U64(0))
+        );
+        assert_eq!(
+            by_payload.error,
+            Some(DecodeError::new(3, ErrorKind::CodecError))
+        );
     }
 
     #[test]
