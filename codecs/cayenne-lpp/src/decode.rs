@@ -9,7 +9,7 @@
 
 use lorafield_core::{DecodeError, ErrorKind, Event, Field, GenericCodec, Sink, Uplink, Value};
 
-use crate::types::{Layout, Num, Profile, Sorted};
+use crate::types::{Layout, NOT_A_TYPE, Num, Profile, Sorted};
 
 /// The Cayenne LPP codec in one profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,13 +44,15 @@ impl CayenneLpp {
             let (Some(&channel), Some(&ty)) = (payload.get(pos), payload.get(pos + 1)) else {
                 return Err(at(ErrorKind::UnexpectedEof));
             };
-            let t = self
-                .profile
-                .lookup(ty)
-                .ok_or(at(ErrorKind::UnknownType(ty)))?;
-            let end = pos + usize::from(t.record_len);
+            // An unknown type's record is longer than any payload: one test for both.
+            let t = self.profile.entry(ty);
+            let end = pos + t.record_len;
             if end > payload.len() {
-                return Err(at(ErrorKind::UnexpectedEof));
+                return Err(at(if t.record_len == NOT_A_TYPE {
+                    ErrorKind::UnknownType(ty)
+                } else {
+                    ErrorKind::UnexpectedEof
+                }));
             }
             // Each arm returns on its own error, so that the common path goes straight on.
             match t.layout {
@@ -314,6 +316,22 @@ mod tests {
             json(Profile::Tts, &[1, 116, 1, 44]),
             r#"{"errors":[{"kind":"unknown_type","message":"unknown type 0x74 at byte 0","offset":0,"type":116}]}"#
         );
+    }
+
+    /// An unknown type is caught by the record's bound test, however much payload follows.
+    #[test]
+    fn unknown_types_stop_long_frames_too() {
+        let mut frame: Vec<u8> = [1, 103, 0, 1].repeat(40);
+        frame.extend([7, 0x77]);
+        frame.extend(core::iter::repeat_n(0xaa, 600));
+        let mut buf = FieldBuf::<64>::new();
+        let d = buf.decode(&CayenneLpp::new(Profile::Extended), Uplink::new(1, &frame));
+        assert_eq!(
+            d.error,
+            Some(DecodeError::new(160, ErrorKind::UnknownType(0x77)))
+        );
+        // The 40 records before it are kept (as stored: one event each).
+        assert_eq!(d.data.map(<[_]>::len), Some(40));
     }
 
     #[test]
