@@ -493,17 +493,27 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         channel: Option<u8>,
         members: &[Field<'a>],
     ) -> Result<(), ErrorKind> {
-        let slots = open_object(
-            self.events,
-            &mut self.len,
-            self.state.depth,
+        if self.state.depth >= MAX_DEPTH {
+            return Err(ErrorKind::Nesting);
+        }
+        let end = self.len + 1 + members.len();
+        let Some((open, slots)) = self
+            .events
+            .get_mut(self.len..end)
+            .and_then(|s| s.split_first_mut())
+        else {
+            return Err(ErrorKind::SinkFull);
+        };
+        *open = Event::Open {
             name,
             channel,
-            members.len(),
-        )?;
+            container: Container::Object,
+            len: members.len() as u32,
+        };
         for (slot, &member) in slots.iter_mut().zip(members) {
             *slot = Event::Field(member);
         }
+        self.len = end;
         Ok(())
     }
 
