@@ -95,8 +95,9 @@ pub struct Type {
     pub v1: bool,
     /// The value's size in bytes.
     pub size: u8,
-    /// The record's size in bytes: channel, type and value.
-    pub(crate) record_len: u8,
+    /// The record's size in bytes: channel, type and value ([`NOT_A_TYPE`] for a type byte
+    /// the profile does not know, so that the decoder's bound test catches it).
+    pub(crate) record_len: usize,
     /// For objects: the members in key order, so that they are emitted sorted and a JSON
     /// writer need not sort them, each with where its bytes end.
     pub(crate) sorted: [Sorted; 3],
@@ -144,7 +145,7 @@ impl Type {
             layout,
             v1,
             size,
-            record_len: size + 2,
+            record_len: size as usize + 2,
             sorted,
         }
     }
@@ -317,24 +318,36 @@ pub enum Profile {
     Extended,
 }
 
-type Table = [Option<&'static Type>; 256];
+/// The record length of [`UNKNOWN`]: past the end of any payload from any position (a
+/// slice's length and a position in it are at most `isize::MAX`), and no overflow added to one.
+pub(crate) const NOT_A_TYPE: usize = 1 << (usize::BITS - 1);
 
-/// The type of each type byte in a profile.
+/// What a profile's table holds for a type byte it does not know: a record longer than any
+/// payload, so that the decoder's loop needs no test of its own for it.
+static UNKNOWN: Type = {
+    let mut t = scalar(0, "", U, 1, U, 1);
+    t.record_len = NOT_A_TYPE;
+    t
+};
+
+type Table = [&'static Type; 256];
+
+/// The type of each type byte in a profile ([`UNKNOWN`] where there is none).
 // Evaluated at compile time only: an index out of range would fail the build.
 #[allow(clippy::indexing_slicing)]
 const fn table(profile: Profile, types: &'static [Type], quirks: &'static [Type]) -> Table {
-    let mut table: Table = [None; 256];
+    let mut table: Table = [&UNKNOWN; 256];
     let mut i = 0;
     while i < types.len() {
         let t = &types[i];
         if t.v1 || matches!(profile, Profile::Extended) {
-            table[t.id as usize] = Some(t);
+            table[t.id as usize] = t;
         }
         i += 1;
     }
     let mut i = 0;
     while i < quirks.len() {
-        table[quirks[i].id as usize] = Some(&quirks[i]);
+        table[quirks[i].id as usize] = &quirks[i];
         i += 1;
     }
     table
@@ -358,11 +371,20 @@ impl Profile {
     /// The type a type byte denotes in this profile.
     #[inline]
     pub fn lookup(self, ty: u8) -> Option<&'static Type> {
+        let t = self.entry(ty);
+        (t.record_len != NOT_A_TYPE).then_some(t)
+    }
+
+    /// The table's entry for a type byte: its type, or one whose record length is
+    /// [`NOT_A_TYPE`].
+    #[inline(always)]
+    pub(crate) fn entry(self, ty: u8) -> &'static Type {
         let table = match self {
             Profile::Tts => &TTS_TABLE,
             Profile::Extended => &EXTENDED_TABLE,
         };
-        *table.get(usize::from(ty))?
+        // A table has an entry for every byte.
+        table.get(usize::from(ty)).copied().unwrap_or(&UNKNOWN)
     }
 }
 

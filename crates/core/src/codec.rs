@@ -74,6 +74,21 @@ pub trait Codec: Send + Sync {
         self.decode(uplink, store)
     }
 
+    /// [`Codec::decode_store`] of `Uplink::new(f_port, payload)` (no receive time, seed 0):
+    /// what [`crate::FieldBuf::decode_payload`] calls, with the port and the payload passed
+    /// in registers rather than an [`Uplink`] built in memory for each frame. The default
+    /// builds the uplink and calls [`Codec::decode_store`]; a codec with a generic decoder
+    /// overrides it as it does [`Codec::decode_store`].
+    #[inline]
+    fn decode_payload_store<'a>(
+        &self,
+        f_port: u8,
+        payload: &'a [u8],
+        store: &mut FieldStore<'a, '_>,
+    ) -> Result<(), DecodeError> {
+        self.decode_store(Uplink::new(f_port, payload), store)
+    }
+
     /// Decodes `uplink` into the JSON writer's sink ([`crate::json::JsonWriter::decode`]). The
     /// default calls [`Codec::decode`]; a codec with a generic decoder overrides it as it does
     /// [`Codec::decode_store`].
@@ -169,6 +184,16 @@ impl<T: GenericCodec> Codec for T {
         store: &mut FieldStore<'a, '_>,
     ) -> Result<(), DecodeError> {
         self.decode_generic(uplink, store)
+    }
+
+    #[inline]
+    fn decode_payload_store<'a>(
+        &self,
+        f_port: u8,
+        payload: &'a [u8],
+        store: &mut FieldStore<'a, '_>,
+    ) -> Result<(), DecodeError> {
+        self.decode_generic(Uplink::new(f_port, payload), store)
     }
 
     #[cfg(feature = "alloc")]

@@ -264,9 +264,57 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
         codec: &C,
         uplink: Uplink<'a>,
     ) -> Decoded<'s, 'a> {
+        self.run(codec, |store| codec.decode_store(uplink, store))
+    }
+
+    /// [`FieldBuf::decode`] of `Uplink::new(f_port, payload)` (no receive time, seed 0), through
+    /// [`Codec::decode_payload_store`]: the port and the payload reach the codec in registers
+    /// (what `lorafield::decode` calls).
+    ///
+    /// ```
+    /// use lorafield_core::{DecodeError, Field, FieldBuf, GenericCodec, Sink, Uplink, Value};
+    ///
+    /// struct Port;
+    ///
+    /// impl GenericCodec for Port {
+    ///     const ID: &'static str = "port";
+    ///     fn decode_generic<'a, S: Sink<'a> + ?Sized>(
+    ///         &self,
+    ///         uplink: Uplink<'a>,
+    ///         sink: &mut S,
+    ///     ) -> Result<(), DecodeError> {
+    ///         let port = Field::new("port", None, Value::U64(uplink.f_port.into()));
+    ///         sink.field(port).map_err(|kind| DecodeError::new(0, kind))
+    ///     }
+    /// }
+    ///
+    /// let mut buf = FieldBuf::<4>::new();
+    /// let decoded = buf.decode_payload(&Port, 7, &[]);
+    /// assert_eq!(decoded.get("port").and_then(|n| n.value()), Some(Value::U64(7)));
+    /// ```
+    #[inline(always)]
+    pub fn decode_payload<'s, C: Codec + ?Sized>(
+        &'s mut self,
+        codec: &C,
+        f_port: u8,
+        payload: &'a [u8],
+    ) -> Decoded<'s, 'a> {
+        self.run(codec, |store| {
+            codec.decode_payload_store(f_port, payload, store)
+        })
+    }
+
+    /// Clears the buffer, runs `decode` into it and returns the result (see
+    /// [`FieldBuf::decode`]).
+    #[inline(always)]
+    fn run<'s, C: Codec + ?Sized>(
+        &'s mut self,
+        codec: &C,
+        decode: impl FnOnce(&mut FieldStore<'a, '_>) -> Result<(), DecodeError>,
+    ) -> Decoded<'s, 'a> {
         let mut store = self.store();
         store.clear();
-        let result = codec.decode_store(uplink, &mut store);
+        let result = decode(&mut store);
         let error = match result {
             Ok(()) => {
                 if store.state.depth > 0 {
@@ -382,6 +430,36 @@ impl<'a> FieldStore<'a, '_> {
     }
 }
 
+/// Opens an object of `n` leaf members at `*len` in `events` (one depth and capacity check:
+/// the opening already knows its subtree's length, and no container stays open) and returns
+/// the members' slots.
+#[inline(always)]
+fn open_object<'e, 'a>(
+    events: &'e mut [Event<'a>],
+    len: &mut usize,
+    depth: usize,
+    name: &'static str,
+    channel: Option<u8>,
+    n: usize,
+) -> Result<&'e mut [Event<'a>], ErrorKind> {
+    if depth >= MAX_DEPTH {
+        return Err(ErrorKind::Nesting);
+    }
+    let start = *len;
+    let Some((open, rest)) = events.get_mut(start..).and_then(|s| s.split_first_mut()) else {
+        return Err(ErrorKind::SinkFull);
+    };
+    let slots = rest.get_mut(..n).ok_or(ErrorKind::SinkFull)?;
+    *open = Event::Open {
+        name,
+        channel,
+        container: Container::Object,
+        len: n as u32,
+    };
+    *len = start + 1 + n;
+    Ok(slots)
+}
+
 impl<'a> Sink<'a> for FieldStore<'a, '_> {
     #[inline]
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
@@ -437,6 +515,25 @@ impl<'a> Sink<'a> for FieldStore<'a, '_> {
         }
         self.len = end;
         Ok(())
+    }
+
+    /// The slots right after the opening, as [`FieldStore::object`] fills them.
+    #[inline(always)]
+    fn object_slots(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        n: usize,
+    ) -> Result<Option<&mut [Event<'a>]>, ErrorKind> {
+        open_object(
+            self.events,
+            &mut self.len,
+            self.state.depth,
+            name,
+            channel,
+            n,
+        )
+        .map(Some)
     }
 
     #[inline]
@@ -542,6 +639,24 @@ impl<'a, const N: usize, const T: usize> Sink<'a> for FieldBuf<'a, N, T> {
         members: &[Field<'a>],
     ) -> Result<(), ErrorKind> {
         self.store().object(name, channel, members)
+    }
+
+    fn object_slots(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        n: usize,
+    ) -> Result<Option<&mut [Event<'a>]>, ErrorKind> {
+        let depth = self.state.depth;
+        open_object(
+            &mut self.events,
+            &mut self.state.len,
+            depth,
+            name,
+            channel,
+            n,
+        )
+        .map(Some)
     }
 
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
@@ -710,6 +825,110 @@ mod tests {
         fn as_str(&self) -> &str {
             core::str::from_utf8(&self.0[..self.1]).unwrap()
         }
+    }
+
+    #[test]
+    fn object_slots_take_the_object_or_nothing() {
+        let fill = |slots: &mut [Event<'static>]| {
+            for (slot, (name, v)) in slots.iter_mut().zip([("a", 1), ("b", 2)]) {
+                *slot = Event::Field(u(name, v));
+            }
+        };
+        // The same events as `object`, through the store and through the buffer itself.
+        let mut by_object = FieldBuf::<8>::new();
+        by_object
+            .object("o", Some(2), &[u("a", 1), u("b", 2)])
+            .unwrap();
+        let mut by_store = FieldBuf::<8>::new();
+        fill(
+            by_store
+                .store()
+                .object_slots("o", Some(2), 2)
+                .unwrap()
+                .unwrap(),
+        );
+        let mut by_buf = FieldBuf::<8>::new();
+        fill(by_buf.object_slots("o", Some(2), 2).unwrap().unwrap());
+        assert_eq!(by_store.events(), by_object.events());
+        assert_eq!(by_buf.events(), by_object.events());
+        assert_eq!(by_object.events()[0].subtree_len(), 2);
+
+        // No room for the opening and its members: nothing taken.
+        let mut full = FieldBuf::<3>::new();
+        full.field(u("x", 0)).unwrap();
+        assert_eq!(
+            full.object_slots("o", None, 2).err(),
+            Some(ErrorKind::SinkFull)
+        );
+        assert_eq!(
+            full.store().object_slots("o", None, 2).err(),
+            Some(ErrorKind::SinkFull)
+        );
+        assert_eq!(full.events().len(), 1);
+        assert_eq!(
+            full.object_slots("o", None, 1).map(|s| s.map(|s| s.len())),
+            Ok(Some(1))
+        );
+
+        // Too deep: nothing taken.
+        let mut deep = FieldBuf::<32>::new();
+        for _ in 0..MAX_DEPTH {
+            deep.open("o", None, Container::Object).unwrap();
+        }
+        assert_eq!(
+            deep.object_slots("o", None, 1).err(),
+            Some(ErrorKind::Nesting)
+        );
+        assert_eq!(deep.events().len(), MAX_DEPTH);
+    }
+
+    #[test]
+    fn decode_payload_is_decode_of_the_plain_uplink() {
+        /// The port, the payload's length and whether anything beyond them was set: a codec
+        /// with `Codec`'s default `decode_payload_store`.
+        struct Plain;
+        impl Codec for Plain {
+            fn id(&self) -> &'static str {
+                "plain"
+            }
+            fn decode<'a>(
+                &self,
+                uplink: Uplink<'a>,
+                sink: &mut dyn Sink<'a>,
+            ) -> Result<(), DecodeError> {
+                let extra = uplink.received_ms.is_some() || uplink.seed != 0;
+                for (name, v) in [
+                    ("port", u64::from(uplink.f_port)),
+                    ("len", uplink.payload.len() as u64),
+                    ("extra", u64::from(extra)),
+                ] {
+                    sink.field(u(name, v)).map_err(|k| DecodeError::new(0, k))?;
+                }
+                Err(DecodeError::new(
+                    uplink.payload.len(),
+                    ErrorKind::CodecError,
+                ))
+            }
+        }
+        let payload = [1, 2, 3];
+        let mut a = FieldBuf::<8>::new();
+        let mut b = FieldBuf::<8>::new();
+        let by_payload = a.decode_payload(&Plain, 9, &payload);
+        let by_uplink = b.decode(&Plain, Uplink::new(9, &payload));
+        assert_eq!(by_payload, by_uplink);
+        assert_eq!(by_payload.data.map(<[_]>::len), Some(3));
+        assert_eq!(
+            by_payload.get("port").and_then(|n| n.value()),
+            Some(Value::U64(9))
+        );
+        assert_eq!(
+            by_payload.get("extra").and_then(|n| n.value()),
+            Some(Value::U64(0))
+        );
+        assert_eq!(
+            by_payload.error,
+            Some(DecodeError::new(3, ErrorKind::CodecError))
+        );
     }
 
     #[test]

@@ -65,6 +65,45 @@ pub trait Sink<'a> {
         self.close()
     }
 
+    /// Opens an object of `n` leaf members under the key `name` (`name_<channel>`) and hands
+    /// back the `n` slots its members go in, for a sink that stores events (the core's store):
+    /// the caller fills each slot at once with an [`Event::Field`] (until then they hold
+    /// whatever was there), and the object is then what [`Sink::object`] with those members
+    /// would have taken. On an error nothing is taken. The default takes nothing and returns
+    /// `None`: the caller then pushes the object with [`Sink::object`].
+    ///
+    /// It lets a codec check the sink's depth and room before it reads the members, and write
+    /// each member where it goes as soon as it is read.
+    ///
+    /// ```
+    /// use lorafield_core::{Event, Field, FieldBuf, Sink, Value};
+    ///
+    /// let mut buf = FieldBuf::<4>::new();
+    /// let members = [("x", 1), ("y", 2)];
+    /// match buf.object_slots("acceleration", Some(3), members.len())? {
+    ///     Some(slots) => {
+    ///         for (slot, &(name, v)) in slots.iter_mut().zip(&members) {
+    ///             *slot = Event::Field(Field::new(name, None, Value::U64(v)));
+    ///         }
+    ///     }
+    ///     None => unreachable!("a FieldBuf stores events"),
+    /// }
+    /// assert_eq!(buf.events().len(), 3);
+    /// assert_eq!(buf.events()[0].subtree_len(), 2);
+    /// assert_eq!(buf.object_slots("gps", None, 3).err(), Some(lorafield_core::ErrorKind::SinkFull));
+    /// # Ok::<(), lorafield_core::ErrorKind>(())
+    /// ```
+    #[inline]
+    fn object_slots(
+        &mut self,
+        name: &'static str,
+        channel: Option<u8>,
+        n: usize,
+    ) -> Result<Option<&mut [Event<'a>]>, ErrorKind> {
+        let _ = (name, channel, n);
+        Ok(None)
+    }
+
     /// Takes a warning: something the codec skipped or doubts, with its offset.
     fn warning(&mut self, warning: DecodeError) -> Result<(), ErrorKind> {
         let _ = warning;

@@ -90,8 +90,7 @@ pub fn decode<'s, 'a, const N: usize, C: Codec + ?Sized>(
     if f_port == 0 || payload.len() > MAX_PAYLOAD {
         return decode_unusual(codec, f_port, payload, buf);
     }
-    let uplink = Uplink::new(f_port, payload);
-    buf.decode(codec, uplink)
+    buf.decode_payload(codec, f_port, payload)
 }
 
 /// [`decode`] on port 0 or of a payload over [`MAX_PAYLOAD`] bytes: off the inlined path.

@@ -87,6 +87,17 @@ impl Codec for Builtin {
     }
 
     #[inline]
+    fn decode_payload_store<'a>(
+        &self,
+        f_port: u8,
+        payload: &'a [u8],
+        store: &mut FieldStore<'a, '_>,
+    ) -> Result<(), DecodeError> {
+        let uplink = Uplink::new(f_port, payload);
+        each!(self, c => lorafield_core::GenericCodec::decode_generic(c, uplink, store))
+    }
+
+    #[inline]
     fn decode_json<'a>(
         &self,
         uplink: Uplink<'a>,
