@@ -114,7 +114,7 @@ impl Elsys {
     /// warning at its offset (what came before is kept, and there is no error); a record cut
     /// short is an [`ErrorKind::UnexpectedEof`] error at its type byte (what came before is
     /// kept).
-    #[inline]
+    #[inline(always)]
     pub fn decode_into<'a, S: Sink<'a> + ?Sized>(
         &self,
         payload: &'a [u8],
@@ -189,7 +189,9 @@ fn grideye<'a, S: Sink<'a> + ?Sized>(value: &[u8], sink: &mut S) -> Result<(), E
 impl GenericCodec for Elsys {
     const ID: &'static str = crate::ID;
 
-    #[inline]
+    // Always: each of `Codec`'s entry points (a `dyn Sink`, the store, the store with the
+    // payload passed in registers, the JSON writer) is the decoder itself, not a call to it.
+    #[inline(always)]
     fn decode_generic<'a, S: Sink<'a> + ?Sized>(
         &self,
         uplink: Uplink<'a>,

@@ -29,7 +29,7 @@ impl SodaqTracker {
     /// rejects the frame as a whole: [`ErrorKind::InvalidLength`] at offset 0, expecting the
     /// nearest report length. The port is not looked at (it is configurable on the device,
     /// and UDP has none).
-    #[inline]
+    #[inline(always)]
     pub fn decode_into<'a, S: Sink<'a> + ?Sized>(
         &self,
         payload: &'a [u8],
@@ -55,7 +55,9 @@ impl SodaqTracker {
 impl GenericCodec for SodaqTracker {
     const ID: &'static str = crate::ID;
 
-    #[inline]
+    // Always: each of `Codec`'s entry points (a `dyn Sink`, the store, the store with the
+    // payload passed in registers, the JSON writer) is the decoder itself, not a call to it.
+    #[inline(always)]
     fn decode_generic<'a, S: Sink<'a> + ?Sized>(
         &self,
         uplink: Uplink<'a>,
