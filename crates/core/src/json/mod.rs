@@ -7,6 +7,7 @@
 //! store, because a byte store may alias it.
 
 mod num;
+mod order;
 mod sink;
 mod text;
 
@@ -42,7 +43,7 @@ pub struct JsonWriter {
     max_events: usize,
     scratch: Vec<Member>,
     buf: Vec<u8>,
-    frags: Vec<sink::Frag>,
+    frags: Vec<order::Frag>,
     spare: Vec<u8>,
     levels: Vec<sink::Level>,
     warnings: Vec<DecodeError>,

@@ -2,20 +2,20 @@
 //! rendered members is fixed afterwards.
 //!
 //! Every member is rendered with a leading comma (`,"temperature_3":27.2`) and recorded as a
-//! fragment: its key's 8-byte prefix and its place in the buffer. When a container closes, its
+//! fragment: its key's 16-byte prefix and where it starts in the buffer (it ends where the
+//! next member of its container starts, or where the container ends). When a container closes, its
 //! members are already the text if they came in key order (the first comma becomes `{` or
 //! `[`); otherwise the fragments are copied out in key order, the last of a repeated key kept.
 //! Nothing is stored per field but its text, which is what makes this the fast path to JSON.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::cmp::Ordering;
 use core::ops::Range;
 
-use super::text::{SLACK, bound_of, put_byte, put_bytes};
+use super::order::{Frag, Text, key_prefix16, sort_order};
+use super::text::{SLACK, bound_of, put_byte};
 use super::{
-    JsonWriter, dyn_bound, key_cmp, key_prefix, put_dyn_key, put_dyn_value, put_key, put_value,
-    write_problems,
+    JsonWriter, dyn_bound, put_dyn_key, put_dyn_value, put_key, put_value, write_problems,
 };
 use crate::dynamic::{DynValue, Note, Severity, Span, StoredNote};
 use crate::fieldbuf::{MAX_DEPTH, MAX_NOTES, MAX_WARNINGS};
@@ -31,26 +31,6 @@ const DATA: &[u8; 8] = b"{\"data\":";
 /// Room kept past the text: [`copy_out`] reads 32 bytes at a time.
 const TAIL: usize = 32;
 
-/// A rendered object member.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Frag {
-    prefix: u64,
-    name: &'static str,
-    channel: Option<u8>,
-    /// Where its text starts (at its leading comma) and ends in the buffer.
-    start: u32,
-    end: u32,
-}
-
-impl Frag {
-    #[inline]
-    fn cmp_key(&self, other: &Frag) -> Ordering {
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| key_cmp((self.name, self.channel), (other.name, other.channel)))
-    }
-}
-
 /// A rendered key, remembered: `,"temperature_3":` for one name (by address: names are
 /// `'static`) and channel. Codecs use a handful of keys over and over.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,7 +38,9 @@ pub(super) struct CachedKey {
     name: usize,
     /// The name's length and the channel (`0x100` for none): [`tag`].
     tag: u64,
-    prefix: u64,
+    /// The key's 16-byte prefix in two halves (a `u128` would align the entry to 16 bytes).
+    high: u64,
+    low: u64,
     len: u8,
     text: [u8; 32],
 }
@@ -354,14 +336,14 @@ impl JsonSink<'_> {
     }
 
     /// Writes `,"<name>_<channel>":` at `start`, from the key cache when it holds the key;
-    /// returns the end and the key's prefix.
+    /// returns the end and the key's 16-byte prefix.
     #[inline(always)]
     fn put_member_key(
         &mut self,
         start: usize,
         name: &'static str,
         channel: Option<u8>,
-    ) -> (usize, u64) {
+    ) -> (usize, u128) {
         let address = name.as_ptr() as usize;
         let tag = tag(name, channel);
         // Multiplicative hashing of name and channel: the top bits of the product.
@@ -376,7 +358,8 @@ impl JsonSink<'_> {
                 None
             };
             if let Some(key) = hit {
-                let (text, len, prefix) = (key.text, key.len, key.prefix);
+                let (text, len) = (key.text, key.len);
+                let prefix = (u128::from(key.high) << 64) | u128::from(key.low);
                 if let Some(dst) = self.buf.get_mut(start..start + 32) {
                     dst.copy_from_slice(&text);
                 }
@@ -397,11 +380,11 @@ impl JsonSink<'_> {
         name: &'static str,
         channel: Option<u8>,
         set: usize,
-    ) -> (usize, u64) {
+    ) -> (usize, u128) {
         let buf: &mut [u8] = &mut self.buf[..];
         let after_comma = put_byte(buf, start, b',');
         let end = put_key(buf, after_comma, name, channel);
-        let prefix = key_prefix(name, channel);
+        let prefix = key_prefix16(name, channel);
         if let (Some(text), Some([first, second])) = (
             buf.get(start..start + 32).filter(|_| end - start <= 32),
             self.keys.get_mut(set),
@@ -412,37 +395,25 @@ impl JsonSink<'_> {
             first.len = (end - start) as u8;
             first.name = name.as_ptr() as usize;
             first.tag = tag(name, channel);
-            first.prefix = prefix;
+            first.high = (prefix >> 64) as u64;
+            first.low = prefix as u64;
         }
         (end, prefix)
     }
 
-    /// Records a member of the current object rendered at `start..end`.
+    /// Records a member of the current object rendered from `start`.
     #[inline(always)]
-    fn record(
-        &mut self,
-        name: &'static str,
-        channel: Option<u8>,
-        prefix: u64,
-        start: usize,
-        end: usize,
-    ) -> usize {
-        let frag = Frag {
-            prefix,
-            name,
-            channel,
-            start: start as u32,
-            end: end as u32,
-        };
+    fn record(&mut self, prefix: u128, start: usize) -> usize {
+        // Members whose prefixes tie count as out of order: the sort compares them whole.
         if let Some(level) = self.levels.last_mut()
             && level.ascending
             && self.frags.len() > level.first
             && let Some(last) = self.frags.last()
-            && last.cmp_key(&frag) != Ordering::Less
+            && last.prefix() >= prefix
         {
             level.ascending = false;
         }
-        self.frags.push(frag);
+        self.frags.push(Frag::new(prefix, start));
         self.frags.len() - 1
     }
 
@@ -480,27 +451,26 @@ impl JsonSink<'_> {
     /// Rewrites an object's members in key order, keeping the last of equal keys.
     fn reorder(&mut self, level: Level) {
         let body = level.body;
+        let end = self.pos;
         let frags = self.frags.get_mut(level.first..).unwrap_or_default();
-        frags.sort_unstable_by(|a, b| a.cmp_key(b).then(a.start.cmp(&b.start)));
+        let mut small = [0u8; 16];
+        let sorted = sort_order(&mut small, frags, self.buf, end);
+        // The members' text, copied out of the way; read back at its place in the buffer less
+        // `body`.
         self.spare.clear();
         self.spare
-            .extend_from_slice(self.buf.get(body..self.pos).unwrap_or_default());
-        let mut pos = body;
-        let mut first = true;
-        for (k, f) in frags.iter().enumerate() {
-            if let Some(next) = frags.get(k + 1)
-                && next.cmp_key(f) == Ordering::Equal
-            {
-                continue;
-            }
-            // The fragment without its leading comma.
-            let text = self
-                .spare
-                .get(f.start as usize + 1 - body..f.end as usize - body)
-                .unwrap_or_default();
-            pos = put_byte(self.buf, pos, if first { b'{' } else { b',' });
-            pos = put_bytes(self.buf, pos, text);
-            first = false;
+            .extend_from_slice(self.buf.get(body..end).unwrap_or_default());
+        self.spare.resize(self.spare.len() + TAIL, 0);
+        let text = Text {
+            src: self.spare,
+            base: body,
+            frags,
+            end,
+        };
+        let pos = text.copy_sorted(self.buf, body, sorted);
+        // Some member was copied: the object is not empty.
+        if let Some(first) = self.buf.get_mut(body) {
+            *first = b'{';
         }
         self.pos = pos;
     }
@@ -548,56 +518,27 @@ impl JsonSink<'_> {
             out.extend_from_slice(buf.get(..pos).unwrap_or_default());
             return at..at + end - DATA.len();
         }
-        // Sorted as a list of positions (moving bytes, not fragments), for objects of up to 16
-        // members; larger ones sort the fragments themselves.
-        let mut order = [0u8; 16];
-        let (order, repeated) = match order.get_mut(..frags.len()) {
-            Some(order) => {
-                for (i, slot) in order.iter_mut().enumerate() {
-                    *slot = i as u8;
-                }
-                let repeated = sort_positions(order, frags);
-                (&*order, repeated)
-            }
-            None => {
-                frags.sort_unstable_by(|a, b| a.cmp_key(b).then(a.start.cmp(&b.start)));
-                // No positions: the fragments are in order themselves, read by the loop that
-                // also drops repeated keys (the only one that reads `frags` without `order`).
-                (&[][..], true)
-            }
-        };
+        // Sorted as a list of positions (moving bytes, not fragments).
+        let mut small = [0u8; 16];
+        let sorted = sort_order(&mut small, frags, self.buf, self.pos);
         // Assembled in the spare buffer at a position kept in a register (each push into `out`
         // would wait on the `Vec`'s length stored by the one before), then appended at once.
         let need = self.pos + 3 + TAIL;
         if self.spare.len() < need {
             self.spare.resize(need.max(INITIAL), 0);
         }
-        let buf: &[u8] = self.buf;
         let spare: &mut [u8] = self.spare;
         if let Some(head) = spare.get_mut(..DATA.len()) {
             head.copy_from_slice(DATA);
         }
         // Each fragment with its leading comma; the first comma becomes `{` below.
-        let mut pos = DATA.len();
-        if repeated {
-            let nth = |k: usize| match order.is_empty() {
-                true => frags.get(k),
-                false => order.get(k).and_then(|&i| frags.get(usize::from(i))),
-            };
-            for k in 0..frags.len() {
-                let Some(f) = nth(k) else { break };
-                if let Some(next) = nth(k + 1)
-                    && next.cmp_key(f) == Ordering::Equal
-                {
-                    continue;
-                }
-                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
-            }
-        } else {
-            for f in order.iter().filter_map(|&i| frags.get(usize::from(i))) {
-                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
-            }
-        }
+        let text = Text {
+            src: self.buf,
+            base: 0,
+            frags,
+            end: self.pos,
+        };
+        let mut pos = text.copy_sorted(spare, DATA.len(), sorted);
         // Some member was copied: `frags` is not empty.
         if let Some(first) = spare.get_mut(DATA.len()) {
             *first = b'{';
@@ -610,91 +551,6 @@ impl JsonSink<'_> {
         out.extend_from_slice(spare.get(..pos).unwrap_or_default());
         at..at + end - DATA.len()
     }
-}
-
-/// Sorts positions into `frags` by the fragments' keys, equal keys in input order (their
-/// starts grow with it). Returns whether some key is repeated.
-///
-/// Up to four members (most objects) go through a branch-free sorting network on the 8-byte
-/// key prefixes: random member order makes a comparison's branch a coin toss. Prefixes that
-/// tie (`temperature_1`, `temperature_2`) fall back to the insertion sort on whole keys.
-#[inline(always)]
-fn sort_positions(order: &mut [u8], frags: &[Frag]) -> bool {
-    let n = order.len();
-    if (2..=4).contains(&n) {
-        let mut v = [u128::MAX; 4];
-        for (i, slot) in v.iter_mut().enumerate().take(n) {
-            let prefix = frags.get(i).map_or(u64::MAX, |f| f.prefix);
-            *slot = (u128::from(prefix) << 64) | i as u128;
-        }
-        let exchange = |v: &mut [u128; 4], i: usize, j: usize| {
-            if let (Some(&a), Some(&b)) = (v.get(i), v.get(j)) {
-                if let Some(x) = v.get_mut(i) {
-                    *x = a.min(b);
-                }
-                if let Some(y) = v.get_mut(j) {
-                    *y = a.max(b);
-                }
-            }
-        };
-        for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
-            exchange(&mut v, i, j);
-        }
-        let tie = v
-            .windows(2)
-            .take(n - 1)
-            .any(|w| matches!(w, [a, b] if a >> 64 == b >> 64));
-        if !tie {
-            for (slot, key) in order.iter_mut().zip(v) {
-                *slot = key as u8;
-            }
-            return false;
-        }
-    }
-    let frag = |i: u8| frags.get(usize::from(i));
-    let mut repeated = false;
-    for i in 1..order.len() {
-        let mut j = i;
-        while j > 0 {
-            let (Some(&a), Some(&b)) = (order.get(j - 1), order.get(j)) else {
-                break;
-            };
-            let (Some(fa), Some(fb)) = (frag(a), frag(b)) else {
-                break;
-            };
-            match fa.cmp_key(fb) {
-                Ordering::Less => break,
-                Ordering::Equal => {
-                    repeated = true;
-                    break;
-                }
-                Ordering::Greater => {}
-            }
-            order.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-    repeated
-}
-
-/// Copies `src[start..end]` to `dst` at `pos` (up to 32 bytes with one fixed-size move, reading
-/// into the slack after the text); returns the new position.
-#[inline(always)]
-fn copy_within(dst: &mut [u8], pos: usize, src: &[u8], start: usize, end: usize) -> usize {
-    let n = end.saturating_sub(start);
-    match (
-        src.get(start..start + 32)
-            .and_then(|b| <&[u8; 32]>::try_from(b).ok()),
-        dst.get_mut(pos..pos + 32),
-    ) {
-        (Some(block), Some(to)) if n <= 32 => to.copy_from_slice(block),
-        _ => {
-            if let (Some(from), Some(to)) = (src.get(start..end), dst.get_mut(pos..pos + n)) {
-                to.copy_from_slice(from);
-            }
-        }
-    }
-    pos + n
 }
 
 impl<'a> Sink<'a> for JsonSink<'_> {
@@ -718,7 +574,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         let pos = put_value(self.buf, key_end, &field.value);
         self.pos = pos;
         if object {
-            self.record(field.name, field.channel, prefix, start, pos);
+            self.record(prefix, start);
         }
         Ok(())
     }
@@ -742,7 +598,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             (put_byte(self.buf, start, b','), 0)
         };
         self.pos = pos;
-        let member = object.then(|| self.record(name, channel, prefix, start, pos));
+        let member = object.then(|| self.record(prefix, start));
         self.levels.push(Level {
             container,
             body: pos,
@@ -804,7 +660,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         self.pos = pos;
         self.left -= events;
         if in_object {
-            self.record(name, channel, prefix, start, pos);
+            self.record(prefix, start);
         }
         Ok(())
     }
@@ -813,12 +669,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         if self.depth() == 0 {
             return Err(ErrorKind::Nesting);
         }
-        let member = self.level().member;
         self.close_level();
         self.levels.pop();
-        if let Some(f) = member.and_then(|i| self.frags.get_mut(i)) {
-            f.end = self.pos as u32;
-        }
         Ok(())
     }
 
@@ -1305,6 +1157,68 @@ mod tests {
             v["data"]["name_of_some_length_255"],
             serde_json::json!(281.5)
         );
+    }
+
+    #[test]
+    fn keys_that_tie_on_their_prefix_sort_as_text() {
+        // 16 bytes do not tell these apart: they are compared as rendered, escapes undone.
+        let out = both(&[
+            F("relative_humidity", Some(3), 1),
+            F("relative_humidity", Some(10), 2),
+            F("relative_humidit\"y", None, 3),
+            F("relative_humidity", Some(2), 4),
+            F("relative_humidit\\y", None, 5),
+            F("relative_humidity", Some(3), 6),
+            F("relative_humidit\u{1}", None, 7),
+        ]);
+        assert_eq!(
+            out,
+            concat!(
+                r#"{"data":{"relative_humidit\u0001":0.7,"relative_humidit\"y":0.3,"#,
+                r#""relative_humidit\\y":0.5,"relative_humidity_10":0.2,"#,
+                r#""relative_humidity_2":0.4,"relative_humidity_3":0.6}}"#
+            )
+        );
+        // The same in a nested object, and in an object of more than 16 members (sorted as
+        // fragments, not positions), the last of a repeated key kept.
+        static NESTED: [Step; 8] = [
+            Open("o", None, Object),
+            F("relative_humidity", Some(3), 1),
+            F("relative_humidity", Some(10), 2),
+            F("relative_humidit\"y", None, 3),
+            F("relative_humidity", Some(3), 4),
+            F("a", None, 5),
+            Close,
+            F("b", None, 6),
+        ];
+        assert_eq!(
+            both(&NESTED),
+            concat!(
+                r#"{"data":{"b":0.6,"o":{"a":0.5,"relative_humidit\"y":0.3,"#,
+                r#""relative_humidity_10":0.2,"relative_humidity_3":0.4}}}"#
+            )
+        );
+        static LARGE: [Step; 40] = {
+            let mut s = [Step::F("relative_humidity", None, 0); 40];
+            let mut i = 0;
+            while i < 40 {
+                // Channels 0..20 twice, in a scrambled order.
+                s[i] = Step::F("relative_humidity", Some(((i * 7) % 20) as u8), i as i64);
+                i += 1;
+            }
+            s
+        };
+        let out = both(&LARGE);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let data = v["data"].as_object().unwrap();
+        assert_eq!(data.len(), 20);
+        // Channel 7 came at i = 1 and i = 21: the last is kept.
+        assert_eq!(data["relative_humidity_7"], serde_json::json!(2.1));
+        let keys: Vec<&String> = data.keys().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(out.starts_with(r#"{"data":{"relative_humidity_0":2,"relative_humidity_1":"#));
     }
 
     #[test]
