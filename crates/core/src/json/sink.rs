@@ -130,8 +130,12 @@ pub struct JsonSink<'w> {
     frags: &'w mut Vec<Frag>,
     spare: &'w mut Vec<u8>,
     pos: usize,
-    /// Open containers, the top-level object first (kept by the writer from frame to frame).
+    /// The open containers enclosing `top`, the top-level object first (kept by the writer
+    /// from frame to frame).
     levels: &'w mut Vec<Level>,
+    /// The innermost open container (the top-level object when none is), held here rather
+    /// than on `levels` so that a member reads its state without going through the `Vec`.
+    top: Level,
     warnings: &'w mut Vec<DecodeError>,
     /// A fixed number of sets: a set's index needs no bounds check.
     keys: &'w mut KeyCache,
@@ -160,7 +164,6 @@ impl JsonWriter {
         }
         self.frags.clear();
         self.levels.clear();
-        self.levels.push(Level::top());
         self.warnings.clear();
         self.notes.clear();
         self.text.clear();
@@ -171,6 +174,7 @@ impl JsonWriter {
             spare: &mut self.spare,
             pos: DATA.len(),
             levels: &mut self.levels,
+            top: Level::top(),
             warnings: &mut self.warnings,
             keys: self.keys.get_or_insert_with(new_key_cache),
             notes: Notes {
@@ -326,13 +330,13 @@ impl JsonSink<'_> {
 
     #[inline(always)]
     fn level(&self) -> Level {
-        self.levels.last().copied().unwrap_or(Level::top())
+        self.top
     }
 
     /// How many containers are open below the top-level object.
     #[inline(always)]
     fn depth(&self) -> usize {
-        self.levels.len().saturating_sub(1)
+        self.levels.len()
     }
 
     /// Writes `,"<name>_<channel>":` at `start`, from the key cache when it holds the key;
@@ -405,8 +409,8 @@ impl JsonSink<'_> {
     #[inline(always)]
     fn record(&mut self, prefix: u128, start: usize) -> usize {
         // Members whose prefixes tie count as out of order: the sort compares them whole.
-        if let Some(level) = self.levels.last_mut()
-            && level.ascending
+        let level = &mut self.top;
+        if level.ascending
             && self.frags.len() > level.first
             && let Some(last) = self.frags.last()
             && last.prefix() >= prefix
@@ -481,11 +485,13 @@ impl JsonSink<'_> {
         if self.depth() == 0 {
             return;
         }
-        if let Some(&level) = self.levels.get(1) {
-            self.pos = level.begin;
-            self.frags.truncate(level.member.unwrap_or(level.first));
-        }
-        self.levels.truncate(1);
+        // The outermost open container: the second of `levels`, or `top` if only it is open.
+        let outermost = self.levels.get(1).copied().unwrap_or(self.top);
+        self.pos = outermost.begin;
+        self.frags
+            .truncate(outermost.member.unwrap_or(outermost.first));
+        self.top = self.levels.first().copied().unwrap_or(Level::top());
+        self.levels.clear();
     }
 
     /// Closes what a codec left open, and writes the top-level object to `out`: its text at
@@ -560,10 +566,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
         // As many as a FieldBuf stores, so that both paths stop at the same field.
         self.left = self.left.checked_sub(1).ok_or(ErrorKind::SinkFull)?;
-        let object = self
-            .levels
-            .last()
-            .is_none_or(|l| l.container == Container::Object);
+        let object = self.top.container == Container::Object;
         self.reserve(8 + 6 * field.name.len() + bound_of(&field.value));
         let start = self.pos;
         let (key_end, prefix) = if object {
@@ -599,7 +602,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         };
         self.pos = pos;
         let member = object.then(|| self.record(prefix, start));
-        self.levels.push(Level {
+        self.push(Level {
             container,
             body: pos,
             first: self.frags.len(),
@@ -625,10 +628,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         if self.depth() >= MAX_DEPTH || self.left < events {
             return self.object_in_steps(name, channel, members);
         }
-        let in_object = self
-            .levels
-            .last()
-            .is_none_or(|l| l.container == Container::Object);
+        let in_object = self.top.container == Container::Object;
         let need = members.iter().fold(10 + 6 * name.len(), |n, m| {
             n + 8 + 6 * m.name.len() + bound_of(&m.value)
         });
@@ -670,7 +670,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             return Err(ErrorKind::Nesting);
         }
         self.close_level();
-        self.levels.pop();
+        self.top = self.levels.pop().unwrap_or(Level::top());
         Ok(())
     }
 
@@ -709,7 +709,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             pos = put_dyn_key(self.buf, pos, key);
         }
         self.pos = pos;
-        self.levels.push(Level {
+        self.push(Level {
             container,
             body: pos,
             first: self.frags.len(),
@@ -763,15 +763,16 @@ impl JsonSink<'_> {
         <Self as Sink<'a>>::close(self)
     }
 
+    /// Opens `level` inside the current container.
+    fn push(&mut self, level: Level) {
+        self.levels.push(self.top);
+        self.top = level;
+    }
+
     /// Marks the current container as holding run-time members; whether it is an object.
     fn mark_dynamic(&mut self) -> bool {
-        match self.levels.last_mut() {
-            Some(level) => {
-                level.dynamic = true;
-                level.container == Container::Object
-            }
-            None => true,
-        }
+        self.top.dynamic = true;
+        self.top.container == Container::Object
     }
 }
 
