@@ -348,22 +348,30 @@ fn sort_positions(order: &mut [u8], frags: &[Frag], buf: &[u8]) -> bool {
     repeated
 }
 
-/// Copies `src[start..end]` to `dst` at `pos` (up to 32 bytes with one fixed-size move, reading
-/// into the slack after the text); returns the new position.
+/// Copies `src[start..end]` to `dst` at `pos` (up to 32 bytes with one fixed-size move, up to
+/// 64 with two, reading into the slack after the text); returns the new position.
 #[inline(always)]
 fn copy_within(dst: &mut [u8], pos: usize, src: &[u8], start: usize, end: usize) -> usize {
     let n = end.saturating_sub(start);
-    match (
-        src.get(start..start + 32)
-            .and_then(|b| <&[u8; 32]>::try_from(b).ok()),
-        dst.get_mut(pos..pos + 32),
-    ) {
-        (Some(block), Some(to)) if n <= 32 => to.copy_from_slice(block),
-        _ => {
-            if let (Some(from), Some(to)) = (src.get(start..end), dst.get_mut(pos..pos + n)) {
-                to.copy_from_slice(from);
+    let block = |at: usize| {
+        src.get(at..at + 32)
+            .and_then(|b| <&[u8; 32]>::try_from(b).ok())
+    };
+    match (block(start), dst.get_mut(pos..pos + 32)) {
+        (Some(head), Some(to)) if n <= 32 => to.copy_from_slice(head),
+        _ => match (block(start), block(start + 32), dst.get_mut(pos..pos + 64)) {
+            // An object member (`,"gps_1":{"altitude":..}`).
+            (Some(head), Some(tail), Some(to)) if n <= 64 => {
+                let (a, b) = to.split_at_mut(32);
+                a.copy_from_slice(head);
+                b.copy_from_slice(tail);
             }
-        }
+            _ => {
+                if let (Some(from), Some(to)) = (src.get(start..end), dst.get_mut(pos..pos + n)) {
+                    to.copy_from_slice(from);
+                }
+            }
+        },
     }
     pos + n
 }
