@@ -170,9 +170,6 @@ pub(super) fn sort_order<'o>(
 ) -> Sorted<'o> {
     match small.get_mut(..frags.len()) {
         Some(order) => {
-            for (i, slot) in order.iter_mut().enumerate() {
-                *slot = i as u8;
-            }
             let repeated = sort_positions(order, frags, buf);
             Sorted::Small(order, repeated)
         }
@@ -321,6 +318,10 @@ fn sort_positions(order: &mut [u8], frags: &[Frag], buf: &[u8]) -> bool {
             }
             return false;
         }
+    }
+    // Positions in input order, then sorted by insertion.
+    for (i, slot) in order.iter_mut().enumerate() {
+        *slot = i as u8;
     }
     let frag = |i: u8| frags.get(usize::from(i));
     let mut repeated = false;
