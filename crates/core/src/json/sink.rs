@@ -206,11 +206,16 @@ impl JsonWriter {
             && sink.notes.notes.is_empty()
             && sink.notes.normalized.is_none();
         let data = sink.finish(out, whole);
-        let normalized = if whole {
-            None
-        } else {
-            self.write_tail(out, true, error)
-        };
+        if whole {
+            // Nothing else to write or to look for.
+            return JsonOutcome {
+                has_errors: false,
+                has_warnings: false,
+                data: Some(data),
+                normalized: None,
+            };
+        }
+        let normalized = self.write_tail(out, true, error);
         JsonOutcome {
             has_errors: error.is_some() || self.notes.iter().any(|n| n.severity == Severity::Error),
             has_warnings: self.has_warnings(),
