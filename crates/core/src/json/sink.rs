@@ -61,7 +61,7 @@ const SETS: usize = 128;
 /// The key cache.
 pub(super) type KeyCache = [[CachedKey; 2]; SETS];
 
-/// An empty key cache, made once per writer (built out of line: the array is 16 KiB).
+/// An empty key cache, made once per writer (built out of line: the array is 18 KiB).
 #[cold]
 #[inline(never)]
 fn new_key_cache() -> Box<KeyCache> {
