@@ -7,6 +7,7 @@
 //! store, because a byte store may alias it.
 
 mod num;
+mod order;
 mod sink;
 mod text;
 
@@ -42,7 +43,7 @@ pub struct JsonWriter {
     max_events: usize,
     scratch: Vec<Member>,
     buf: Vec<u8>,
-    frags: Vec<sink::Frag>,
+    frags: Vec<order::Frag>,
     spare: Vec<u8>,
     levels: Vec<sink::Level>,
     warnings: Vec<DecodeError>,
@@ -436,7 +437,10 @@ fn key_prefix(name: &str, channel: Option<u8>) -> u64 {
 }
 
 /// Compares two keys (`name` + `_<channel>`) bytewise, as their printed text.
-#[inline]
+///
+/// Out of line: inlined into [`JsonWriter`]'s sort of members (their keys' 8-byte prefixes
+/// decide most comparisons), it makes the comparison too large to be inlined into the sort.
+#[inline(never)]
 pub fn key_cmp(a: (&str, Option<u8>), b: (&str, Option<u8>)) -> Ordering {
     let (na, nb) = (a.0.as_bytes(), b.0.as_bytes());
     if core::ptr::eq(na, nb) {

@@ -2,20 +2,20 @@
 //! rendered members is fixed afterwards.
 //!
 //! Every member is rendered with a leading comma (`,"temperature_3":27.2`) and recorded as a
-//! fragment: its key's 8-byte prefix and its place in the buffer. When a container closes, its
+//! fragment: its key's 16-byte prefix and where it starts in the buffer (it ends where the
+//! next member of its container starts, or where the container ends). When a container closes, its
 //! members are already the text if they came in key order (the first comma becomes `{` or
 //! `[`); otherwise the fragments are copied out in key order, the last of a repeated key kept.
 //! Nothing is stored per field but its text, which is what makes this the fast path to JSON.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::cmp::Ordering;
 use core::ops::Range;
 
-use super::text::{SLACK, bound_of, put_byte, put_bytes};
+use super::order::{Frag, Text, key_prefix16, sort_order};
+use super::text::{SLACK, bound_of, put_byte};
 use super::{
-    JsonWriter, dyn_bound, key_cmp, key_prefix, put_dyn_key, put_dyn_value, put_key, put_value,
-    write_problems,
+    JsonWriter, dyn_bound, put_dyn_key, put_dyn_value, put_key, put_value, write_problems,
 };
 use crate::dynamic::{DynValue, Note, Severity, Span, StoredNote};
 use crate::fieldbuf::{MAX_DEPTH, MAX_NOTES, MAX_WARNINGS};
@@ -31,49 +31,41 @@ const DATA: &[u8; 8] = b"{\"data\":";
 /// Room kept past the text: [`copy_out`] reads 32 bytes at a time.
 const TAIL: usize = 32;
 
-/// A rendered object member.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Frag {
-    prefix: u64,
-    name: &'static str,
-    channel: Option<u8>,
-    /// Where its text starts (at its leading comma) and ends in the buffer.
-    start: u32,
-    end: u32,
-}
-
-impl Frag {
-    #[inline]
-    fn cmp_key(&self, other: &Frag) -> Ordering {
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| key_cmp((self.name, self.channel), (other.name, other.channel)))
-    }
-}
-
 /// A rendered key, remembered: `,"temperature_3":` for one name (by address: names are
 /// `'static`) and channel. Codecs use a handful of keys over and over.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct CachedKey {
     name: usize,
-    name_len: usize,
-    channel: u16,
+    /// The name's length and the channel (`0x100` for none): [`tag`].
+    tag: u64,
+    /// The key's 16-byte prefix in two halves (a `u128` would align the entry to 16 bytes).
+    high: u64,
+    low: u64,
     len: u8,
-    prefix: u64,
     text: [u8; 32],
 }
 
-/// Slots of the key cache (direct-mapped), a power of two.
-const KEYS: usize = 128;
+/// A key's name length and channel as one word, compared at once.
+#[inline(always)]
+fn tag(name: &str, channel: Option<u8>) -> u64 {
+    ((name.len() as u64) << 16) | u64::from(channel.map_or(0x100, u16::from))
+}
+
+/// Sets of the key cache, a power of two; each holds two keys, the one rendered last first.
+/// Two ways, because a direct-mapped cache makes the writer's speed a matter of where the
+/// linker put the names: two frequent keys of a codec in one slot evict each other on every
+/// frame (with 128 direct-mapped slots, one build of the LPP bench rendered 0.43 keys a frame
+/// again, another 0.11).
+const SETS: usize = 128;
 
 /// The key cache.
-pub(super) type KeyCache = [CachedKey; KEYS];
+pub(super) type KeyCache = [[CachedKey; 2]; SETS];
 
-/// An empty key cache, made once per writer (built out of line: the array is 8 KiB).
+/// An empty key cache, made once per writer (built out of line: the array is 18 KiB).
 #[cold]
 #[inline(never)]
 fn new_key_cache() -> Box<KeyCache> {
-    Box::new([CachedKey::default(); KEYS])
+    Box::new([[CachedKey::default(); 2]; SETS])
 }
 
 /// An open container.
@@ -138,10 +130,14 @@ pub struct JsonSink<'w> {
     frags: &'w mut Vec<Frag>,
     spare: &'w mut Vec<u8>,
     pos: usize,
-    /// Open containers, the top-level object first (kept by the writer from frame to frame).
+    /// The open containers enclosing `top`, the top-level object first (kept by the writer
+    /// from frame to frame).
     levels: &'w mut Vec<Level>,
+    /// The innermost open container (the top-level object when none is), held here rather
+    /// than on `levels` so that a member reads its state without going through the `Vec`.
+    top: Level,
     warnings: &'w mut Vec<DecodeError>,
-    /// A fixed number of slots: a slot's index needs no bounds check.
+    /// A fixed number of sets: a set's index needs no bounds check.
     keys: &'w mut KeyCache,
     notes: Notes<'w>,
     /// Events (fields and openings) that may still come before `sink_full`.
@@ -168,7 +164,6 @@ impl JsonWriter {
         }
         self.frags.clear();
         self.levels.clear();
-        self.levels.push(Level::top());
         self.warnings.clear();
         self.notes.clear();
         self.text.clear();
@@ -179,6 +174,7 @@ impl JsonWriter {
             spare: &mut self.spare,
             pos: DATA.len(),
             levels: &mut self.levels,
+            top: Level::top(),
             warnings: &mut self.warnings,
             keys: self.keys.get_or_insert_with(new_key_cache),
             notes: Notes {
@@ -210,11 +206,16 @@ impl JsonWriter {
             && sink.notes.notes.is_empty()
             && sink.notes.normalized.is_none();
         let data = sink.finish(out, whole);
-        let normalized = if whole {
-            None
-        } else {
-            self.write_tail(out, true, error)
-        };
+        if whole {
+            // Nothing else to write or to look for.
+            return JsonOutcome {
+                has_errors: false,
+                has_warnings: false,
+                data: Some(data),
+                normalized: None,
+            };
+        }
+        let normalized = self.write_tail(out, true, error);
         JsonOutcome {
             has_errors: error.is_some() || self.notes.iter().any(|n| n.severity == Severity::Error),
             has_warnings: self.has_warnings(),
@@ -334,45 +335,51 @@ impl JsonSink<'_> {
 
     #[inline(always)]
     fn level(&self) -> Level {
-        self.levels.last().copied().unwrap_or(Level::top())
+        self.top
     }
 
     /// How many containers are open below the top-level object.
     #[inline(always)]
     fn depth(&self) -> usize {
-        self.levels.len().saturating_sub(1)
+        self.levels.len()
     }
 
     /// Writes `,"<name>_<channel>":` at `start`, from the key cache when it holds the key;
-    /// returns the end and the key's prefix.
+    /// returns the end and the key's 16-byte prefix.
     #[inline(always)]
     fn put_member_key(
         &mut self,
         start: usize,
         name: &'static str,
         channel: Option<u8>,
-    ) -> (usize, u64) {
+    ) -> (usize, u128) {
         let address = name.as_ptr() as usize;
-        let ch = channel.map_or(0x100, u16::from);
+        let tag = tag(name, channel);
         // Multiplicative hashing of name and channel: the top bits of the product.
-        let hash = ((address as u64) ^ (u64::from(ch) << 48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let slot = (hash >> (64 - KEYS.trailing_zeros())) as usize;
-        if let Some(key) = self.keys.get(slot)
-            && key.name == address
-            && key.name_len == name.len()
-            && key.channel == ch
-        {
-            let (text, len, prefix) = (key.text, key.len, key.prefix);
-            if let Some(dst) = self.buf.get_mut(start..start + 32) {
-                dst.copy_from_slice(&text);
+        let hash = ((address as u64) ^ (tag << 48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let set = (hash >> (64 - SETS.trailing_zeros())) as usize;
+        if let Some([first, second]) = self.keys.get(set) {
+            let hit = if first.name == address && first.tag == tag {
+                Some(first)
+            } else if second.name == address && second.tag == tag {
+                Some(second)
+            } else {
+                None
+            };
+            if let Some(key) = hit {
+                let (text, len) = (key.text, key.len);
+                let prefix = (u128::from(key.high) << 64) | u128::from(key.low);
+                if let Some(dst) = self.buf.get_mut(start..start + 32) {
+                    dst.copy_from_slice(&text);
+                }
+                return (start + usize::from(len), prefix);
             }
-            return (start + usize::from(len), prefix);
         }
-        self.put_new_key(start, name, channel, slot)
+        self.put_new_key(start, name, channel, set)
     }
 
     /// [`JsonSink::put_member_key`] for a key the cache does not hold: rendered, and kept in
-    /// `slot` if it fits. Out of line: the hit is the hot path of every codec, and a miss
+    /// `set` if it fits. Out of line: the hit is the hot path of every codec, and a miss
     /// inlined into it makes the codec's loop larger (rare for most codecs, every time for
     /// keys longer than a slot).
     #[inline(never)]
@@ -381,52 +388,41 @@ impl JsonSink<'_> {
         start: usize,
         name: &'static str,
         channel: Option<u8>,
-        slot: usize,
-    ) -> (usize, u64) {
+        set: usize,
+    ) -> (usize, u128) {
         let buf: &mut [u8] = &mut self.buf[..];
         let after_comma = put_byte(buf, start, b',');
         let end = put_key(buf, after_comma, name, channel);
-        let prefix = key_prefix(name, channel);
-        if let (Some(text), Some(key)) = (
+        let prefix = key_prefix16(name, channel);
+        if let (Some(text), Some([first, second])) = (
             buf.get(start..start + 32).filter(|_| end - start <= 32),
-            self.keys.get_mut(slot),
+            self.keys.get_mut(set),
         ) {
-            key.text.copy_from_slice(text);
-            key.len = (end - start) as u8;
-            key.name = name.as_ptr() as usize;
-            key.name_len = name.len();
-            key.channel = channel.map_or(0x100, u16::from);
-            key.prefix = prefix;
+            // The older key makes room; the new one goes first.
+            *second = *first;
+            first.text.copy_from_slice(text);
+            first.len = (end - start) as u8;
+            first.name = name.as_ptr() as usize;
+            first.tag = tag(name, channel);
+            first.high = (prefix >> 64) as u64;
+            first.low = prefix as u64;
         }
         (end, prefix)
     }
 
-    /// Records a member of the current object rendered at `start..end`.
+    /// Records a member of the current object rendered from `start`.
     #[inline(always)]
-    fn record(
-        &mut self,
-        name: &'static str,
-        channel: Option<u8>,
-        prefix: u64,
-        start: usize,
-        end: usize,
-    ) -> usize {
-        let frag = Frag {
-            prefix,
-            name,
-            channel,
-            start: start as u32,
-            end: end as u32,
-        };
-        if let Some(level) = self.levels.last_mut()
-            && level.ascending
+    fn record(&mut self, prefix: u128, start: usize) -> usize {
+        // Members whose prefixes tie count as out of order: the sort compares them whole.
+        let level = &mut self.top;
+        if level.ascending
             && self.frags.len() > level.first
             && let Some(last) = self.frags.last()
-            && last.cmp_key(&frag) != Ordering::Less
+            && last.prefix() >= prefix
         {
             level.ascending = false;
         }
-        self.frags.push(frag);
+        self.frags.push(Frag::new(prefix, start));
         self.frags.len() - 1
     }
 
@@ -464,27 +460,26 @@ impl JsonSink<'_> {
     /// Rewrites an object's members in key order, keeping the last of equal keys.
     fn reorder(&mut self, level: Level) {
         let body = level.body;
+        let end = self.pos;
         let frags = self.frags.get_mut(level.first..).unwrap_or_default();
-        frags.sort_unstable_by(|a, b| a.cmp_key(b).then(a.start.cmp(&b.start)));
+        let mut small = [0u8; 16];
+        let sorted = sort_order(&mut small, frags, self.buf, end);
+        // The members' text, copied out of the way; read back at its place in the buffer less
+        // `body`.
         self.spare.clear();
         self.spare
-            .extend_from_slice(self.buf.get(body..self.pos).unwrap_or_default());
-        let mut pos = body;
-        let mut first = true;
-        for (k, f) in frags.iter().enumerate() {
-            if let Some(next) = frags.get(k + 1)
-                && next.cmp_key(f) == Ordering::Equal
-            {
-                continue;
-            }
-            // The fragment without its leading comma.
-            let text = self
-                .spare
-                .get(f.start as usize + 1 - body..f.end as usize - body)
-                .unwrap_or_default();
-            pos = put_byte(self.buf, pos, if first { b'{' } else { b',' });
-            pos = put_bytes(self.buf, pos, text);
-            first = false;
+            .extend_from_slice(self.buf.get(body..end).unwrap_or_default());
+        self.spare.resize(self.spare.len() + TAIL, 0);
+        let text = Text {
+            src: self.spare,
+            base: body,
+            frags,
+            end,
+        };
+        let pos = text.copy_sorted(self.buf, body, sorted);
+        // Some member was copied: the object is not empty.
+        if let Some(first) = self.buf.get_mut(body) {
+            *first = b'{';
         }
         self.pos = pos;
     }
@@ -495,11 +490,13 @@ impl JsonSink<'_> {
         if self.depth() == 0 {
             return;
         }
-        if let Some(&level) = self.levels.get(1) {
-            self.pos = level.begin;
-            self.frags.truncate(level.member.unwrap_or(level.first));
-        }
-        self.levels.truncate(1);
+        // The outermost open container: the second of `levels`, or `top` if only it is open.
+        let outermost = self.levels.get(1).copied().unwrap_or(self.top);
+        self.pos = outermost.begin;
+        self.frags
+            .truncate(outermost.member.unwrap_or(outermost.first));
+        self.top = self.levels.first().copied().unwrap_or(Level::top());
+        self.levels.clear();
     }
 
     /// Closes what a codec left open, and writes the top-level object to `out`: its text at
@@ -532,56 +529,27 @@ impl JsonSink<'_> {
             out.extend_from_slice(buf.get(..pos).unwrap_or_default());
             return at..at + end - DATA.len();
         }
-        // Sorted as a list of positions (moving bytes, not fragments), for objects of up to 16
-        // members; larger ones sort the fragments themselves.
-        let mut order = [0u8; 16];
-        let (order, repeated) = match order.get_mut(..frags.len()) {
-            Some(order) => {
-                for (i, slot) in order.iter_mut().enumerate() {
-                    *slot = i as u8;
-                }
-                let repeated = sort_positions(order, frags);
-                (&*order, repeated)
-            }
-            None => {
-                frags.sort_unstable_by(|a, b| a.cmp_key(b).then(a.start.cmp(&b.start)));
-                // No positions: the fragments are in order themselves, read by the loop that
-                // also drops repeated keys (the only one that reads `frags` without `order`).
-                (&[][..], true)
-            }
-        };
+        // Sorted as a list of positions (moving bytes, not fragments).
+        let mut small = [0u8; 16];
+        let sorted = sort_order(&mut small, frags, self.buf, self.pos);
         // Assembled in the spare buffer at a position kept in a register (each push into `out`
         // would wait on the `Vec`'s length stored by the one before), then appended at once.
         let need = self.pos + 3 + TAIL;
         if self.spare.len() < need {
             self.spare.resize(need.max(INITIAL), 0);
         }
-        let buf: &[u8] = self.buf;
         let spare: &mut [u8] = self.spare;
         if let Some(head) = spare.get_mut(..DATA.len()) {
             head.copy_from_slice(DATA);
         }
         // Each fragment with its leading comma; the first comma becomes `{` below.
-        let mut pos = DATA.len();
-        if repeated {
-            let nth = |k: usize| match order.is_empty() {
-                true => frags.get(k),
-                false => order.get(k).and_then(|&i| frags.get(usize::from(i))),
-            };
-            for k in 0..frags.len() {
-                let Some(f) = nth(k) else { break };
-                if let Some(next) = nth(k + 1)
-                    && next.cmp_key(f) == Ordering::Equal
-                {
-                    continue;
-                }
-                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
-            }
-        } else {
-            for f in order.iter().filter_map(|&i| frags.get(usize::from(i))) {
-                pos = copy_within(spare, pos, buf, f.start as usize, f.end as usize);
-            }
-        }
+        let text = Text {
+            src: self.buf,
+            base: 0,
+            frags,
+            end: self.pos,
+        };
+        let mut pos = text.copy_sorted(spare, DATA.len(), sorted);
         // Some member was copied: `frags` is not empty.
         if let Some(first) = spare.get_mut(DATA.len()) {
             *first = b'{';
@@ -596,91 +564,6 @@ impl JsonSink<'_> {
     }
 }
 
-/// Sorts positions into `frags` by the fragments' keys, equal keys in input order (their
-/// starts grow with it). Returns whether some key is repeated.
-///
-/// Up to four members (most objects) go through a branch-free sorting network on the 8-byte
-/// key prefixes: random member order makes a comparison's branch a coin toss. Prefixes that
-/// tie (`temperature_1`, `temperature_2`) fall back to the insertion sort on whole keys.
-#[inline(always)]
-fn sort_positions(order: &mut [u8], frags: &[Frag]) -> bool {
-    let n = order.len();
-    if (2..=4).contains(&n) {
-        let mut v = [u128::MAX; 4];
-        for (i, slot) in v.iter_mut().enumerate().take(n) {
-            let prefix = frags.get(i).map_or(u64::MAX, |f| f.prefix);
-            *slot = (u128::from(prefix) << 64) | i as u128;
-        }
-        let exchange = |v: &mut [u128; 4], i: usize, j: usize| {
-            if let (Some(&a), Some(&b)) = (v.get(i), v.get(j)) {
-                if let Some(x) = v.get_mut(i) {
-                    *x = a.min(b);
-                }
-                if let Some(y) = v.get_mut(j) {
-                    *y = a.max(b);
-                }
-            }
-        };
-        for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
-            exchange(&mut v, i, j);
-        }
-        let tie = v
-            .windows(2)
-            .take(n - 1)
-            .any(|w| matches!(w, [a, b] if a >> 64 == b >> 64));
-        if !tie {
-            for (slot, key) in order.iter_mut().zip(v) {
-                *slot = key as u8;
-            }
-            return false;
-        }
-    }
-    let frag = |i: u8| frags.get(usize::from(i));
-    let mut repeated = false;
-    for i in 1..order.len() {
-        let mut j = i;
-        while j > 0 {
-            let (Some(&a), Some(&b)) = (order.get(j - 1), order.get(j)) else {
-                break;
-            };
-            let (Some(fa), Some(fb)) = (frag(a), frag(b)) else {
-                break;
-            };
-            match fa.cmp_key(fb) {
-                Ordering::Less => break,
-                Ordering::Equal => {
-                    repeated = true;
-                    break;
-                }
-                Ordering::Greater => {}
-            }
-            order.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-    repeated
-}
-
-/// Copies `src[start..end]` to `dst` at `pos` (up to 32 bytes with one fixed-size move, reading
-/// into the slack after the text); returns the new position.
-#[inline(always)]
-fn copy_within(dst: &mut [u8], pos: usize, src: &[u8], start: usize, end: usize) -> usize {
-    let n = end.saturating_sub(start);
-    match (
-        src.get(start..start + 32)
-            .and_then(|b| <&[u8; 32]>::try_from(b).ok()),
-        dst.get_mut(pos..pos + 32),
-    ) {
-        (Some(block), Some(to)) if n <= 32 => to.copy_from_slice(block),
-        _ => {
-            if let (Some(from), Some(to)) = (src.get(start..end), dst.get_mut(pos..pos + n)) {
-                to.copy_from_slice(from);
-            }
-        }
-    }
-    pos + n
-}
-
 impl<'a> Sink<'a> for JsonSink<'_> {
     // Always inlined into codecs' monomorphised loops: called, the field would be passed
     // through memory and its wide loads would stall on the narrower stores that built it.
@@ -688,10 +571,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
     fn field(&mut self, field: Field<'a>) -> Result<(), ErrorKind> {
         // As many as a FieldBuf stores, so that both paths stop at the same field.
         self.left = self.left.checked_sub(1).ok_or(ErrorKind::SinkFull)?;
-        let object = self
-            .levels
-            .last()
-            .is_none_or(|l| l.container == Container::Object);
+        let object = self.top.container == Container::Object;
         self.reserve(8 + 6 * field.name.len() + bound_of(&field.value));
         let start = self.pos;
         let (key_end, prefix) = if object {
@@ -702,7 +582,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         let pos = put_value(self.buf, key_end, &field.value);
         self.pos = pos;
         if object {
-            self.record(field.name, field.channel, prefix, start, pos);
+            self.record(prefix, start);
         }
         Ok(())
     }
@@ -726,8 +606,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             (put_byte(self.buf, start, b','), 0)
         };
         self.pos = pos;
-        let member = object.then(|| self.record(name, channel, prefix, start, pos));
-        self.levels.push(Level {
+        let member = object.then(|| self.record(prefix, start));
+        self.push(Level {
             container,
             body: pos,
             first: self.frags.len(),
@@ -753,10 +633,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         if self.depth() >= MAX_DEPTH || self.left < events {
             return self.object_in_steps(name, channel, members);
         }
-        let in_object = self
-            .levels
-            .last()
-            .is_none_or(|l| l.container == Container::Object);
+        let in_object = self.top.container == Container::Object;
         let need = members.iter().fold(10 + 6 * name.len(), |n, m| {
             n + 8 + 6 * m.name.len() + bound_of(&m.value)
         });
@@ -788,7 +665,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         self.pos = pos;
         self.left -= events;
         if in_object {
-            self.record(name, channel, prefix, start, pos);
+            self.record(prefix, start);
         }
         Ok(())
     }
@@ -797,12 +674,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         if self.depth() == 0 {
             return Err(ErrorKind::Nesting);
         }
-        let member = self.level().member;
         self.close_level();
-        self.levels.pop();
-        if let Some(f) = member.and_then(|i| self.frags.get_mut(i)) {
-            f.end = self.pos as u32;
-        }
+        self.top = self.levels.pop().unwrap_or(Level::top());
         Ok(())
     }
 
@@ -841,7 +714,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             pos = put_dyn_key(self.buf, pos, key);
         }
         self.pos = pos;
-        self.levels.push(Level {
+        self.push(Level {
             container,
             body: pos,
             first: self.frags.len(),
@@ -895,15 +768,16 @@ impl JsonSink<'_> {
         <Self as Sink<'a>>::close(self)
     }
 
+    /// Opens `level` inside the current container.
+    fn push(&mut self, level: Level) {
+        self.levels.push(self.top);
+        self.top = level;
+    }
+
     /// Marks the current container as holding run-time members; whether it is an object.
     fn mark_dynamic(&mut self) -> bool {
-        match self.levels.last_mut() {
-            Some(level) => {
-                level.dynamic = true;
-                level.container == Container::Object
-            }
-            None => true,
-        }
+        self.top.dynamic = true;
+        self.top.container == Container::Object
     }
 }
 
@@ -1289,6 +1163,68 @@ mod tests {
             v["data"]["name_of_some_length_255"],
             serde_json::json!(281.5)
         );
+    }
+
+    #[test]
+    fn keys_that_tie_on_their_prefix_sort_as_text() {
+        // 16 bytes do not tell these apart: they are compared as rendered, escapes undone.
+        let out = both(&[
+            F("relative_humidity", Some(3), 1),
+            F("relative_humidity", Some(10), 2),
+            F("relative_humidit\"y", None, 3),
+            F("relative_humidity", Some(2), 4),
+            F("relative_humidit\\y", None, 5),
+            F("relative_humidity", Some(3), 6),
+            F("relative_humidit\u{1}", None, 7),
+        ]);
+        assert_eq!(
+            out,
+            concat!(
+                r#"{"data":{"relative_humidit\u0001":0.7,"relative_humidit\"y":0.3,"#,
+                r#""relative_humidit\\y":0.5,"relative_humidity_10":0.2,"#,
+                r#""relative_humidity_2":0.4,"relative_humidity_3":0.6}}"#
+            )
+        );
+        // The same in a nested object, and in an object of more than 16 members (sorted as
+        // fragments, not positions), the last of a repeated key kept.
+        static NESTED: [Step; 8] = [
+            Open("o", None, Object),
+            F("relative_humidity", Some(3), 1),
+            F("relative_humidity", Some(10), 2),
+            F("relative_humidit\"y", None, 3),
+            F("relative_humidity", Some(3), 4),
+            F("a", None, 5),
+            Close,
+            F("b", None, 6),
+        ];
+        assert_eq!(
+            both(&NESTED),
+            concat!(
+                r#"{"data":{"b":0.6,"o":{"a":0.5,"relative_humidit\"y":0.3,"#,
+                r#""relative_humidity_10":0.2,"relative_humidity_3":0.4}}}"#
+            )
+        );
+        static LARGE: [Step; 40] = {
+            let mut s = [Step::F("relative_humidity", None, 0); 40];
+            let mut i = 0;
+            while i < 40 {
+                // Channels 0..20 twice, in a scrambled order.
+                s[i] = Step::F("relative_humidity", Some(((i * 7) % 20) as u8), i as i64);
+                i += 1;
+            }
+            s
+        };
+        let out = both(&LARGE);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let data = v["data"].as_object().unwrap();
+        assert_eq!(data.len(), 20);
+        // Channel 7 came at i = 1 and i = 21: the last is kept.
+        assert_eq!(data["relative_humidity_7"], serde_json::json!(2.1));
+        let keys: Vec<&String> = data.keys().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(out.starts_with(r#"{"data":{"relative_humidity_0":2,"relative_humidity_1":"#));
     }
 
     #[test]
