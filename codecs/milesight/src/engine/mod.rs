@@ -29,7 +29,7 @@ pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_item
 
 use items::{read_items_at, read_num, read_undefined};
 use lorafield_core::dynamic::{DynValue, Note};
-use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
+use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink, Value};
 pub use parse::{FieldOf, be_u16, field, le_i16, parse, take, u8};
 pub use table::Table;
 use table::{ABSENT, Found};
@@ -357,10 +357,26 @@ fn first_pass<'a, S: Sink<'a> + ?Sized>(
         [channel] => return lone_byte(table, channel, pos, sink).map(|()| None),
         [] => return Ok(None),
     };
-    let Some(found) = table.find(channel, ty.into()) else {
+    let Some(test) = table.test(channel, ty.into()) else {
         return stop(sink, pos, channel, ty.into()).map(|()| None);
     };
-    let (rule, size) = (found.rule, found.size);
+    // One integer printed as a decimal, the commonest value, from the test alone.
+    if let Some(int) = test.num {
+        let Some(raw) = int.read_int(payload, pos + 2) else {
+            return Err(fail(ErrorKind::UnexpectedEof));
+        };
+        let value = Value::Decimal {
+            digits: raw * i64::from(test.mul),
+            scale: test.scale,
+        };
+        sink.field(Field::new(test.name, None, value))
+            .map_err(fail)?;
+        return Ok(Some(2 + test.size()));
+    }
+    let Some(rule) = test.rule() else {
+        return stop(sink, pos, channel, ty.into()).map(|()| None);
+    };
+    let size = test.size();
     // A pair whose value is cut short leaves nothing: its size is checked before it emits.
     // Items first, the commonest read, on a branch of their own.
     if let Read::Items(items) = rule.read {
@@ -386,7 +402,7 @@ fn first_pass<'a, S: Sink<'a> + ?Sized>(
                 let containers = gathered.get_or_insert(Containers {
                     keys: [None; MAX_GATHERED],
                 });
-                containers.add(g, found.container, channel).map(|()| n)
+                containers.add(g, test.container(), channel).map(|()| n)
             }),
         Read::SkipPair => {
             // The first few only, leaving room for the stop's; best effort all the same: a
