@@ -7,7 +7,9 @@
 //! names its rule, as the chain's first match would. Each test carries its rule's value size,
 //! where a list of items says it, so that a value is checked against it once, and the rule
 //! itself by reference (an index into the chain cost a bounds check and a multiply per pair:
-//! 581.6 against 566.7 instructions a frame on the codecs bench's mix).
+//! 581.6 against 566.7 instructions a frame on the codecs bench's mix). A rule whose value is one
+//! integer printed as a decimal has that number's name, type and scaling in its tests, so that
+//! its pairs read no rule at all (550.8 to 511.1).
 //!
 //! No hash is needed, so no crate for one: a channel id indexes 256 entries directly, and a
 //! channel has one to three tests in every model.
