@@ -72,6 +72,27 @@ impl Int {
     }
 }
 
+impl Int {
+    /// The integer at `at` in `bytes`, none where the bytes end first; for [`Int::F32`], its
+    /// bits as [`Int::I32`]'s (the table's one-number tests hold integer types only).
+    // A jump table on the type, as in `read`.
+    #[inline(always)]
+    pub(super) fn read_int(self, bytes: &[u8], at: usize) -> Option<i64> {
+        let bytes = bytes.get(at..)?;
+        Some(match self {
+            Int::U8 => i64::from(*bytes.first()?),
+            Int::I8 => i64::from(*bytes.first()? as i8),
+            Int::U16 => i64::from(u16::from_le_bytes(*bytes.first_chunk()?)),
+            Int::I16 => i64::from(i16::from_le_bytes(*bytes.first_chunk()?)),
+            Int::U16Be => i64::from(u16::from_be_bytes(*bytes.first_chunk()?)),
+            Int::U32 => i64::from(u32::from_le_bytes(*bytes.first_chunk()?)),
+            Int::U32Js | Int::I32 | Int::F32 => {
+                i64::from(i32::from_le_bytes(*bytes.first_chunk()?))
+            }
+        })
+    }
+}
+
 /// `readFloatLE` of the decoders: sign * m * 2^(e - 150), in doubles.
 fn js_float(bits: u32) -> f64 {
     let sign = if bits >> 31 == 0 { 1.0 } else { -1.0 };
@@ -127,6 +148,16 @@ impl Div {
     /// The divisor.
     pub const fn divisor(self) -> u32 {
         self.divisor
+    }
+
+    /// What the digits are multiplied by for the decimal; 0 where the quotient is a double.
+    pub(super) const fn mul(self) -> u8 {
+        self.mul
+    }
+
+    /// The decimal's scale.
+    pub(super) const fn scale(self) -> u8 {
+        self.scale
     }
 
     /// `raw / divisor` as the decoder computes it.

@@ -18,8 +18,17 @@
 //! loop over items (to 604.2), the rule's variant a plain byte (`#[repr(u8)]` on [`Read`], to
 //! 581.6), the table's tests holding their rules by reference (566.7), the gathering pass over
 //! the containers met only (556.9) and the payload's lone last byte looked up off the pairs'
-//! path (550.8; before the rule references, 584.0 against 581.6, not kept then). The benches'
-//! README has the rest.
+//! path (550.8; before the rule references, 584.0 against 581.6, not kept then). Then to
+//! 505.5: a one-number rule's name, integer type and decimal scaling held in its table test,
+//! read without its rule, its items or its item (511.1), [`KeyChannel`]'s `of` inlined (508.9)
+//! and a list's first test masked into range (505.5). Tried and not kept (against 511.1 or
+//! 508.9): the pairs that are not one number through a function out of line, so that the loop
+//! keeps its values in registers (578.4), only routines, gathered and passed-over pairs out of
+//! line (537.1); the gathered pairs' positions noted in the first pass, so that the pass per
+//! container reads those only (509.9-516.8: the larger set-up outweighs the walk saved); a
+//! test holding its rule's items too, in an enum with the one number (520.0: a switch on the
+//! tag, and the payload's length spilled); `decode` inlined into the codec's entry (511.7).
+//! The benches' README has the rest.
 
 mod items;
 mod parse;
@@ -29,7 +38,7 @@ pub use items::{Bit, BitOut, Div, Int, Item, ONE, Version, items_size, read_item
 
 use items::{read_items_at, read_num, read_undefined};
 use lorafield_core::dynamic::{DynValue, Note};
-use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink};
+use lorafield_core::{Container, DecodeError, ErrorKind, Field, MAX_WARNINGS, Sink, Value};
 pub use parse::{FieldOf, be_u16, field, le_i16, parse, take, u8};
 pub use table::Table;
 use table::{ABSENT, Found};
@@ -131,6 +140,9 @@ pub enum KeyChannel {
 }
 
 impl KeyChannel {
+    // Inlined into the engine's passes, which are built in the sink's crate: else a call
+    // through the GOT per gathered pair (511.1 to 508.9 instructions a frame).
+    #[inline]
     fn of(self, channel: u8) -> Option<u8> {
         match self {
             KeyChannel::None => None,
@@ -357,10 +369,26 @@ fn first_pass<'a, S: Sink<'a> + ?Sized>(
         [channel] => return lone_byte(table, channel, pos, sink).map(|()| None),
         [] => return Ok(None),
     };
-    let Some(found) = table.find(channel, ty.into()) else {
+    let Some(test) = table.test(channel, ty.into()) else {
         return stop(sink, pos, channel, ty.into()).map(|()| None);
     };
-    let (rule, size) = (found.rule, found.size);
+    // One integer printed as a decimal, the commonest value, from the test alone.
+    if let Some(int) = test.num {
+        let Some(raw) = int.read_int(payload, pos + 2) else {
+            return Err(fail(ErrorKind::UnexpectedEof));
+        };
+        let value = Value::Decimal {
+            digits: raw * i64::from(test.mul),
+            scale: test.scale,
+        };
+        sink.field(Field::new(test.name, None, value))
+            .map_err(fail)?;
+        return Ok(Some(2 + test.size()));
+    }
+    let Some(rule) = test.rule() else {
+        return stop(sink, pos, channel, ty.into()).map(|()| None);
+    };
+    let size = test.size();
     // A pair whose value is cut short leaves nothing: its size is checked before it emits.
     // Items first, the commonest read, on a branch of their own.
     if let Read::Items(items) = rule.read {
@@ -386,7 +414,7 @@ fn first_pass<'a, S: Sink<'a> + ?Sized>(
                 let containers = gathered.get_or_insert(Containers {
                     keys: [None; MAX_GATHERED],
                 });
-                containers.add(g, found.container, channel).map(|()| n)
+                containers.add(g, test.container(), channel).map(|()| n)
             }),
         Read::SkipPair => {
             // The first few only, leaving room for the stop's; best effort all the same: a
