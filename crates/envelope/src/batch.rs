@@ -157,7 +157,7 @@ pub fn process_chunk_into(
             Ok(text) => one(redecoder, text, item.line, source, settings, &mut o),
             Err(e) => {
                 let text = String::from_utf8_lossy(bytes);
-                let reason = format!("not UTF-8 text: {e}");
+                let reason = format!("{}: {e}", crate::redecode::NOT_UTF8);
                 let mark = o.out.len();
                 crate::redecode::write_unreadable(&text, &reason, &mut o.out);
                 let at = Place {

@@ -399,24 +399,38 @@ fn what_redecode_wrote_is_written_again_as_it_is() {
         assert_eq!(v["unreadable"], text.as_str());
     }
     // Bytes that are not UTF-8: reported with the text made valid (U+FFFD), and that report,
-    // re-decoded, is written again as it is, its reason still the first pass's.
-    let mut framer = Framer::new(&b"\xff\xfe\n"[..]);
+    // re-decoded, is written again as it is, its reason still the first pass's; also when the
+    // text made valid reads as a JSON object (a fuzz finding) or as a whole envelope.
+    // An envelope with one member whose key holds a byte that is not UTF-8 (0xE9 alone).
+    let mut bad_envelope = tts("\"A2cA9gQChfw=\"").into_bytes();
+    bad_envelope.splice(1..1, b"\"x\xe9\":1,".iter().copied());
     let selection = lpp();
     let mut r = Redecoder::new(&selection);
-    let chunk = framer.next_chunk(1000).unwrap();
-    let first = process_chunk(&mut r, &chunk, "in", &Settings::default()).out;
-    let report = std::str::from_utf8(&first).unwrap().trim_end();
-    assert!(report.contains("not UTF-8 text"), "{report}");
-    let mut again = Vec::new();
-    let outcome = r.redecode(report, &mut again);
-    assert_eq!(std::str::from_utf8(&again).unwrap(), report);
-    assert!(
-        outcome
-            .reason
-            .as_deref()
-            .unwrap_or_default()
-            .contains("not UTF-8 text")
-    );
+    for bytes in [
+        b"\xff\xfe".to_vec(),
+        b"{\"tk \x8b \" : 999}".to_vec(),
+        bad_envelope,
+    ] {
+        let mut input = bytes.clone();
+        input.push(b'\n');
+        let mut framer = Framer::new(&input[..]);
+        let chunk = framer.next_chunk(1000).unwrap();
+        let first = process_chunk(&mut r, &chunk, "in", &Settings::default()).out;
+        let report = std::str::from_utf8(&first).unwrap().trim_end();
+        assert!(report.contains("not UTF-8 text"), "{report}");
+        let v: Value = serde_json::from_str(report).unwrap();
+        assert_eq!(v["unreadable"], *String::from_utf8_lossy(&bytes));
+        let mut again = Vec::new();
+        let outcome = r.redecode(report, &mut again);
+        assert_eq!(std::str::from_utf8(&again).unwrap(), report);
+        assert!(
+            outcome
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("not UTF-8 text")
+        );
+    }
     // A report whose text is a JSON object after all (made by hand) is not taken for one: it
     // is an object of no known shape.
     let made = r#"{"lorafield":{"errors":[]},"unreadable":"{}"}"#;

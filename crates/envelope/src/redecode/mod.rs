@@ -19,8 +19,8 @@ use fields::{
     Fields, clip, is_known_non_uplink, member_span, received_at, shape_of, share_id, string,
 };
 pub use outcome::{Outcome, RecordId, Shape, Status, UplinkIds};
-pub(crate) use text::write_unreadable;
 use text::{Message, Tail, copy, copy_line, same_json};
+pub(crate) use text::{NOT_UTF8, write_unreadable};
 pub use text::{write_compact, write_minified};
 
 /// Why a JSON object that is none of the shapes read fails: what was looked for.

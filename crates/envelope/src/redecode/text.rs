@@ -75,10 +75,15 @@ pub(crate) fn write_unreadable(record: &str, reason: &str, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// The start of the reason given for a record whose bytes are not UTF-8; its report holds the
+/// text made valid (each bad sequence a U+FFFD), which is no longer what was read.
+pub(crate) const NOT_UTF8: &str = "not UTF-8 text";
+
 /// Whether `record` is a report of [`write_unreadable`] (an object of `lorafield` and a string
-/// `unreadable`, nothing else) whose text is still not a JSON object; if so, why, in the
-/// report's own words when it has them (the first pass may have said `not UTF-8 text`, which
-/// the text, made valid UTF-8 then, no longer shows).
+/// `unreadable`, nothing else) that still stands; if so, why, in the report's own words when it
+/// has them. A report stands when its text is still not a JSON object, or when it says the
+/// bytes were not UTF-8 ([`NOT_UTF8`]): the text made valid may read as a JSON object (even an
+/// envelope) while the record read was not one.
 pub(super) fn unreadable_report(record: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -97,13 +102,16 @@ pub(super) fn unreadable_report(record: &str) -> Option<String> {
         message: String,
     }
     let report: Report = serde_json::from_str(record).ok()?;
-    let e = crate::scan::scan(&report.unreadable).err()?;
     let said = report
         .lorafield
         .errors
         .into_iter()
         .find(|e| e.kind == "unreadable")
         .map(|e| e.message);
+    if said.as_deref().is_some_and(|m| m.starts_with(NOT_UTF8)) {
+        return said;
+    }
+    let e = crate::scan::scan(&report.unreadable).err()?;
     Some(said.unwrap_or_else(|| format!("not a JSON object: {e}")))
 }
 
