@@ -5,6 +5,7 @@ use std::path::Path;
 
 use lorafield_codec_lpp::{Encoder, Profile, TYPES};
 
+pub mod counts;
 pub mod gate;
 pub mod naive;
 pub mod paths;

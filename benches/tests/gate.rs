@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use lorafield_benches::counts::Counts;
 use lorafield_benches::gate::{Baseline, RATIOS};
 
 fn manifest_dir() -> &'static Path {
@@ -183,4 +184,88 @@ fn the_gate_binary_passes_fails_and_errs() {
         dir.path(),
     );
     assert_eq!(code, 2);
+}
+
+#[test]
+fn the_counts_baseline_holds_exactly_the_counted_paths() {
+    let out = Command::new(env!("CARGO_BIN_EXE_icount"))
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listed: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let text = std::fs::read_to_string(manifest_dir().join("icounts.tsv")).unwrap();
+    let baseline = Counts::parse(&text).unwrap();
+    let held: Vec<String> = baseline.0.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(
+        held, listed,
+        "benches/icounts.tsv is not icount's list: run `benches/icount.sh --update`"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("# commit ")),
+        "benches/icounts.tsv does not say the commit it was counted on"
+    );
+}
+
+/// `gate counts` on a baseline and a count written here.
+fn gate_counts(dir: &Path, baseline: &str, now: &str, extra: &[&str]) -> (i32, String) {
+    std::fs::write(dir.join("base.tsv"), baseline).unwrap();
+    std::fs::write(dir.join("now.tsv"), now).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gate"))
+        .arg("counts")
+        .arg("--baseline")
+        .arg(dir.join("base.tsv"))
+        .args(extra)
+        .arg(dir.join("now.tsv"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap(), text)
+}
+
+#[test]
+fn the_counts_check_passes_fails_and_errs() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "# commit c\nlpp/a\t100.0\ncodecs/b\t400.0\n";
+
+    let (code, text) = gate_counts(dir.path(), base, "lpp/a\t101.5\ncodecs/b\t300.0\n", &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("all 2 paths within 2% of the baseline"),
+        "{text}"
+    );
+    assert!(text.contains("-25.0%  fewer"), "{text}");
+
+    let (code, text) = gate_counts(dir.path(), base, "codecs/b\t412.0\n", &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("+3.0%  MORE"), "{text}");
+    assert!(text.contains("1 of 1 paths more than 2% above"), "{text}");
+
+    let (code, text) = gate_counts(
+        dir.path(),
+        base,
+        "codecs/b\t412.0\n",
+        &["--tolerance", "0.05"],
+    );
+    assert_eq!(code, 0, "{text}");
+
+    let (code, text) = gate_counts(dir.path(), base, "codecs/new\t1.0\n", &[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("`codecs/new` is not in the baseline"),
+        "{text}"
+    );
+
+    let (code, text) = gate_counts(dir.path(), base, "codecs/b 412\n", &[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("now.tsv: line 1: no tab"), "{text}");
+
+    let (code, text) = gate_counts(dir.path(), base, "lpp/a\t1\n", &["--tolerance", "2"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("a fraction from 0 to 1"), "{text}");
 }

@@ -6,16 +6,23 @@
 //! ```text
 //! gate check  --baseline FILE [--tolerance 0.10] RUN_DIR...
 //! gate update --baseline FILE --commit C --date D --machine M --how H RUN_DIR...
+//! gate counts --baseline FILE [--tolerance 0.02] COUNTS
 //! ```
+//!
+//! `counts` compares instructions a frame (`benches/icount.sh --check`, which writes COUNTS)
+//! with `benches/icounts.tsv`: exit 1 when a path runs more than the tolerance above its
+//! baseline, 2 on any error (a path the baseline lacks included).
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use lorafield_benches::counts::{self, Counts};
 use lorafield_benches::gate::{self, Baseline, Measured, Note};
 
 const USAGE: &str = "usage: gate check --baseline FILE [--tolerance 0.10] RUN_DIR...\n       \
-                     gate update --baseline FILE --commit C --date D --machine M --how H RUN_DIR...";
+                     gate update --baseline FILE --commit C --date D --machine M --how H RUN_DIR...\n       \
+                     gate counts --baseline FILE [--tolerance 0.02] COUNTS";
 
 /// The command line, parsed.
 struct Args {
@@ -107,8 +114,71 @@ fn run(args: &Args) -> Result<bool, gate::Error> {
     Ok(below == 0)
 }
 
+/// `gate counts`: the arguments after `counts`.
+fn parse_counts(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, f64, PathBuf), String> {
+    let (mut baseline, mut tolerance, mut now) = (None, 0.02, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--baseline" => baseline = args.next().map(PathBuf::from),
+            "--tolerance" => {
+                let value = args.next().unwrap_or_default();
+                tolerance = value
+                    .parse()
+                    .ok()
+                    .filter(|t: &f64| (0.0..1.0).contains(t))
+                    .ok_or_else(|| format!("--tolerance {value}: a fraction from 0 to 1"))?;
+            }
+            a if a.starts_with("--") => return Err(format!("unknown option {a}\n{USAGE}")),
+            _ if now.is_none() => now = Some(PathBuf::from(arg)),
+            _ => return Err(format!("one counts file, not two\n{USAGE}")),
+        }
+    }
+    match (baseline, now) {
+        (Some(b), Some(n)) => Ok((b, tolerance, n)),
+        _ => Err(USAGE.into()),
+    }
+}
+
+/// `gate counts`: whether every path counted is within the tolerance of its baseline.
+fn run_counts(baseline: &Path, tolerance: f64, now: &Path) -> Result<bool, String> {
+    let read = |path: &Path| {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Counts::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let rows = counts::compare(&read(baseline)?, &read(now)?)
+        .map_err(|e| format!("{}: {e}", now.display()))?;
+    print!("{}", counts::table(&rows, tolerance));
+    let more = rows.iter().filter(|r| !r.passes(tolerance)).count();
+    let percent = (tolerance * 1000.0).round() / 10.0;
+    if more == 0 {
+        println!(
+            "instruction counts: all {} paths within {percent}% of the baseline",
+            rows.len()
+        );
+    } else {
+        println!(
+            "instruction counts: {more} of {} paths more than {percent}% above the baseline",
+            rows.len()
+        );
+    }
+    Ok(more == 0)
+}
+
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
+    let mut argv = std::env::args().skip(1).peekable();
+    if argv.peek().map(String::as_str) == Some("counts") {
+        argv.next();
+        let outcome = parse_counts(argv).and_then(|(b, t, n)| run_counts(&b, t, &n));
+        return match outcome {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(message) => {
+                eprintln!("gate: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let args = match parse(argv) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("gate: {message}");
