@@ -20,9 +20,10 @@ fn lpp(c: &mut Criterion) {
         input.bytes(),
         input.source
     );
-    let codec = Registry::builtin()
-        .build("cayenne-lpp", &Options::default().profile("tts"))
-        .unwrap();
+    let registry = Registry::builtin();
+    let options = Options::default().profile("tts");
+    let codec = registry.build("cayenne-lpp", &options).unwrap();
+    let builtin = registry.build_builtin("cayenne-lpp", &options).unwrap();
 
     // Both paths must print exactly The Things Stack's text before they are timed.
     if let Some(expected) = &input.expected {
@@ -37,6 +38,14 @@ fn lpp(c: &mut Criterion) {
                 String::from_utf8(ours).unwrap(),
                 expected[i],
                 "lorafield, frame {i}"
+            );
+            let mut ours = Vec::new();
+            let d = lorafield::decode(&builtin, 1, frame, &mut buf);
+            json.write_object(d.data.unwrap(), &mut ours);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                expected[i],
+                "lorafield (Builtin), frame {i}"
             );
             let mut theirs = Vec::new();
             peer::decode_to_json(&mut peer_frames[i], &mut theirs);
@@ -59,6 +68,10 @@ fn lpp(c: &mut Criterion) {
         let mut buf = FieldBuf::<MAX_EVENTS>::new();
         b.iter(|| black_box(lpp.registry_decode(&mut buf)))
     });
+    g.bench_function("lorafield (Builtin into FieldBuf)", |b| {
+        let mut buf = FieldBuf::<MAX_EVENTS>::new();
+        b.iter(|| black_box(lpp.builtin_decode(&mut buf)))
+    });
     g.bench_function("lorafield (CayenneLpp into FieldBuf, static)", |b| {
         let mut buf = FieldBuf::<MAX_EVENTS>::new();
         b.iter(|| black_box(lpp.static_decode(&mut buf)))
@@ -79,6 +92,11 @@ fn lpp(c: &mut Criterion) {
         let mut json = JsonWriter::new();
         let mut out = Vec::with_capacity(1024);
         b.iter(|| black_box(lpp.registry_json(&mut json, &mut out)))
+    });
+    g.bench_function("lorafield (Builtin decode_json)", |b| {
+        let mut json = JsonWriter::new();
+        let mut out = Vec::with_capacity(1024);
+        b.iter(|| black_box(lpp.builtin_json(&mut json, &mut out)))
     });
     g.bench_function("lorafield (CayenneLpp + JsonWriter, static)", |b| {
         let mut json = JsonWriter::new();

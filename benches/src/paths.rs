@@ -305,18 +305,22 @@ pub struct Lpp {
     pub codec: Arc<dyn Codec>,
     /// The concrete codec.
     pub direct: CayenneLpp,
+    /// The registry's codec as a [`Builtin`] (`Registry::build_builtin`, profile `tts`).
+    pub builtin: Builtin,
 }
 
 impl Lpp {
     /// The frames of [`lpp_frames`] and both codecs.
     pub fn new(frames: Vec<Vec<u8>>) -> Lpp {
-        let codec = Registry::builtin()
-            .build("cayenne-lpp", &Options::default().profile("tts"))
-            .expect("codec");
+        let registry = Registry::builtin();
+        let options = Options::default().profile("tts");
         Lpp {
             frames,
-            codec,
+            codec: registry.build("cayenne-lpp", &options).expect("codec"),
             direct: CayenneLpp::new(Profile::Tts),
+            builtin: registry
+                .build_builtin("cayenne-lpp", &options)
+                .expect("built in"),
         }
     }
 
@@ -326,6 +330,19 @@ impl Lpp {
         let mut n = 0;
         for frame in &self.frames {
             n += lorafield::decode(&*self.codec, 1, frame, buf)
+                .data
+                .map_or(0, <[_]>::len);
+        }
+        n
+    }
+
+    /// `lorafield (Builtin into FieldBuf)`: the registry's [`Builtin`] through
+    /// `lorafield::decode` (a `match` inlined here, no virtual call).
+    #[inline(never)]
+    pub fn builtin_decode<'a>(&'a self, buf: &mut FieldBuf<'a, MAX_EVENTS>) -> usize {
+        let mut n = 0;
+        for frame in &self.frames {
+            n += lorafield::decode(&self.builtin, 1, frame, buf)
                 .data
                 .map_or(0, <[_]>::len);
         }
@@ -363,6 +380,19 @@ impl Lpp {
         for frame in &self.frames {
             out.clear();
             let outcome = lorafield::decode_json(&*self.codec, 1, frame, json, out);
+            n += outcome.data.map_or(0, |r| r.len());
+        }
+        n
+    }
+
+    /// `lorafield (Builtin decode_json)`: the registry's [`Builtin`] through
+    /// `lorafield::decode_json`.
+    #[inline(never)]
+    pub fn builtin_json(&self, json: &mut JsonWriter, out: &mut Vec<u8>) -> usize {
+        let mut n = 0;
+        for frame in &self.frames {
+            out.clear();
+            let outcome = lorafield::decode_json(&self.builtin, 1, frame, json, out);
             n += outcome.data.map_or(0, |r| r.len());
         }
         n

@@ -15,12 +15,14 @@ use lorafield_benches::paths::{self, CODECS, Lpp};
 use lorafield_benches::{lpp_frames, peer};
 
 /// The paths of `benches/lpp.rs`.
-const LPP: [&str; 8] = [
+const LPP: [&str; 10] = [
     "lpp/decode-only/lorafield (dyn Codec into FieldBuf)",
+    "lpp/decode-only/lorafield (Builtin into FieldBuf)",
     "lpp/decode-only/lorafield (CayenneLpp into FieldBuf, static)",
     "lpp/decode-only/lorafield (CayenneLpp::decode_into a FieldBuf)",
     "lpp/decode-only/cayenne_lpp 0.4",
     "lpp/decode+json/lorafield (decode_json)",
+    "lpp/decode+json/lorafield (Builtin decode_json)",
     "lpp/decode+json/lorafield (CayenneLpp + JsonWriter, static)",
     "lpp/decode+json/lorafield (FieldBuf + JsonWriter)",
     "lpp/decode+json/cayenne_lpp 0.4 + serde_json",
@@ -50,12 +52,14 @@ fn run(path: &str, iterations: usize) -> Option<usize> {
         for _ in 0..iterations {
             n = n.wrapping_add(match which {
                 0 => lpp.registry_decode(&mut buf),
-                1 => lpp.static_decode(&mut buf),
-                2 => lpp.decode_into(&mut buf),
-                3 => peer::decode_only(&mut peer_frames) as usize,
-                4 => lpp.registry_json(&mut json, &mut out),
-                5 => lpp.static_json(&mut json, &mut out),
-                6 => lpp.fieldbuf_json(&mut buf, &mut json, &mut out),
+                1 => lpp.builtin_decode(&mut buf),
+                2 => lpp.static_decode(&mut buf),
+                3 => lpp.decode_into(&mut buf),
+                4 => peer::decode_only(&mut peer_frames) as usize,
+                5 => lpp.registry_json(&mut json, &mut out),
+                6 => lpp.builtin_json(&mut json, &mut out),
+                7 => lpp.static_json(&mut json, &mut out),
+                8 => lpp.fieldbuf_json(&mut buf, &mut json, &mut out),
                 _ => peer::json_all(&mut peer_frames, &mut out),
             });
             black_box(n);
