@@ -1,6 +1,6 @@
 //! The codec contract.
 
-use crate::{DecodeError, FieldStore, Sink};
+use crate::{DecodeError, FieldCore, FieldStore, Ran, Sink};
 
 /// The most application payload a LoRaWAN uplink carries: 242 bytes, at the fastest data
 /// rates of the Regional Parameters (a MAC payload of at most 250 bytes, less the 7-byte frame
@@ -74,19 +74,25 @@ pub trait Codec: Send + Sync {
         self.decode(uplink, store)
     }
 
-    /// [`Codec::decode_store`] of `Uplink::new(f_port, payload)` (no receive time, seed 0):
-    /// what [`crate::FieldBuf::decode_payload`] calls, with the port and the payload passed
-    /// in registers rather than an [`Uplink`] built in memory for each frame. The default
-    /// builds the uplink and calls [`Codec::decode_store`]; a codec with a generic decoder
-    /// overrides it as it does [`Codec::decode_store`].
+    /// [`Codec::decode_store`] of `Uplink::new(f_port, payload)` (no receive time, seed 0) into
+    /// a [`crate::FieldBuf`] given as its state and events (`core`) and its text area, with
+    /// the buffer cleared before and finished after ([`FieldCore::run`]): what
+    /// [`crate::FieldBuf::decode_payload`] calls. The port, the payload and the buffer are
+    /// passed in registers and the outcome comes back in registers ([`Ran`]), so that a call
+    /// through `dyn Codec` builds nothing in memory for each frame. The default runs
+    /// [`Codec::decode_store`]; a codec with a generic decoder overrides it as it does
+    /// [`Codec::decode_store`].
     #[inline]
-    fn decode_payload_store<'a>(
+    fn decode_frame<'a>(
         &self,
         f_port: u8,
         payload: &'a [u8],
-        store: &mut FieldStore<'a, '_>,
-    ) -> Result<(), DecodeError> {
-        self.decode_store(Uplink::new(f_port, payload), store)
+        core: &mut FieldCore<'a>,
+        text: &mut [u8],
+    ) -> Ran {
+        core.run(text, self, |store| {
+            self.decode_store(Uplink::new(f_port, payload), store)
+        })
     }
 
     /// Decodes `uplink` into the JSON writer's sink ([`crate::json::JsonWriter::decode`]). The
@@ -187,13 +193,16 @@ impl<T: GenericCodec> Codec for T {
     }
 
     #[inline]
-    fn decode_payload_store<'a>(
+    fn decode_frame<'a>(
         &self,
         f_port: u8,
         payload: &'a [u8],
-        store: &mut FieldStore<'a, '_>,
-    ) -> Result<(), DecodeError> {
-        self.decode_generic(Uplink::new(f_port, payload), store)
+        core: &mut FieldCore<'a>,
+        text: &mut [u8],
+    ) -> Ran {
+        let mut store = core.start(text);
+        let result = self.decode_generic(Uplink::new(f_port, payload), &mut store);
+        store.finish(result, self)
     }
 
     #[cfg(feature = "alloc")]

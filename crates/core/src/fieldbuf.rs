@@ -1,5 +1,7 @@
 //! A fixed-capacity sink that never allocates.
 
+use core::marker::PhantomData;
+
 use crate::dynamic::{DynValue, Note, Severity, Span, Stored, StoredNote};
 use crate::{Codec, Container, DecodeError, Decoded, ErrorKind, Event, Field, Sink, Uplink, Value};
 
@@ -34,6 +36,8 @@ struct State {
     notes: [StoredNote; MAX_NOTES],
     n_notes: usize,
     normalized: Option<Span>,
+    /// The error of the last decode ([`FieldCore::run`]), read only when it says it failed.
+    error: Option<DecodeError>,
 }
 
 /// A sink that stores up to `N` events (fields and containers) in place, httparse-style: no
@@ -134,9 +138,108 @@ struct State {
 /// out)`.
 #[derive(Debug, Clone)]
 pub struct FieldBuf<'a, const N: usize, const T: usize = TEXT_CAPACITY> {
-    events: [Event<'a>; N],
     text: [u8; T],
+    core: FieldCore<'a, [Event<'a>; N]>,
+}
+
+/// A [`FieldBuf`]'s state and events, its capacity erased (`E` is `[Event<'a>]` behind a
+/// reference): with its text area, what [`Codec::decode_frame`] receives, in registers, to
+/// clear the buffer, decode a frame into it and finish it ([`FieldCore::run`]). Nothing of it is
+/// public but that.
+#[derive(Debug, Clone)]
+pub struct FieldCore<'a, E: ?Sized = [Event<'a>]> {
     state: State,
+    events_of: PhantomData<Event<'a>>,
+    events: E,
+}
+
+/// How a decode into a [`FieldBuf`] went, returned in registers by [`Codec::decode_frame`]
+/// ([`FieldCore::run`] makes it): how many events the result's data holds (none when the frame
+/// was rejected as a whole) and whether the frame failed (its error then kept in the buffer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ran {
+    /// The events stored, or [`REJECTED`] (more than any buffer holds, so that the result's
+    /// data is `events.get(..data_len)`, one test).
+    data_len: usize,
+    failed: bool,
+}
+
+/// [`Ran::data_len`] of a frame rejected as a whole.
+const REJECTED: usize = usize::MAX;
+
+impl Ran {
+    /// How many events the result's data holds; `None` when the frame was rejected as a whole.
+    pub const fn data_len(self) -> Option<usize> {
+        if self.data_len == REJECTED {
+            None
+        } else {
+            Some(self.data_len)
+        }
+    }
+
+    /// Whether decoding stopped at an error.
+    pub const fn failed(self) -> bool {
+        self.failed
+    }
+}
+
+impl<'a> FieldCore<'a> {
+    /// The buffer, cleared, as a [`FieldStore`] with `text` as its text area: what a codec's
+    /// [`Codec::decode_frame`] decodes into before [`FieldStore::finish`].
+    #[inline(always)]
+    pub fn start<'b>(&'b mut self, text: &'b mut [u8]) -> FieldStore<'a, 'b> {
+        let mut store = FieldStore {
+            events: &mut self.events,
+            len: 0,
+            state: &mut self.state,
+            text,
+        };
+        store.clear();
+        store
+    }
+
+    /// Clears the buffer, runs `decode` into it and finishes it: [`FieldCore::start`], then
+    /// [`FieldStore::finish`] with `codec`'s [`Codec::keeps_partial`].
+    #[inline(always)]
+    pub fn run<C: Codec + ?Sized>(
+        &mut self,
+        text: &mut [u8],
+        codec: &C,
+        decode: impl FnOnce(&mut FieldStore<'a, '_>) -> Result<(), DecodeError>,
+    ) -> Ran {
+        let mut store = self.start(text);
+        let result = decode(&mut store);
+        store.finish(result, codec)
+    }
+}
+
+impl FieldStore<'_, '_> {
+    /// Ends a frame decoded since [`FieldCore::start`], whose decoder returned `result`:
+    /// containers a failing decode left open are removed ([`FieldStore::abandon_open`]), those
+    /// a succeeding one left open closed; the error is kept for the buffer's result, and the
+    /// frame rejected as a whole when the error's kind says so ([`ErrorKind::rejects_frame`])
+    /// or `codec` keeps no partial results ([`Codec::keeps_partial`]).
+    #[inline(always)]
+    pub fn finish<C: Codec + ?Sized>(mut self, result: Result<(), DecodeError>, codec: &C) -> Ran {
+        let (rejected, failed) = match result {
+            Ok(()) => {
+                if self.state.depth > 0 {
+                    self.close_all();
+                }
+                (false, false)
+            }
+            Err(e) => {
+                self.abandon_open();
+                self.state.error = Some(e);
+                (e.kind.rejects_frame() || !codec.keeps_partial(), true)
+            }
+        };
+        // The count is written back as the store is dropped.
+        Ran {
+            data_len: if rejected { REJECTED } else { self.len },
+            failed,
+        }
+    }
 }
 
 /// A [`FieldBuf`] seen without its capacity in the type: the concrete sink that
@@ -169,18 +272,22 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     /// An empty buffer.
     pub const fn new() -> Self {
         FieldBuf {
-            events: [EMPTY; N],
             text: [0; T],
-            state: State {
-                len: 0,
-                open: [0; MAX_DEPTH],
-                depth: 0,
-                warnings: [DecodeError::new(0, ErrorKind::SinkFull); MAX_WARNINGS],
-                n_warnings: 0,
-                text_len: 0,
-                notes: [NO_NOTE; MAX_NOTES],
-                n_notes: 0,
-                normalized: None,
+            core: FieldCore {
+                state: State {
+                    len: 0,
+                    open: [0; MAX_DEPTH],
+                    depth: 0,
+                    warnings: [DecodeError::new(0, ErrorKind::SinkFull); MAX_WARNINGS],
+                    n_warnings: 0,
+                    text_len: 0,
+                    notes: [NO_NOTE; MAX_NOTES],
+                    n_notes: 0,
+                    normalized: None,
+                    error: None,
+                },
+                events_of: PhantomData,
+                events: [EMPTY; N],
             },
         }
     }
@@ -189,9 +296,9 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     #[inline]
     pub fn store(&mut self) -> FieldStore<'a, '_> {
         FieldStore {
-            events: &mut self.events,
-            len: self.state.len,
-            state: &mut self.state,
+            events: &mut self.core.events,
+            len: self.core.state.len,
+            state: &mut self.core.state,
             text: &mut self.text,
         }
     }
@@ -199,7 +306,9 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     /// The text area's used part: run-time keys, strings and messages, which events and notes
     /// refer to by [`Span`].
     pub fn text(&self) -> &[u8] {
-        self.text.get(..self.state.text_len).unwrap_or_default()
+        self.text
+            .get(..self.core.state.text_len)
+            .unwrap_or_default()
     }
 
     /// What the buffer holds as a result without an error: for fields pushed by hand (a
@@ -211,15 +320,16 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
             warnings: self.warnings(),
             text: self.text(),
             notes: self.notes(),
-            normalized: self.state.normalized,
+            normalized: self.core.state.normalized,
         }
     }
 
     /// The notes stored (run-time errors and warnings with text).
     pub fn notes(&self) -> &[StoredNote] {
-        self.state
+        self.core
+            .state
             .notes
-            .get(..self.state.n_notes)
+            .get(..self.core.state.n_notes)
             .unwrap_or_default()
     }
 
@@ -232,14 +342,18 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     /// The events stored, in the order they came: fields and container openings, each
     /// opening followed by its subtree ([`Event::subtree_len`]).
     pub fn events(&self) -> &[Event<'a>] {
-        self.events.get(..self.state.len).unwrap_or_default()
+        self.core
+            .events
+            .get(..self.core.state.len)
+            .unwrap_or_default()
     }
 
     /// The warnings stored.
     pub fn warnings(&self) -> &[DecodeError] {
-        self.state
+        self.core
+            .state
             .warnings
-            .get(..self.state.n_warnings)
+            .get(..self.core.state.n_warnings)
             .unwrap_or_default()
     }
 
@@ -268,8 +382,9 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     }
 
     /// [`FieldBuf::decode`] of `Uplink::new(f_port, payload)` (no receive time, seed 0), through
-    /// [`Codec::decode_payload_store`]: the port and the payload reach the codec in registers
-    /// (what `lorafield::decode` calls).
+    /// [`Codec::decode_frame`]: the port, the payload and the buffer reach the codec in
+    /// registers, and the codec clears and finishes the buffer itself (what `lorafield::decode`
+    /// calls).
     ///
     /// ```
     /// use lorafield_core::{DecodeError, Field, FieldBuf, GenericCodec, Sink, Uplink, Value};
@@ -299,9 +414,8 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
         f_port: u8,
         payload: &'a [u8],
     ) -> Decoded<'s, 'a> {
-        self.run(codec, |store| {
-            codec.decode_payload_store(f_port, payload, store)
-        })
+        let ran = codec.decode_frame(f_port, payload, &mut self.core, &mut self.text);
+        self.decoded(ran)
     }
 
     /// Clears the buffer, runs `decode` into it and returns the result (see
@@ -312,43 +426,23 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
         codec: &C,
         decode: impl FnOnce(&mut FieldStore<'a, '_>) -> Result<(), DecodeError>,
     ) -> Decoded<'s, 'a> {
-        let mut store = self.store();
-        store.clear();
-        let result = decode(&mut store);
-        let error = match result {
-            Ok(()) => {
-                if store.state.depth > 0 {
-                    store.close_all();
-                }
-                None
-            }
-            Err(e) => {
-                store.abandon_open();
-                Some(e)
-            }
-        };
-        let len = store.len;
-        drop(store);
-        let rejected = error.is_some_and(|e| e.kind.rejects_frame() || !codec.keeps_partial());
+        let core: &mut FieldCore<'a> = &mut self.core;
+        let ran = core.run(&mut self.text, codec, decode);
+        self.decoded(ran)
+    }
+
+    /// The result of the decode that `ran` tells of.
+    #[inline(always)]
+    fn decoded(&self, ran: Ran) -> Decoded<'_, 'a> {
+        let state = &self.core.state;
         Decoded {
-            data: if rejected {
-                None
-            } else {
-                self.events.get(..len)
-            },
-            error,
-            warnings: self
-                .state
-                .warnings
-                .get(..self.state.n_warnings)
-                .unwrap_or_default(),
-            text: self.text.get(..self.state.text_len).unwrap_or_default(),
-            notes: self
-                .state
-                .notes
-                .get(..self.state.n_notes)
-                .unwrap_or_default(),
-            normalized: self.state.normalized,
+            // `REJECTED` is past the end of any buffer.
+            data: self.core.events.get(..ran.data_len),
+            error: if ran.failed { state.error } else { None },
+            warnings: state.warnings.get(..state.n_warnings).unwrap_or_default(),
+            text: self.text.get(..state.text_len).unwrap_or_default(),
+            notes: state.notes.get(..state.n_notes).unwrap_or_default(),
+            normalized: state.normalized,
         }
     }
 }
@@ -647,10 +741,10 @@ impl<'a, const N: usize, const T: usize> Sink<'a> for FieldBuf<'a, N, T> {
         channel: Option<u8>,
         n: usize,
     ) -> Result<Option<&mut [Event<'a>]>, ErrorKind> {
-        let depth = self.state.depth;
+        let depth = self.core.state.depth;
         open_object(
-            &mut self.events,
-            &mut self.state.len,
+            &mut self.core.events,
+            &mut self.core.state.len,
             depth,
             name,
             channel,
@@ -885,7 +979,7 @@ mod tests {
     #[test]
     fn decode_payload_is_decode_of_the_plain_uplink() {
         /// The port, the payload's length and whether anything beyond them was set: a codec
-        /// with `Codec`'s default `decode_payload_store`.
+        /// with `Codec`'s default `decode_frame`.
         struct Plain;
         impl Codec for Plain {
             fn id(&self) -> &'static str {
@@ -929,6 +1023,46 @@ mod tests {
             by_payload.error,
             Some(DecodeError::new(3, ErrorKind::CodecError))
         );
+    }
+
+    #[test]
+    fn decode_frame_rejects_clears_and_keeps_the_error() {
+        /// Two fields, then an error at the payload's length; keeps nothing when `keep` is off.
+        struct Fails {
+            keep: bool,
+        }
+        impl crate::GenericCodec for Fails {
+            const ID: &'static str = "fails";
+            fn decode_generic<'a, S: Sink<'a> + ?Sized>(
+                &self,
+                uplink: Uplink<'a>,
+                sink: &mut S,
+            ) -> Result<(), DecodeError> {
+                let e = |k| DecodeError::new(uplink.payload.len(), k);
+                sink.field(u("a", 1)).map_err(e)?;
+                sink.open("o", None, Container::Object).map_err(e)?;
+                sink.field(u("b", 2)).map_err(e)?;
+                if uplink.payload.is_empty() {
+                    return sink.close().map_err(e);
+                }
+                Err(e(ErrorKind::OutOfRange))
+            }
+            fn keeps_partial(&self) -> bool {
+                self.keep
+            }
+        }
+        let mut b = FieldBuf::<8>::new();
+        let error = Some(DecodeError::new(2, ErrorKind::OutOfRange));
+        // Kept: the open object is removed, the field before it stays.
+        let d = b.decode_payload(&Fails { keep: true }, 1, &[0, 0]);
+        assert_eq!((d.data.map(<[_]>::len), d.error), (Some(1), error));
+        // Rejected: no data, the same error.
+        let d = b.decode_payload(&Fails { keep: false }, 1, &[0, 0]);
+        assert_eq!((d.data, d.error), (None, error));
+        // The next frame starts clean: no error left from the last one.
+        let d = b.decode_payload(&Fails { keep: false }, 1, &[]);
+        assert_eq!((d.data.map(<[_]>::len), d.error), (Some(3), None));
+        assert_eq!(b.events()[1].subtree_len(), 1);
     }
 
     #[test]

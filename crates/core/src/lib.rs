@@ -57,7 +57,9 @@ mod view;
 pub use codec::{Codec, GenericCodec, MAX_PAYLOAD, Uplink};
 pub use decoded::Decoded;
 pub use error::{Context, DecodeError, ErrorKind, Limit};
-pub use fieldbuf::{FieldBuf, FieldStore, MAX_DEPTH, MAX_NOTES, MAX_WARNINGS, TEXT_CAPACITY};
+pub use fieldbuf::{
+    FieldBuf, FieldCore, FieldStore, MAX_DEPTH, MAX_NOTES, MAX_WARNINGS, Ran, TEXT_CAPACITY,
+};
 pub use sink::{Container, Event, Sink};
 pub use value::{Field, Value};
 pub use view::{Members, Node};
