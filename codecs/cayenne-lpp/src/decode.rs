@@ -18,18 +18,46 @@
 
 use lorafield_core::{DecodeError, ErrorKind, Event, Field, GenericCodec, Sink, Uplink, Value};
 
-use crate::types::{Layout, NOT_A_TYPE, Num, Profile, Sorted};
+use crate::types::{Layout, NOT_A_TYPE, Num, Profile, Sorted, Table, entry};
 
 /// The Cayenne LPP codec in one profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Clone, Copy)]
 pub struct CayenneLpp {
     profile: Profile,
+    /// The profile's table ([`Profile::table`]), held so that the loop reads it with one load
+    /// rather than choosing it by the profile on each frame.
+    table: &'static Table,
+}
+
+impl PartialEq for CayenneLpp {
+    fn eq(&self, other: &Self) -> bool {
+        self.profile == other.profile
+    }
+}
+
+impl Eq for CayenneLpp {}
+
+impl core::fmt::Debug for CayenneLpp {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CayenneLpp")
+            .field("profile", &self.profile)
+            .finish()
+    }
+}
+
+impl Default for CayenneLpp {
+    fn default() -> Self {
+        CayenneLpp::new(Profile::default())
+    }
 }
 
 impl CayenneLpp {
     /// The codec in `profile`.
     pub const fn new(profile: Profile) -> Self {
-        CayenneLpp { profile }
+        CayenneLpp {
+            profile,
+            table: profile.table(),
+        }
     }
 
     /// The codec's profile.
@@ -54,7 +82,7 @@ impl CayenneLpp {
                 return Err(at(ErrorKind::UnexpectedEof));
             };
             // An unknown type's record is longer than any payload: one test for both.
-            let t = self.profile.entry(ty);
+            let t = entry(self.table, ty);
             let end = pos + t.record_len;
             if end > payload.len() {
                 return Err(at(if t.record_len == NOT_A_TYPE {

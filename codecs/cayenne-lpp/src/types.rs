@@ -330,7 +330,7 @@ static UNKNOWN: Type = {
     t
 };
 
-type Table = [&'static Type; 256];
+pub(crate) type Table = [&'static Type; 256];
 
 /// The type of each type byte in a profile ([`UNKNOWN`] where there is none).
 // Evaluated at compile time only: an index out of range would fail the build.
@@ -379,13 +379,23 @@ impl Profile {
     /// [`NOT_A_TYPE`].
     #[inline(always)]
     pub(crate) fn entry(self, ty: u8) -> &'static Type {
-        let table = match self {
+        entry(self.table(), ty)
+    }
+
+    /// The profile's table: its type for each type byte.
+    pub(crate) const fn table(self) -> &'static Table {
+        match self {
             Profile::Tts => &TTS_TABLE,
             Profile::Extended => &EXTENDED_TABLE,
-        };
-        // A table has an entry for every byte.
-        table.get(usize::from(ty)).copied().unwrap_or(&UNKNOWN)
+        }
     }
+}
+
+/// `table`'s entry for a type byte: its type, or one whose record length is [`NOT_A_TYPE`].
+#[inline(always)]
+pub(crate) fn entry(table: &'static Table, ty: u8) -> &'static Type {
+    // A table has an entry for every byte.
+    table.get(usize::from(ty)).copied().unwrap_or(&UNKNOWN)
 }
 
 impl fmt::Display for Profile {
