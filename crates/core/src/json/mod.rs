@@ -8,6 +8,7 @@
 
 mod num;
 mod order;
+mod rank;
 mod sink;
 mod text;
 
@@ -48,6 +49,7 @@ pub struct JsonWriter {
     levels: Vec<sink::Level>,
     warnings: Vec<DecodeError>,
     keys: Option<alloc::boxed::Box<sink::KeyCache>>,
+    ranks: rank::Ranks,
     notes: Vec<StoredNote>,
     text: Vec<u8>,
     normalized: Option<core::ops::Range<usize>>,
@@ -183,6 +185,7 @@ impl JsonWriter {
             levels: Vec::new(),
             warnings: Vec::new(),
             keys: None,
+            ranks: rank::Ranks::new(),
             notes: Vec::new(),
             text: Vec::new(),
             normalized: None,

@@ -1,151 +1,51 @@
 //! An object's members put in key order: the fragment records the JSON sink keeps of its
 //! rendered members, and their sort.
 //!
-//! A fragment is 24 bytes: the first 16 bytes of its key's text (which decide nearly every
-//! comparison: `temperature_1` and `temperature_2` differ within them) and where its text
-//! starts. Keys that tie on 16 bytes are compared as rendered, escapes undone, so that the
-//! record needs neither the name nor the channel.
+//! A fragment is its key's rank (see [`super::rank`]: ranks order as the keys' text, and
+//! equal ranks are equal keys) and where its text starts, in one word, so that a member is
+//! recorded with one store of it and compared with one comparison.
 
 use core::cmp::Ordering;
 
-use super::suffix;
-
-/// A rendered object member: 16 bytes of key and where its text starts, stored with three
-/// moves. Its name and channel are not kept: keys that tie on their prefix (rare: `name_`
-/// and a channel fit in 16 bytes for names of up to 12 bytes) are compared as rendered.
+/// A rendered object member: its key's rank and where its text starts, in one word.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Frag {
-    /// The first 16 bytes of the key's text, big-endian, zero-padded, in two halves (a `u128`
-    /// field would align the record to 32 bytes).
-    high: u64,
-    low: u64,
-    /// Where its text starts in the buffer (at its leading comma), in the low half; where it
-    /// ends in the high half, set only when an object of more than 16 members is sorted (its
-    /// fragments are moved, so the next one's start no longer says). One word: one move.
-    span: u64,
+    /// The rank in the high half, where its text starts in the buffer (at its leading comma)
+    /// in the low half: ordered as (key, input order).
+    word: u64,
+    /// Where its text ends, set only when an object of more than 16 members is sorted (its
+    /// fragments are moved, so the next one's start no longer says).
+    end: u64,
 }
 
 impl Frag {
     #[inline(always)]
-    pub(super) fn new(prefix: u128, start: usize) -> Frag {
+    pub(super) fn new(rank: u32, start: usize) -> Frag {
         Frag {
-            high: (prefix >> 64) as u64,
-            low: prefix as u64,
-            span: start as u64,
+            word: (u64::from(rank) << 32) | start as u32 as u64,
+            end: 0,
         }
     }
 
     #[inline(always)]
     fn start(&self) -> usize {
-        self.span as u32 as usize
+        self.word as u32 as usize
     }
 
     #[inline(always)]
     fn end(&self) -> usize {
-        (self.span >> 32) as usize
+        self.end as usize
     }
 
     #[inline(always)]
-    pub(super) fn prefix(&self) -> u128 {
-        (u128::from(self.high) << 64) | u128::from(self.low)
+    pub(super) fn rank(&self) -> u32 {
+        (self.word >> 32) as u32
     }
 
-    /// Compares two members' keys as their text; their rendered text is in `buf` at their
-    /// starts less `base`.
-    #[inline]
-    fn cmp_key(&self, other: &Frag, buf: &[u8], base: usize) -> Ordering {
-        self.prefix().cmp(&other.prefix()).then_with(|| {
-            let at = |f: &Frag| (f.start() + 2).saturating_sub(base);
-            rendered_key_cmp(buf, at(self), at(other))
-        })
+    /// The same member with its key's rank changed (the ranks were spread out again).
+    pub(super) fn set_rank(&mut self, rank: u32) {
+        self.word = (u64::from(rank) << 32) | (self.word & 0xffff_ffff);
     }
-}
-
-/// The first 16 bytes of a key's text (`name` + `_<channel>`), big-endian, zero-padded: keys
-/// whose prefixes differ compare as their prefixes do.
-pub(super) fn key_prefix16(name: &str, channel: Option<u8>) -> u128 {
-    let (s, l) = suffix(channel);
-    let mut prefix = [0u8; 16];
-    let text = name.bytes().chain(s.into_iter().take(l));
-    for (slot, b) in prefix.iter_mut().zip(text) {
-        *slot = b;
-    }
-    u128::from_be_bytes(prefix)
-}
-
-/// Compares two keys rendered as JSON string bodies at `a` and `b` in `buf` (each ends at its
-/// unescaped closing quote) as the text they stand for: bytewise, after undoing the escapes
-/// that [`super::text::put_escaped`] writes. Rendered text without escapes is the key's text
-/// itself, compared as it is read (a repeated key is equal at its closing quote).
-#[inline(never)]
-fn rendered_key_cmp(buf: &[u8], a: usize, b: usize) -> Ordering {
-    // Eight bytes at a time while they are equal and hold neither a quote nor a backslash.
-    let word = |at: usize| {
-        buf.get(at..at + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map(u64::from_le_bytes)
-    };
-    let mut k = 0;
-    while let (Some(x), Some(y)) = (word(a + k), word(b + k)) {
-        if x != y || special(x) {
-            break;
-        }
-        k += 8;
-    }
-    while let (Some(&x), Some(&y)) = (buf.get(a + k), buf.get(b + k)) {
-        if x == b'\\' || y == b'\\' {
-            break;
-        }
-        match (x == b'"', y == b'"') {
-            (true, true) => return Ordering::Equal,
-            (true, false) => return Ordering::Less,
-            (false, true) => return Ordering::Greater,
-            (false, false) if x != y => return x.cmp(&y),
-            _ => k += 1,
-        }
-    }
-    unescaped(buf, a).cmp(unescaped(buf, b))
-}
-
-/// Whether some byte of `w` is a quote or a backslash.
-#[inline(always)]
-fn special(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    (zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))) != 0
-}
-
-/// The bytes of the JSON string body at `at` in `buf`, unescaped, up to its closing quote.
-fn unescaped(buf: &[u8], at: usize) -> impl Iterator<Item = u8> + '_ {
-    let mut i = at;
-    core::iter::from_fn(move || {
-        let b = *buf.get(i)?;
-        match b {
-            b'"' => None,
-            b'\\' => {
-                let e = *buf.get(i + 1)?;
-                i += 2;
-                Some(match e {
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'u' => {
-                        // `\u00XX`: a control character.
-                        let hex = |k: usize| buf.get(k).and_then(|&h| char::from(h).to_digit(16));
-                        let (hi, lo) = (hex(i + 2)?, hex(i + 3)?);
-                        i += 4;
-                        (hi * 16 + lo) as u8
-                    }
-                    other => other,
-                })
-            }
-            _ => {
-                i += 1;
-                Some(b)
-            }
-        }
-    })
 }
 
 /// An object's members in key order: positions into its fragments, and whether some key is
@@ -158,49 +58,35 @@ pub(super) enum Sorted<'o> {
     Large,
 }
 
-/// Sorts an object's members by their keys (rendered in `buf`), equal keys in input order: up
-/// to 16 as positions into `frags`, in `small`; more by sorting `frags` itself, each
-/// fragment's end set first.
+/// Sorts an object's members by their keys' ranks, equal keys in input order: up to 16 as
+/// positions into `frags`, in `small`; more by sorting `frags` itself, each fragment's end set
+/// first.
 #[inline(always)]
 pub(super) fn sort_order<'o>(
     small: &'o mut [u8; 16],
     frags: &mut [Frag],
-    buf: &[u8],
     end: usize,
 ) -> Sorted<'o> {
     match small.get_mut(..frags.len()) {
         Some(order) => {
-            let repeated = sort_positions(order, frags, buf);
+            let repeated = sort_positions(order, frags);
             Sorted::Small(order, repeated)
         }
-        None => sort_large(frags, buf, end),
+        None => sort_large(frags, end),
     }
 }
 
 /// [`sort_order`] for more than 16 members.
 #[cold]
 #[inline(never)]
-fn sort_large(frags: &mut [Frag], buf: &[u8], end: usize) -> Sorted<'static> {
+fn sort_large(frags: &mut [Frag], end: usize) -> Sorted<'static> {
     let mut next = end as u64;
     for f in frags.iter_mut().rev() {
-        let start = f.span & 0xffff_ffff;
-        f.span = start | (next << 32);
-        next = start;
+        f.end = next;
+        next = f.start() as u64;
     }
-    // By prefix and start, then the runs of tied prefixes (rare) by whole keys.
-    frags.sort_unstable_by_key(|f| (f.high, f.low, f.start()));
-    let mut rest = &mut *frags;
-    while let Some((first, _)) = rest.split_first() {
-        let run = rest
-            .iter()
-            .position(|f| f.prefix() != first.prefix())
-            .unwrap_or(rest.len());
-        let (tied, after) = rest.split_at_mut(run);
-        if tied.len() > 1 {
-            tied.sort_by(|a, b| a.cmp_key(b, buf, 0).then(a.start().cmp(&b.start())));
-        }
-        rest = after;
-    }
+    // By rank, then start: equal keys in input order.
+    frags.sort_unstable_by_key(|f| f.word);
     Sorted::Large
 }
 
@@ -251,7 +137,7 @@ impl Text<'_> {
         for k in 0..n {
             let Some((i, f)) = frag(k) else { break };
             if let Some((_, next)) = frag(k + 1)
-                && next.cmp_key(f, self.src, self.base) == Ordering::Equal
+                && next.rank() == f.rank()
             {
                 continue;
             }
@@ -282,20 +168,21 @@ impl Text<'_> {
 /// Sorts positions into `frags` by the fragments' keys, equal keys in input order (their
 /// starts grow with it). Returns whether some key is repeated.
 ///
-/// Up to four members (most objects) go through a branch-free sorting network on the first 15
-/// bytes of the keys (the last byte of the 16 holds the position): random member order makes a
-/// comparison's branch a coin toss. Prefixes that tie fall back to the insertion sort on whole
-/// keys.
+/// Up to four members (most objects) go through a branch-free sorting network on the ranks
+/// (the low byte of each value holds the position): random member order makes a comparison's
+/// branch a coin toss. A repeated key falls back to the insertion sort.
 #[inline(always)]
-fn sort_positions(order: &mut [u8], frags: &[Frag], buf: &[u8]) -> bool {
+fn sort_positions(order: &mut [u8], frags: &[Frag]) -> bool {
     let n = order.len();
     if (2..=4).contains(&n) {
-        let mut v = [u128::MAX; 4];
+        let mut v = [u64::MAX; 4];
         for (i, slot) in v.iter_mut().enumerate().take(n) {
-            let prefix = frags.get(i).map_or(u128::MAX, Frag::prefix);
-            *slot = (prefix & !0xff) | i as u128;
+            let rank = frags
+                .get(i)
+                .map_or(u64::from(u32::MAX), |f| u64::from(f.rank()));
+            *slot = (rank << 8) | i as u64;
         }
-        let exchange = |v: &mut [u128; 4], i: usize, j: usize| {
+        let exchange = |v: &mut [u64; 4], i: usize, j: usize| {
             if let (Some(&a), Some(&b)) = (v.get(i), v.get(j)) {
                 if let Some(x) = v.get_mut(i) {
                     *x = a.min(b);
@@ -323,7 +210,7 @@ fn sort_positions(order: &mut [u8], frags: &[Frag], buf: &[u8]) -> bool {
     for (i, slot) in order.iter_mut().enumerate() {
         *slot = i as u8;
     }
-    let frag = |i: u8| frags.get(usize::from(i));
+    let rank = |i: u8| frags.get(usize::from(i)).map_or(0, Frag::rank);
     let mut repeated = false;
     for i in 1..order.len() {
         let mut j = i;
@@ -331,10 +218,7 @@ fn sort_positions(order: &mut [u8], frags: &[Frag], buf: &[u8]) -> bool {
             let (Some(&a), Some(&b)) = (order.get(j - 1), order.get(j)) else {
                 break;
             };
-            let (Some(fa), Some(fb)) = (frag(a), frag(b)) else {
-                break;
-            };
-            match fa.cmp_key(fb, buf, 0) {
+            match rank(a).cmp(&rank(b)) {
                 Ordering::Less => break,
                 Ordering::Equal => {
                     repeated = true;
@@ -375,83 +259,4 @@ fn copy_within(dst: &mut [u8], pos: usize, src: &[u8], start: usize, end: usize)
         },
     }
     pos + n
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::json::key_cmp;
-    use crate::json::put_key;
-    use alloc::vec;
-
-    /// Names that tie on 16 bytes with and without channels, and names that need escapes
-    /// (sorting as their text, not as their escaped text).
-    const NAMES: [&str; 14] = [
-        "",
-        "a",
-        "a\"",
-        "a\\",
-        "a\n",
-        "a\u{1}",
-        "a\u{1f}b",
-        "a#",
-        "a]",
-        "relative_humidity",
-        "relative_humidity_",
-        "relative_humidit\"y",
-        "relative_humidit\u{0}",
-        "relative_humidit",
-    ];
-    const CHANNELS: [Option<u8>; 6] = [None, Some(0), Some(1), Some(10), Some(2), Some(255)];
-
-    /// Renders `,"<key>":` at `at` in `buf`, as the sink does; where the key's body starts.
-    fn render(buf: &mut [u8], at: usize, name: &str, channel: Option<u8>) -> usize {
-        let end = put_key(buf, at + 1, name, channel);
-        buf[at] = b',';
-        assert!(end < at + 200);
-        at + 2
-    }
-
-    #[test]
-    fn rendered_keys_compare_as_their_text() {
-        let mut buf = vec![0u8; 512];
-        for a in NAMES {
-            for b in NAMES {
-                for ca in CHANNELS {
-                    for cb in CHANNELS {
-                        let x = render(&mut buf, 0, a, ca);
-                        let y = render(&mut buf, 256, b, cb);
-                        assert_eq!(
-                            rendered_key_cmp(&buf, x, y),
-                            key_cmp((a, ca), (b, cb)),
-                            "{a:?} {ca:?} {b:?} {cb:?}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn prefixes_order_as_the_keys_unless_they_tie() {
-        for a in NAMES {
-            for b in NAMES {
-                for ca in CHANNELS {
-                    for cb in CHANNELS {
-                        let (x, y) = (key_prefix16(a, ca), key_prefix16(b, cb));
-                        if x != y {
-                            assert_eq!(x.cmp(&y), key_cmp((a, ca), (b, cb)), "{a:?} {b:?}");
-                        }
-                    }
-                }
-            }
-        }
-        // `name_` and a channel: 16 bytes tell `temperature_1` from `temperature_2`.
-        assert!(key_prefix16("temperature", Some(1)) < key_prefix16("temperature", Some(2)));
-        assert!(key_prefix16("temperature", Some(10)) < key_prefix16("temperature", Some(2)));
-        assert_eq!(
-            key_prefix16("relative_humidity", Some(2)),
-            key_prefix16("relative_humidity", Some(3))
-        );
-    }
 }

@@ -2,7 +2,8 @@
 //! rendered members is fixed afterwards.
 //!
 //! Every member is rendered with a leading comma (`,"temperature_3":27.2`) and recorded as a
-//! fragment: its key's 16-byte prefix and where it starts in the buffer (it ends where the
+//! fragment: its key's rank (a number ordered as the keys, `rank.rs`) and where it starts in
+//! the buffer (it ends where the
 //! next member of its container starts, or where the container ends). When a container closes, its
 //! members are already the text if they came in key order (the first comma becomes `{` or
 //! `[`); otherwise the fragments are copied out in key order, the last of a repeated key kept.
@@ -12,7 +13,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::order::{Frag, Text, key_prefix16, sort_order};
+use super::order::{Frag, Text, sort_order};
+use super::rank::Ranks;
 use super::text::{SLACK, bound_of, put_byte};
 use super::{
     JsonWriter, dyn_bound, put_dyn_key, put_dyn_value, put_key, put_value, write_problems,
@@ -38,9 +40,8 @@ pub(super) struct CachedKey {
     name: usize,
     /// The name's length and the channel (`0x100` for none): [`tag`].
     tag: u64,
-    /// The key's 16-byte prefix in two halves (a `u128` would align the entry to 16 bytes).
-    high: u64,
-    low: u64,
+    /// The key's rank ([`super::rank`]).
+    rank: u32,
     len: u8,
     text: [u8; 32],
 }
@@ -139,6 +140,8 @@ pub struct JsonSink<'w> {
     warnings: &'w mut Vec<DecodeError>,
     /// A fixed number of sets: a set's index needs no bounds check.
     keys: &'w mut KeyCache,
+    /// Every key rendered so far, with its rank.
+    ranks: &'w mut Ranks,
     notes: Notes<'w>,
     /// Events (fields and openings) that may still come before `sink_full`.
     left: usize,
@@ -177,6 +180,7 @@ impl JsonWriter {
             top: Level::top(),
             warnings: &mut self.warnings,
             keys: self.keys.get_or_insert_with(new_key_cache),
+            ranks: &mut self.ranks,
             notes: Notes {
                 notes: &mut self.notes,
                 text: &mut self.text,
@@ -345,14 +349,14 @@ impl JsonSink<'_> {
     }
 
     /// Writes `,"<name>_<channel>":` at `start`, from the key cache when it holds the key;
-    /// returns the end and the key's 16-byte prefix.
+    /// returns the end and the key's rank.
     #[inline(always)]
     fn put_member_key(
         &mut self,
         start: usize,
         name: &'static str,
         channel: Option<u8>,
-    ) -> (usize, u128) {
+    ) -> (usize, u32) {
         let address = name.as_ptr() as usize;
         let tag = tag(name, channel);
         // Multiplicative hashing of name and channel: the top bits of the product.
@@ -367,12 +371,11 @@ impl JsonSink<'_> {
                 None
             };
             if let Some(key) = hit {
-                let (text, len) = (key.text, key.len);
-                let prefix = (u128::from(key.high) << 64) | u128::from(key.low);
+                let (text, len, rank) = (key.text, key.len, key.rank);
                 if let Some(dst) = self.buf.get_mut(start..start + 32) {
                     dst.copy_from_slice(&text);
                 }
-                return (start + usize::from(len), prefix);
+                return (start + usize::from(len), rank);
             }
         }
         self.put_new_key(start, name, channel, set)
@@ -389,11 +392,21 @@ impl JsonSink<'_> {
         name: &'static str,
         channel: Option<u8>,
         set: usize,
-    ) -> (usize, u128) {
+    ) -> (usize, u32) {
+        let (frags, keys) = (&mut *self.frags, &mut *self.keys);
+        // When the ranks are spread out, the cached keys and the members recorded so far take
+        // their new ranks (in the same order).
+        let rank = self.ranks.rank(name, channel, |ranks| {
+            for f in frags.iter_mut() {
+                f.set_rank(ranks.renumbered(f.rank()));
+            }
+            for key in keys.iter_mut().flatten() {
+                key.rank = ranks.renumbered(key.rank);
+            }
+        });
         let buf: &mut [u8] = &mut self.buf[..];
         let after_comma = put_byte(buf, start, b',');
         let end = put_key(buf, after_comma, name, channel);
-        let prefix = key_prefix16(name, channel);
         if let (Some(text), Some([first, second])) = (
             buf.get(start..start + 32).filter(|_| end - start <= 32),
             self.keys.get_mut(set),
@@ -404,25 +417,24 @@ impl JsonSink<'_> {
             first.len = (end - start) as u8;
             first.name = name.as_ptr() as usize;
             first.tag = tag(name, channel);
-            first.high = (prefix >> 64) as u64;
-            first.low = prefix as u64;
+            first.rank = rank;
         }
-        (end, prefix)
+        (end, rank)
     }
 
     /// Records a member of the current object rendered from `start`.
     #[inline(always)]
-    fn record(&mut self, prefix: u128, start: usize) -> usize {
-        // Members whose prefixes tie count as out of order: the sort compares them whole.
+    fn record(&mut self, rank: u32, start: usize) -> usize {
+        // A repeated key counts as out of order: the sort keeps the last.
         let level = &mut self.top;
         if level.ascending
             && self.frags.len() > level.first
             && let Some(last) = self.frags.last()
-            && last.prefix() >= prefix
+            && last.rank() >= rank
         {
             level.ascending = false;
         }
-        self.frags.push(Frag::new(prefix, start));
+        self.frags.push(Frag::new(rank, start));
         self.frags.len() - 1
     }
 
@@ -463,7 +475,7 @@ impl JsonSink<'_> {
         let end = self.pos;
         let frags = self.frags.get_mut(level.first..).unwrap_or_default();
         let mut small = [0u8; 16];
-        let sorted = sort_order(&mut small, frags, self.buf, end);
+        let sorted = sort_order(&mut small, frags, end);
         // The members' text, copied out of the way; read back at its place in the buffer less
         // `body`.
         self.spare.clear();
@@ -531,7 +543,7 @@ impl JsonSink<'_> {
         }
         // Sorted as a list of positions (moving bytes, not fragments).
         let mut small = [0u8; 16];
-        let sorted = sort_order(&mut small, frags, self.buf, self.pos);
+        let sorted = sort_order(&mut small, frags, self.pos);
         // Assembled in the spare buffer at a position kept in a register (each push into `out`
         // would wait on the `Vec`'s length stored by the one before), then appended at once.
         let need = self.pos + 3 + TAIL;
@@ -574,7 +586,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         let object = self.top.container == Container::Object;
         self.reserve(8 + 6 * field.name.len() + bound_of(&field.value));
         let start = self.pos;
-        let (key_end, prefix) = if object {
+        let (key_end, rank) = if object {
             self.put_member_key(start, field.name, field.channel)
         } else {
             (put_byte(self.buf, start, b','), 0)
@@ -582,7 +594,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         let pos = put_value(self.buf, key_end, &field.value);
         self.pos = pos;
         if object {
-            self.record(prefix, start);
+            self.record(rank, start);
         }
         Ok(())
     }
@@ -600,13 +612,13 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         let object = self.level().container == Container::Object;
         self.reserve(8 + 6 * name.len());
         let start = self.pos;
-        let (pos, prefix) = if object {
+        let (pos, rank) = if object {
             self.put_member_key(start, name, channel)
         } else {
             (put_byte(self.buf, start, b','), 0)
         };
         self.pos = pos;
-        let member = object.then(|| self.record(prefix, start));
+        let member = object.then(|| self.record(rank, start));
         self.push(Level {
             container,
             body: pos,
@@ -619,7 +631,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         Ok(())
     }
 
-    /// Rendered in one pass when its members come in key order (their 8-byte key prefixes
+    /// Rendered in one pass when its members come in key order (their keys' ranks
     /// strictly increasing): `,"gps_1":{"altitude":..,"latitude":..}` with no container
     /// opened; otherwise, or when it would reach `sink_full` or the nesting limit, in steps.
     #[inline(always)]
@@ -639,7 +651,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         });
         self.reserve(need);
         let start = self.pos;
-        let (body, prefix) = if in_object {
+        let generation = self.ranks.generation;
+        let (body, rank) = if in_object {
             self.put_member_key(start, name, channel)
         } else {
             (put_byte(self.buf, start, b','), 0)
@@ -653,7 +666,8 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             last = Some(p);
             pos = put_value(self.buf, key_end, &m.value);
         }
-        if !sorted {
+        // Ranks spread out meanwhile are not comparable with the ones taken before.
+        if !sorted || self.ranks.generation != generation {
             return self.object_in_steps(name, channel, members);
         }
         // `{` over the first member's comma.
@@ -665,7 +679,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         self.pos = pos;
         self.left -= events;
         if in_object {
-            self.record(prefix, start);
+            self.record(rank, start);
         }
         Ok(())
     }
@@ -1166,8 +1180,226 @@ mod tests {
     }
 
     #[test]
-    fn keys_that_tie_on_their_prefix_sort_as_text() {
-        // 16 bytes do not tell these apart: they are compared as rendered, escapes undone.
+    fn ranks_spread_out_in_the_middle_of_a_frame() {
+        // Each new key falls between the one before and `c`: the gap between ranks halves
+        // each time, so that the ranks are spread out while members are recorded, in a nested
+        // object and (likely) while an object is pushed whole; the order must not change.
+        static STEPS: [Step; 52] = [
+            F("c", None, 1),
+            F("a", None, 2),
+            Open("n", None, Object),
+            F("b", None, 1),
+            F("bb", None, 2),
+            F("bbb", None, 3),
+            F("bbbb", None, 4),
+            F("bbbbb", None, 5),
+            F("bbbbbb", None, 6),
+            F("bbbbbbb", None, 7),
+            F("bbbbbbbb", None, 8),
+            F("bbbbbbbbb", None, 9),
+            F("bbbbbbbbbb", None, 10),
+            F("bbbbbbbbbbb", None, 11),
+            F("bbbbbbbbbbbb", None, 12),
+            F("bbbbbbbbbbbbb", None, 13),
+            F("bbbbbbbbbbbbbb", None, 14),
+            F("bbbbbbbbbbbbbbb", None, 15),
+            F("bbbbbbbbbbbbbbbb", None, 16),
+            F("bbbbbbbbbbbbbbbbb", None, 17),
+            F("bbbbbbbbbbbbbbbbbb", None, 18),
+            F("bbbbbbbbbbbbbbbbbbb", None, 19),
+            F("bbbbbbbbbbbbbbbbbbbb", None, 20),
+            F("a", None, 3),
+            Close,
+            Obj(
+                "o",
+                Some(0),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbb", 21),
+                    ("bbbbbbbbbbbbbbbbbbbbbb", 22),
+                    ("bbbbbbbbbbbbbbbbbbbbbbb", 23),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(1),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbb", 24),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbb", 25),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbb", 26),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(2),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbb", 27),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbb", 28),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 29),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(3),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 30),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 31),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 32),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(4),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 33),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 34),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 35),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(5),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 36),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 37),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 38),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(6),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 39),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 40),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 41),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(7),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 42),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 43),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 44),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(8),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 45),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 46),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 47),
+                ],
+            ),
+            Obj(
+                "o",
+                Some(9),
+                &[
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 48),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 49),
+                    ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 50),
+                ],
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                51,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                52,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                53,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                54,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                55,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                56,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                57,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                58,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                59,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                60,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                61,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                62,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                63,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                64,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                65,
+            ),
+            F(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                None,
+                66,
+            ),
+            F("c", None, 3),
+        ];
+        let codec = Script(&STEPS);
+        let mut w = JsonWriter::with_max_events(256);
+        let mut out = Vec::new();
+        w.decode(&codec, Uplink::new(1, &[]), &mut out);
+        assert!(w.ranks.generation > 0, "the ranks were spread out");
+        let out = String::from_utf8(out).unwrap();
+        // The same through a FieldBuf, with a writer that has ranked these keys before.
+        assert_eq!(both_within::<256>(&STEPS), out);
+        let at = |key: &str| out.find(key).unwrap();
+        assert!(at("\"a\":") < at("\"b\":") && at("\"b\":") < at("\"bb\":"));
+        let last_b = alloc::format!("\"{}\":", "b".repeat(66));
+        assert!(at(&last_b) < at("\"c\":0.3") && !out.contains("\"c\":0.1"));
+        assert!(at("\"c\":0.3") < at("\"n\":") && at("\"n\":") < at("\"o_0\":"));
+    }
+
+    #[test]
+    fn keys_with_long_common_prefixes_sort_as_text() {
+        // Keys that share 16 bytes and more, and keys with escapes: ranked as their text.
         let out = both(&[
             F("relative_humidity", Some(3), 1),
             F("relative_humidity", Some(10), 2),
