@@ -202,7 +202,7 @@ fn put_decimal_other(buf: &mut [u8], pos: usize, digits: i64, scale: u8) -> usiz
 /// is longer.
 #[inline(always)]
 fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> Option<usize> {
-    let ascii = ascii8(m);
+    let ascii = ascii8_short(m);
     let frac = u32::from(scale);
     // Trailing zeros of the fraction are not printed. Most readings have none: one test.
     let mut strip = 0;
@@ -284,6 +284,18 @@ fn ascii8(x: u64) -> u64 {
     let (hi, lo) = ((x / 10_000) as usize, (x % 10_000) as usize);
     let pair = |i: usize| u64::from(PAIRS.get(i).copied().unwrap_or(0x3030));
     pair(hi / 100) | (pair(hi % 100) << 16) | (pair(lo / 100) << 32) | (pair(lo % 100) << 48)
+}
+
+/// [`ascii8`] for the readings of most sensors: below 10^4, two lookups, the first four
+/// digits `0000`.
+#[inline(always)]
+fn ascii8_short(x: u64) -> u64 {
+    if x < 10_000 {
+        let pair = |i: usize| u64::from(PAIRS.get(i).copied().unwrap_or(0x3030));
+        let x = x as usize;
+        return 0x3030_3030 | (pair(x / 100) << 32) | (pair(x % 100) << 48);
+    }
+    ascii8(x)
 }
 
 /// `m / 10^frac` with a sign, digit by digit: text longer than 16 characters or a fraction of
@@ -455,6 +467,17 @@ mod tests {
             assert_eq!(
                 core::str::from_utf8(&bytes).unwrap(),
                 alloc::format!("{m:016}")
+            );
+        }
+    }
+
+    #[test]
+    fn short_readings_take_two_lookups_and_the_same_digits() {
+        for m in (0..20_000).chain([99_999_999, 12_345_678]) {
+            assert_eq!(ascii8_short(m), ascii8(m), "{m}");
+            assert_eq!(
+                core::str::from_utf8(&ascii8_short(m).to_le_bytes()).unwrap(),
+                alloc::format!("{m:08}")
             );
         }
     }
