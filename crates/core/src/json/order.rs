@@ -4,6 +4,13 @@
 //! A fragment is its key's rank (see [`super::rank`]: ranks order as the keys' text, and
 //! equal ranks are equal keys) and where its text starts, in one word, so that a member is
 //! recorded with one store of it and compared with one comparison.
+//!
+//! Measured (instructions a frame, LPP decode + JSON through the registry): ranks in place of
+//! 16-byte key prefixes (three stores a member, a network on 128-bit values, keys tied on 16
+//! bytes compared as rendered text), 1,800.0 to 1,703.5. Not kept: objects of 5 to 16 members
+//! sorted by the comparators of Batcher's network for 8 or 16 that touch them (a loop over a
+//! table, the values on the stack) instead of by insertion, 1,703.5 to 1,714.2 (the TTS frames
+//! with more than four top-level members have 5 or 12, the twelve 28 insertion steps).
 
 use core::cmp::Ordering;
 
