@@ -5,7 +5,12 @@
 //! time takes a rank halfway between its neighbours'. When two neighbours leave no room, the
 //! ranks are spread out evenly again ([`Ranks::renumbered`] maps an old rank to its new one, so
 //! that the key cache and the members recorded so far are updated with them). Equal keys (the
-//! same text from two names) share a rank. Only the key cache's misses come here.
+//! same text from two names) share a rank. Only the key cache's misses come here, and they
+//! find a key they have ranked before by its name's address and channel in a hash index
+//! (open addressing, at most half full): the sorted keys are searched only for a name not
+//! seen before. Without the index, Milesight's 61 models (more keys than the key cache holds,
+//! 0.45 misses a frame) went from 3,177.1 to 3,404.1 instructions a frame to JSON through the
+//! registry: each miss searched the sorted keys, about 9 text comparisons.
 
 use alloc::vec::Vec;
 
@@ -19,11 +24,31 @@ struct Ranked {
     rank: u32,
 }
 
+/// A name (by address) and channel with its key's rank, in the hash index; address 0 is an
+/// empty slot.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    name: usize,
+    /// The name's length and the channel (`0x100` for none).
+    tag: u64,
+    rank: u32,
+}
+
+/// Where a name and channel's search of the index starts.
+fn home(name: usize, tag: u64, mask: usize) -> usize {
+    let hash = (name as u64 ^ (tag << 48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (hash >> 32) as usize & mask
+}
+
 /// Every key rendered so far, in key order, with ranks increasing from 1 (0 and `u32::MAX` are
 /// never ranks).
 #[derive(Debug, Clone)]
 pub(super) struct Ranks {
     keys: Vec<Ranked>,
+    /// The names seen, by address and channel: a power of two of slots, or none.
+    index: Vec<Slot>,
+    /// Slots of `index` in use.
+    used: usize,
     /// How many times the ranks were spread out: a rank taken before a change of this is stale.
     pub(super) generation: u32,
 }
@@ -33,6 +58,8 @@ impl Ranks {
     pub(super) const fn new() -> Ranks {
         Ranks {
             keys: Vec::new(),
+            index: Vec::new(),
+            used: 0,
             generation: 0,
         }
     }
@@ -71,6 +98,11 @@ impl Ranks {
 
     /// Spreads the ranks out evenly, in the same order.
     pub(super) fn spread(&mut self) {
+        let mut index = core::mem::take(&mut self.index);
+        for slot in index.iter_mut().filter(|s| s.name != 0) {
+            slot.rank = self.renumbered(slot.rank);
+        }
+        self.index = index;
         let step = self.step();
         for (i, k) in self.keys.iter_mut().enumerate() {
             k.rank = (i as u32 + 1) * step;
@@ -98,8 +130,16 @@ impl Ranks {
         channel: Option<u8>,
         spread: impl FnOnce(&Ranks),
     ) -> u32 {
+        let address = name.as_ptr() as usize;
+        let tag = ((name.len() as u64) << 16) | u64::from(channel.map_or(0x100, u16::from));
+        if let Some(rank) = self.indexed(address, tag) {
+            return rank;
+        }
         let at = match self.find(name, channel) {
-            Ok(rank) => return rank,
+            Ok(rank) => {
+                self.remember(address, tag, rank);
+                return rank;
+            }
             Err(at) => at,
         };
         let rank = match self.between(at) {
@@ -111,7 +151,53 @@ impl Ranks {
             }
         };
         self.insert(at, name, channel, rank);
+        self.remember(address, tag, rank);
         rank
+    }
+
+    /// The rank of a name and channel seen before.
+    fn indexed(&self, name: usize, tag: u64) -> Option<u32> {
+        let mask = self.index.len().checked_sub(1)?;
+        let mut i = home(name, tag, mask);
+        // At most half the slots are used: the search meets an empty one.
+        loop {
+            let slot = self.index.get(i)?;
+            if slot.name == name && slot.tag == tag {
+                return Some(slot.rank);
+            }
+            if slot.name == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Enters a name and channel into the index (not there yet), growing it to stay at most
+    /// half full.
+    fn remember(&mut self, name: usize, tag: u64, rank: u32) {
+        if 2 * (self.used + 1) > self.index.len() {
+            let old = core::mem::take(&mut self.index);
+            self.index = alloc::vec![Slot::default(); (2 * old.len()).max(64)];
+            self.used = 0;
+            for slot in old.into_iter().filter(|s| s.name != 0) {
+                self.place(slot);
+            }
+        }
+        self.place(Slot { name, tag, rank });
+    }
+
+    /// Puts `slot` in the first empty slot from its home (the index has one).
+    fn place(&mut self, slot: Slot) {
+        let mask = self.index.len().wrapping_sub(1);
+        let mut i = home(slot.name, slot.tag, mask);
+        while let Some(s) = self.index.get_mut(i) {
+            if s.name == 0 {
+                *s = slot;
+                self.used += 1;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
     }
 }
 
