@@ -8,7 +8,7 @@
 //! `[`); otherwise the fragments are copied out in key order, the last of a repeated key kept.
 //! Nothing is stored per field but its text, which is what makes this the fast path to JSON.
 //!
-//! The key cache is in `keys.rs`, [`JsonWriter::decode`](crate::JsonWriter::decode) and the
+//! The key cache is in `keys.rs`, [`JsonWriter::decode`](crate::json::JsonWriter::decode) and the
 //! result's tail in `decode.rs`. Measured and not kept (instructions a frame, LPP decode + JSON
 //! through the registry): the sorted top-level members appended to the output one by one
 //! (`Vec::extend_from_slice`, a `memcpy` call each) instead of assembled in the spare buffer
@@ -84,7 +84,8 @@ struct Notes<'w> {
     normalized: &'w mut Option<Range<usize>>,
 }
 
-/// A sink that renders JSON as the codec pushes fields: see [`JsonWriter::decode`].
+/// A sink that renders JSON as the codec pushes fields: see
+/// [`JsonWriter::decode`](crate::json::JsonWriter::decode).
 #[derive(Debug)]
 pub struct JsonSink<'w> {
     buf: &'w mut Vec<u8>,
