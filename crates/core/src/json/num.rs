@@ -138,6 +138,11 @@ pub(super) fn put_js_number(buf: &mut [u8], pos: usize, v: f64) -> usize {
 #[inline(always)]
 pub(super) fn put_decimal(buf: &mut [u8], pos: usize, digits: i64, scale: u8) -> usize {
     let magnitude = digits.unsigned_abs();
+    if scale <= 2
+        && let Some(end) = put_small(buf, pos, magnitude, scale, digits < 0)
+    {
+        return end;
+    }
     if (1..100_000_000).contains(&magnitude)
         && scale <= 7
         && let Some(end) = put_short(buf, pos, magnitude, scale, digits < 0)
@@ -235,6 +240,61 @@ fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
     }
     Some(put_word(buf, pos, text, len as usize))
 }
+
+/// [`put_decimal`] for scales up to 2 with an integer part below 1,000: the integer part's
+/// text from a table, the fraction's one or two digits after it. `None` when the integer part
+/// is larger.
+#[inline(always)]
+fn put_small(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> Option<usize> {
+    let (q, r) = match scale {
+        0 => (m, 0),
+        1 => (m / 10, m % 10),
+        _ => (m / 100, m % 100),
+    };
+    let entry = *SMALL.get(usize::try_from(q).ok()?)?;
+    let mut len = entry >> 24;
+    let mut text = u64::from(entry & 0x00ff_ffff);
+    if r != 0 {
+        // `r` < 10 at scale 1, < 100 at scale 2 (its second digit dropped when `0`).
+        let (frac, n) = match scale {
+            1 => (u64::from(b'0') + r, 1),
+            _ => {
+                let pair = u64::from(PAIRS.get(r as usize).copied().unwrap_or(0x3030));
+                match r % 10 {
+                    0 => (pair & 0xff, 1),
+                    _ => (pair, 2),
+                }
+            }
+        };
+        text |= (u64::from(b'.') | (frac << 8)) << (8 * len);
+        len += 1 + n;
+    }
+    if negative {
+        text = (text << 8) | u64::from(b'-');
+        len += 1;
+    }
+    Some(put_word(buf, pos, text, len as usize))
+}
+
+/// 0 to 999 as text (little-endian, first character in the low byte) with its length in the
+/// high byte.
+static SMALL: [u32; 1000] = {
+    let mut t = [0u32; 1000];
+    let mut i = 0;
+    while i < 1000 {
+        let (a, b, c) = ((i / 100) as u32, ((i / 10) % 10) as u32, (i % 10) as u32);
+        let zero = b'0' as u32;
+        t[i] = if i >= 100 {
+            (3 << 24) | (zero + a) | ((zero + b) << 8) | ((zero + c) << 16)
+        } else if i >= 10 {
+            (2 << 24) | (zero + b) | ((zero + c) << 8)
+        } else {
+            (1 << 24) | (zero + c)
+        };
+        i += 1;
+    }
+    t
+};
 
 /// `10^i` for `i` up to 19; beyond, more than any `u64`.
 static POWERS_OF_TEN: [u64; 32] = {
@@ -350,6 +410,20 @@ mod tests {
 
     fn d(digits: i64, scale: u8) -> String {
         text(|b| put_decimal(b, 0, digits, scale))
+    }
+
+    #[test]
+    fn small_scales_print_as_rust_prints_the_value() {
+        // Scales 0 to 2 around the table's edge (integer parts 999 and 1,000), both signs:
+        // the quotient by 10 or 100 is the nearest double to the decimal, whose shortest text
+        // is the decimal's.
+        for scale in 0..=2u8 {
+            let divisor = [1.0, 10.0, 100.0][usize::from(scale)];
+            for digits in -120_000..=120_000i64 {
+                let expected = alloc::format!("{}", digits as f64 / divisor);
+                assert_eq!(d(digits, scale), expected, "{digits} / 10^{scale}");
+            }
+        }
     }
 
     #[test]
