@@ -75,22 +75,16 @@ pub trait Codec: Send + Sync {
     }
 
     /// [`Codec::decode_store`] of `Uplink::new(f_port, payload)` (no receive time, seed 0) into
-    /// a [`crate::FieldBuf`] given as its state and events (`core`) and its text area, with
-    /// the buffer cleared before and finished after ([`FieldCore::run`]): what
+    /// a [`crate::FieldBuf`] with the default text area, given as its state, text area and
+    /// events (`core`: one fat pointer), with the buffer cleared before and finished after ([`FieldCore::run`]): what
     /// [`crate::FieldBuf::decode_payload`] calls. The port, the payload and the buffer are
     /// passed in registers and the outcome comes back in registers ([`Ran`]), so that a call
     /// through `dyn Codec` builds nothing in memory for each frame. The default runs
     /// [`Codec::decode_store`]; a codec with a generic decoder overrides it as it does
     /// [`Codec::decode_store`].
     #[inline]
-    fn decode_frame<'a>(
-        &self,
-        f_port: u8,
-        payload: &'a [u8],
-        core: &mut FieldCore<'a>,
-        text: &mut [u8],
-    ) -> Ran {
-        core.run(text, self, |store| {
+    fn decode_frame<'a>(&self, f_port: u8, payload: &'a [u8], core: &mut FieldCore<'a>) -> Ran {
+        core.run(self, |store| {
             self.decode_store(Uplink::new(f_port, payload), store)
         })
     }
@@ -193,14 +187,8 @@ impl<T: GenericCodec> Codec for T {
     }
 
     #[inline]
-    fn decode_frame<'a>(
-        &self,
-        f_port: u8,
-        payload: &'a [u8],
-        core: &mut FieldCore<'a>,
-        text: &mut [u8],
-    ) -> Ran {
-        let mut store = core.start(text);
+    fn decode_frame<'a>(&self, f_port: u8, payload: &'a [u8], core: &mut FieldCore<'a>) -> Ran {
+        let mut store = core.start();
         let result = self.decode_generic(Uplink::new(f_port, payload), &mut store);
         store.finish(result, self)
     }

@@ -138,18 +138,19 @@ struct State {
 /// out)`.
 #[derive(Debug, Clone)]
 pub struct FieldBuf<'a, const N: usize, const T: usize = TEXT_CAPACITY> {
-    text: [u8; T],
-    core: FieldCore<'a, [Event<'a>; N]>,
+    core: FieldCore<'a, [Event<'a>; N], T>,
 }
 
-/// A [`FieldBuf`]'s state and events, its capacity erased (`E` is `[Event<'a>]` behind a
-/// reference): with its text area, what [`Codec::decode_frame`] receives, in registers, to
-/// clear the buffer, decode a frame into it and finish it ([`FieldCore::run`]). Nothing of it is
-/// public but that.
+/// A [`FieldBuf`]'s state, text area and events, the events' capacity erased (`E` is
+/// `[Event<'a>]` behind a reference): what [`Codec::decode_frame`] receives, in two registers,
+/// to clear the buffer, decode a frame into it and finish it ([`FieldCore::run`]). The text
+/// area is held here, not beside it, so that it is reached from the same pointer: passed apart
+/// it took two more arguments, on the stack. Nothing of it is public but that.
 #[derive(Debug, Clone)]
-pub struct FieldCore<'a, E: ?Sized = [Event<'a>]> {
+pub struct FieldCore<'a, E: ?Sized = [Event<'a>], const T: usize = TEXT_CAPACITY> {
     state: State,
     events_of: PhantomData<Event<'a>>,
+    text: [u8; T],
     events: E,
 }
 
@@ -183,16 +184,16 @@ impl Ran {
     }
 }
 
-impl<'a> FieldCore<'a> {
-    /// The buffer, cleared, as a [`FieldStore`] with `text` as its text area: what a codec's
-    /// [`Codec::decode_frame`] decodes into before [`FieldStore::finish`].
+impl<'a, const T: usize> FieldCore<'a, [Event<'a>], T> {
+    /// The buffer, cleared, as a [`FieldStore`]: what a codec's [`Codec::decode_frame`]
+    /// decodes into before [`FieldStore::finish`].
     #[inline(always)]
-    pub fn start<'b>(&'b mut self, text: &'b mut [u8]) -> FieldStore<'a, 'b> {
+    pub fn start(&mut self) -> FieldStore<'a, '_> {
         let mut store = FieldStore {
             events: &mut self.events,
             len: 0,
             state: &mut self.state,
-            text,
+            text: &mut self.text,
         };
         store.clear();
         store
@@ -203,11 +204,10 @@ impl<'a> FieldCore<'a> {
     #[inline(always)]
     pub fn run<C: Codec + ?Sized>(
         &mut self,
-        text: &mut [u8],
         codec: &C,
         decode: impl FnOnce(&mut FieldStore<'a, '_>) -> Result<(), DecodeError>,
     ) -> Ran {
-        let mut store = self.start(text);
+        let mut store = self.start();
         let result = decode(&mut store);
         store.finish(result, codec)
     }
@@ -272,7 +272,6 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     /// An empty buffer.
     pub const fn new() -> Self {
         FieldBuf {
-            text: [0; T],
             core: FieldCore {
                 state: State {
                     len: 0,
@@ -287,6 +286,7 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
                     error: None,
                 },
                 events_of: PhantomData,
+                text: [0; T],
                 events: [EMPTY; N],
             },
         }
@@ -299,14 +299,15 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
             events: &mut self.core.events,
             len: self.core.state.len,
             state: &mut self.core.state,
-            text: &mut self.text,
+            text: &mut self.core.text,
         }
     }
 
     /// The text area's used part: run-time keys, strings and messages, which events and notes
     /// refer to by [`Span`].
     pub fn text(&self) -> &[u8] {
-        self.text
+        self.core
+            .text
             .get(..self.core.state.text_len)
             .unwrap_or_default()
     }
@@ -380,7 +381,11 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     ) -> Decoded<'s, 'a> {
         self.run(codec, |store| codec.decode_store(uplink, store))
     }
+}
 
+/// With the default text area only: [`Codec::decode_frame`] receives the buffer as a
+/// [`FieldCore`] of [`TEXT_CAPACITY`] bytes of text.
+impl<'a, const N: usize> FieldBuf<'a, N> {
     /// [`FieldBuf::decode`] of `Uplink::new(f_port, payload)` (no receive time, seed 0), through
     /// [`Codec::decode_frame`]: the port, the payload and the buffer reach the codec in
     /// registers, and the codec clears and finishes the buffer itself (what `lorafield::decode`
@@ -414,10 +419,12 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
         f_port: u8,
         payload: &'a [u8],
     ) -> Decoded<'s, 'a> {
-        let ran = codec.decode_frame(f_port, payload, &mut self.core, &mut self.text);
+        let ran = codec.decode_frame(f_port, payload, &mut self.core);
         self.decoded(ran)
     }
+}
 
+impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
     /// Clears the buffer, runs `decode` into it and returns the result (see
     /// [`FieldBuf::decode`]).
     #[inline(always)]
@@ -426,8 +433,8 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
         codec: &C,
         decode: impl FnOnce(&mut FieldStore<'a, '_>) -> Result<(), DecodeError>,
     ) -> Decoded<'s, 'a> {
-        let core: &mut FieldCore<'a> = &mut self.core;
-        let ran = core.run(&mut self.text, codec, decode);
+        let core: &mut FieldCore<'a, [Event<'a>], T> = &mut self.core;
+        let ran = core.run(codec, decode);
         self.decoded(ran)
     }
 
@@ -440,7 +447,7 @@ impl<'a, const N: usize, const T: usize> FieldBuf<'a, N, T> {
             data: self.core.events.get(..ran.data_len),
             error: if ran.failed { state.error } else { None },
             warnings: state.warnings.get(..state.n_warnings).unwrap_or_default(),
-            text: self.text.get(..state.text_len).unwrap_or_default(),
+            text: self.core.text.get(..state.text_len).unwrap_or_default(),
             notes: state.notes.get(..state.n_notes).unwrap_or_default(),
             normalized: state.normalized,
         }

@@ -90,17 +90,11 @@ impl Codec for Builtin {
     // alone it stayed out of line, a call a frame: LPP's Builtin path 280.2 instructions a
     // frame against 274.9).
     #[inline(always)]
-    fn decode_frame<'a>(
-        &self,
-        f_port: u8,
-        payload: &'a [u8],
-        core: &mut FieldCore<'a>,
-        text: &mut [u8],
-    ) -> Ran {
+    fn decode_frame<'a>(&self, f_port: u8, payload: &'a [u8], core: &mut FieldCore<'a>) -> Ran {
         // One clear and finish around the `match`, and no closure (one shared by every caller
         // is not inlined into them).
         let uplink = Uplink::new(f_port, payload);
-        let mut store = core.start(text);
+        let mut store = core.start();
         let result =
             each!(self, c => lorafield_core::GenericCodec::decode_generic(c, uplink, &mut store));
         store.finish(result, self)
