@@ -97,7 +97,7 @@ impl CayenneLpp {
             // Each arm returns on its own error, so that the common path goes straight on.
             match t.layout {
                 Layout::Scalar(num) => {
-                    let value = number(payload, end, num);
+                    let value = number(payload, end, &num);
                     sink.field(Field::new(t.name, Some(channel), value))
                         .map_err(at)?;
                 }
@@ -108,7 +108,7 @@ impl CayenneLpp {
                 Layout::Object(_) => {
                     let member = |m: &Sorted| {
                         let end = end.saturating_sub(usize::from(m.back));
-                        Field::new(m.name, None, number(payload, end, m.num))
+                        Field::new(m.name, None, number(payload, end, &m.num))
                     };
                     // A sink that stores events hands out the members' slots once it has
                     // checked its room, so that each member is written as soon as it is read.
@@ -152,7 +152,7 @@ impl GenericCodec for CayenneLpp {
 /// The number of `num.size` big-endian bytes ending at `end` (`end <= payload.len()`), as a
 /// decimal of the type's divisor.
 #[inline(always)]
-fn number(payload: &[u8], end: usize, num: Num) -> Value<'static> {
+fn number(payload: &[u8], end: usize, num: &Num) -> Value<'static> {
     let word = match end.checked_sub(4).and_then(|start| payload.get(start..end)) {
         Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
         _ => payload
