@@ -163,9 +163,10 @@ fn number(payload: &[u8], end: usize, num: &Num) -> Value<'static> {
     };
     // Keep the low `size` bytes, sign-extending if the type is signed (`sign` is its sign bit,
     // 0 if unsigned): one mask, one flip and one subtraction whatever the type, no branch.
-    let raw = i64::from((word & num.mask) ^ num.sign) - i64::from(num.sign);
+    // Each of the four operations reads its operand from the table (`sign_wide` is `sign`).
+    let raw = u64::from((word & num.mask) ^ num.sign).wrapping_sub(num.sign_wide) as i64;
     Value::Decimal {
-        digits: raw * i64::from(num.mul),
+        digits: raw * num.mul,
         scale: num.scale,
     }
 }

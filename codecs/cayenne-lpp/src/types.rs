@@ -13,13 +13,19 @@ pub struct Num {
     /// `value = raw / divisor`.
     pub divisor: u32,
     /// `divisor` as `10^scale / mul`: the raw value times `mul` is the decimal's digits.
-    pub(crate) mul: u8,
+    /// A full word, so that the multiplication reads it from the table as its operand (x86's
+    /// `imul` takes one from memory) rather than loading it into a register first.
+    pub(crate) mul: i64,
     pub(crate) scale: u8,
-    /// The low `size` bytes of a word: `raw = ((word & mask) ^ sign) - sign`.
+    /// The low `size` bytes of a word: `raw = ((word & mask) ^ sign) - sign_wide`.
     pub(crate) mask: u32,
     /// The sign bit of a signed number's `size` bytes, 0 if unsigned: with `mask`, the value
     /// sign-extended in three operations, the same for every type.
     pub(crate) sign: u32,
+    /// `sign` again, as the 64-bit word subtracted: each of the two operations then reads
+    /// its own operand from the table (a value read once and used twice is loaded into a
+    /// register, one instruction and one register more in the record loop).
+    pub(crate) sign_wide: u64,
 }
 
 impl Num {
@@ -45,11 +51,17 @@ impl Num {
             mul,
             scale,
             mask: u32::MAX >> (32 - 8 * size as u32),
-            sign: if signed {
-                1 << (8 * size as u32 - 1)
-            } else {
-                0
-            },
+            sign: Num::sign_bit(size, signed),
+            sign_wide: Num::sign_bit(size, signed) as u64,
+        }
+    }
+
+    /// The sign bit of a number of `size` bytes, 0 if unsigned.
+    const fn sign_bit(size: u8, signed: bool) -> u32 {
+        if signed {
+            1 << (8 * size as u32 - 1)
+        } else {
+            0
         }
     }
 
@@ -516,5 +528,18 @@ mod tests {
         assert_eq!((n.mask, n.sign), (0xff, 0));
         assert_eq!(Num::new(3, S, 1).raw_range(), (-8388608, 8388607));
         assert_eq!(Num::new(4, U, 1).raw_range(), (0, 4294967295));
+    }
+
+    /// The decoder subtracts `sign_wide` where it flipped `sign`: they must be one value.
+    #[test]
+    fn the_wide_sign_is_the_sign() {
+        for size in 1..=4 {
+            for signed in [U, S] {
+                let n = Num::new(size, signed, 1);
+                assert_eq!(n.sign_wide, u64::from(n.sign), "{size} {signed}");
+                let bit = if signed { 1u64 << (8 * size - 1) } else { 0 };
+                assert_eq!(n.sign_wide, bit, "{size} {signed}");
+            }
+        }
     }
 }
