@@ -17,7 +17,8 @@
 //! value); after `Codec::decode_frame` (261.2), the channel and type bytes tested at once as
 //! `payload.get(pos..)` matched against `[channel, ty, ..]`, 261.2 to 264.2 (`decode_into`
 //! 216.0 to 213.4), and the object arm out of line, 261.2 to 314.2 (the store then lives in
-//! memory).
+//! memory); after the table's operands (237.2), the slow read as three byte reads without a
+//! loop, 237.2 to 238.6 (static 266.1 to 256.4, `Builtin` 257.6 to 260.1).
 
 use lorafield_core::{DecodeError, ErrorKind, Event, Field, GenericCodec, Sink, Uplink, Value};
 
