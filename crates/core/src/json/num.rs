@@ -138,7 +138,7 @@ pub(super) fn put_js_number(buf: &mut [u8], pos: usize, v: f64) -> usize {
 #[inline(always)]
 pub(super) fn put_decimal(buf: &mut [u8], pos: usize, digits: i64, scale: u8) -> usize {
     let magnitude = digits.unsigned_abs();
-    if scale <= 2
+    if scale <= 3
         && let Some(end) = put_small(buf, pos, magnitude, scale, digits < 0)
     {
         return end;
@@ -241,40 +241,56 @@ fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
     Some(put_word(buf, pos, text, len as usize))
 }
 
-/// [`put_decimal`] for scales up to 2 with an integer part below 1,000: the integer part's
-/// text from a table, the fraction's one or two digits after it. `None` when the integer part
-/// is larger.
+/// [`put_decimal`] for scales up to 3 with an integer part below 1,000: the value in
+/// thousandths (`m` times `10^(3 - scale)`, so that one division by a constant serves every
+/// scale), the integer part's text from one table and the fraction's (its point, up to three
+/// digits, trailing zeros dropped) from another. `None` when the integer part is larger.
 #[inline(always)]
 fn put_small(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> Option<usize> {
-    let (q, r) = match scale {
-        0 => (m, 0),
-        1 => (m / 10, m % 10),
-        _ => (m / 100, m % 100),
-    };
-    let entry = *SMALL.get(usize::try_from(q).ok()?)?;
-    let mut len = entry >> 24;
-    let mut text = u64::from(entry & 0x00ff_ffff);
-    if r != 0 {
-        // `r` < 10 at scale 1, < 100 at scale 2 (its second digit dropped when `0`).
-        let (frac, n) = match scale {
-            1 => (u64::from(b'0') + r, 1),
-            _ => {
-                let pair = u64::from(PAIRS.get(r as usize).copied().unwrap_or(0x3030));
-                match r % 10 {
-                    0 => (pair & 0xff, 1),
-                    _ => (pair, 2),
-                }
-            }
-        };
-        text |= (u64::from(b'.') | (frac << 8)) << (8 * len);
-        len += 1 + n;
+    let to_thousandths = THOUSANDTHS.get(usize::from(scale)).copied()?;
+    let thousandths = m.checked_mul(to_thousandths)?;
+    if thousandths >= 1_000_000 {
+        return None;
     }
+    let (q, r) = (thousandths / 1000, thousandths % 1000);
+    let entry = SMALL.get(q as usize).copied().unwrap_or(0);
+    let frac = FRACTIONS.get(r as usize).copied().unwrap_or(0);
+    let int_len = entry >> 24;
+    // The fraction's bytes past its last digit are zero, and all of it is for a whole value.
+    let mut len = int_len + 4 - frac.leading_zeros() / 8;
+    let mut text = u64::from(entry & 0x00ff_ffff) | (u64::from(frac) << (8 * int_len));
     if negative {
         text = (text << 8) | u64::from(b'-');
         len += 1;
     }
     Some(put_word(buf, pos, text, len as usize))
 }
+
+/// `10^(3 - scale)` for scales 0 to 3: a value's digits in thousandths.
+static THOUSANDTHS: [u64; 4] = [1000, 100, 10, 1];
+
+/// 0 to 999 thousandths as a fraction's text (little-endian): the point and up to three
+/// digits, the trailing zeros dropped and their bytes zero (`500` is `.5`); 0 for 0.
+static FRACTIONS: [u32; 1000] = {
+    let mut t = [0u32; 1000];
+    let mut i = 1;
+    while i < 1000 {
+        let digits = [(i / 100) as u32, ((i / 10) % 10) as u32, (i % 10) as u32];
+        let mut n = 3;
+        while digits[n - 1] == 0 {
+            n -= 1;
+        }
+        let mut entry = b'.' as u32;
+        let mut k = 0;
+        while k < n {
+            entry |= (b'0' as u32 + digits[k]) << (8 * (k + 1));
+            k += 1;
+        }
+        t[i] = entry;
+        i += 1;
+    }
+    t
+};
 
 /// 0 to 999 as text (little-endian, first character in the low byte) with its length in the
 /// high byte.
@@ -414,12 +430,12 @@ mod tests {
 
     #[test]
     fn small_scales_print_as_rust_prints_the_value() {
-        // Scales 0 to 2 around the table's edge (integer parts 999 and 1,000), both signs:
-        // the quotient by 10 or 100 is the nearest double to the decimal, whose shortest text
-        // is the decimal's.
-        for scale in 0..=2u8 {
-            let divisor = [1.0, 10.0, 100.0][usize::from(scale)];
-            for digits in -120_000..=120_000i64 {
+        // Scales 0 to 3 around the tables' edge (integer parts 999 and 1,000), both signs:
+        // the quotient by 10, 100 or 1,000 is the nearest double to the decimal, whose
+        // shortest text is the decimal's.
+        for scale in 0..=3u8 {
+            let divisor = [1.0, 10.0, 100.0, 1000.0][usize::from(scale)];
+            for digits in -1_200_000..=1_200_000i64 {
                 let expected = alloc::format!("{}", digits as f64 / divisor);
                 assert_eq!(d(digits, scale), expected, "{digits} / 10^{scale}");
             }
