@@ -250,7 +250,7 @@ fn put_small(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
     let to_thousandths = THOUSANDTHS.get(usize::from(scale)).copied()?;
     let thousandths = m.checked_mul(to_thousandths)?;
     if thousandths >= 1_000_000 {
-        return None;
+        return put_thousands(buf, pos, thousandths, negative);
     }
     let (q, r) = (thousandths / 1000, thousandths % 1000);
     let entry = SMALL.get(q as usize).copied().unwrap_or(0);
@@ -265,6 +265,47 @@ fn put_small(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
     }
     Some(put_word(buf, pos, text, len as usize))
 }
+
+/// [`put_small`] for an integer part of 1,000 to 999,999: its thousands from the table of
+/// [`SMALL`], the three digits below them from [`PADDED`]. `None` when the text is longer
+/// than 8 characters.
+#[inline(always)]
+fn put_thousands(buf: &mut [u8], pos: usize, thousandths: u64, negative: bool) -> Option<usize> {
+    if thousandths >= 1_000_000_000 {
+        return None;
+    }
+    let (q, r) = (thousandths / 1000, thousandths % 1000);
+    let (high, low) = (q / 1000, q % 1000);
+    let entry = SMALL.get(high as usize).copied().unwrap_or(0);
+    let low = PADDED.get(low as usize).copied().unwrap_or(0);
+    let frac = FRACTIONS.get(r as usize).copied().unwrap_or(0);
+    let high_len = entry >> 24;
+    let len = high_len + 3 + 4 - frac.leading_zeros() / 8 + u32::from(negative);
+    if len > 8 {
+        return None;
+    }
+    let mut text = u64::from(entry & 0x00ff_ffff)
+        | (u64::from(low) << (8 * high_len))
+        | (u64::from(frac) << (8 * (high_len + 3)));
+    if negative {
+        text = (text << 8) | u64::from(b'-');
+    }
+    Some(put_word(buf, pos, text, len as usize))
+}
+
+/// 0 to 999 as three digits, zero-padded (little-endian, first character in the low byte).
+static PADDED: [u32; 1000] = {
+    let mut t = [0u32; 1000];
+    let mut i = 0;
+    while i < 1000 {
+        let zero = b'0' as u32;
+        t[i] = (zero + (i / 100) as u32)
+            | ((zero + ((i / 10) % 10) as u32) << 8)
+            | ((zero + (i % 10) as u32) << 16);
+        i += 1;
+    }
+    t
+};
 
 /// `10^(3 - scale)` for scales 0 to 3: a value's digits in thousandths.
 static THOUSANDTHS: [u64; 4] = [1000, 100, 10, 1];
@@ -436,6 +477,12 @@ mod tests {
         for scale in 0..=3u8 {
             let divisor = [1.0, 10.0, 100.0, 1000.0][usize::from(scale)];
             for digits in -1_200_000..=1_200_000i64 {
+                let expected = alloc::format!("{}", digits as f64 / divisor);
+                assert_eq!(d(digits, scale), expected, "{digits} / 10^{scale}");
+            }
+            // Integer parts of 1,000 to 999,999 (thousands and three digits from two tables)
+            // and past them, the text up to 8 characters and longer.
+            for digits in (-2_000_000_003..=2_000_000_003i64).step_by(997) {
                 let expected = alloc::format!("{}", digits as f64 / divisor);
                 assert_eq!(d(digits, scale), expected, "{digits} / 10^{scale}");
             }
