@@ -143,6 +143,11 @@ pub(super) fn put_decimal(buf: &mut [u8], pos: usize, digits: i64, scale: u8) ->
     {
         return end;
     }
+    if scale == 4
+        && let Some(end) = put_scale4(buf, pos, magnitude, digits < 0)
+    {
+        return end;
+    }
     if (1..100_000_000).contains(&magnitude)
         && scale <= 7
         && let Some(end) = put_short(buf, pos, magnitude, scale, digits < 0)
@@ -262,6 +267,37 @@ fn put_small(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
     if negative {
         text = (text << 8) | u64::from(b'-');
         len += 1;
+    }
+    Some(put_word(buf, pos, text, len as usize))
+}
+
+/// [`put_decimal`] at scale 4 (GPS coordinates) with an integer part below 1,000: the integer
+/// part from [`SMALL`], the fraction's first three digits from [`FRACTIONS`], the fourth
+/// appended when it is not zero (then the first three are all printed). `None` when the
+/// integer part is larger or the text longer than 8 characters.
+#[inline(always)]
+fn put_scale4(buf: &mut [u8], pos: usize, m: u64, negative: bool) -> Option<usize> {
+    if m >= 10_000_000 {
+        return None;
+    }
+    let (q, r) = (m / 10_000, m % 10_000);
+    let (thousandths, last) = (r / 10, r % 10);
+    let entry = SMALL.get(q as usize).copied().unwrap_or(0);
+    let mut frac = u64::from(FRACTIONS.get(thousandths as usize).copied().unwrap_or(0));
+    let mut frac_len = 4 - (frac as u32).leading_zeros() / 8;
+    if last != 0 {
+        // The point and three digits, their zeros restored, then the fourth.
+        frac |= 0x3030_302e | ((u64::from(b'0') + last) << 32);
+        frac_len = 5;
+    }
+    let int_len = entry >> 24;
+    let len = int_len + frac_len + u32::from(negative);
+    if len > 8 {
+        return None;
+    }
+    let mut text = u64::from(entry & 0x00ff_ffff) | (frac << (8 * int_len));
+    if negative {
+        text = (text << 8) | u64::from(b'-');
     }
     Some(put_word(buf, pos, text, len as usize))
 }
@@ -471,11 +507,11 @@ mod tests {
 
     #[test]
     fn small_scales_print_as_rust_prints_the_value() {
-        // Scales 0 to 3 around the tables' edge (integer parts 999 and 1,000), both signs:
-        // the quotient by 10, 100 or 1,000 is the nearest double to the decimal, whose
+        // Scales 0 to 4 around the tables' edge (integer parts 999 and 1,000), both signs:
+        // the quotient by a power of ten is the nearest double to the decimal, whose
         // shortest text is the decimal's.
-        for scale in 0..=3u8 {
-            let divisor = [1.0, 10.0, 100.0, 1000.0][usize::from(scale)];
+        for scale in 0..=4u8 {
+            let divisor = [1.0, 10.0, 100.0, 1000.0, 10_000.0][usize::from(scale)];
             for digits in -1_200_000..=1_200_000i64 {
                 let expected = alloc::format!("{}", digits as f64 / divisor);
                 assert_eq!(d(digits, scale), expected, "{digits} / 10^{scale}");
