@@ -83,6 +83,78 @@ pub(super) fn sort_order<'o>(
     }
 }
 
+/// How many orders [`Orders`] remembers, a power of two.
+const REMEMBERED: usize = 64;
+
+/// Orders of objects' members remembered from earlier frames: devices send the same records
+/// in the same order, so the order that sorted the last object whose first two keys and
+/// member count were these is tried first. It is used only when the members' ranks strictly
+/// increase along it, which makes it the sorted order (and says no key repeats); otherwise
+/// the members are sorted and their order remembered. Ranks spread out meanwhile need no
+/// care: the test reads the ranks the members have now.
+#[derive(Debug, Clone)]
+pub(super) struct Orders {
+    orders: [[u8; 16]; REMEMBERED],
+}
+
+impl Orders {
+    pub(super) const fn new() -> Orders {
+        Orders {
+            orders: [[0; 16]; REMEMBERED],
+        }
+    }
+
+    /// [`sort_order`], trying the order remembered for objects like this one first.
+    #[inline(always)]
+    pub(super) fn sort<'o>(
+        &mut self,
+        small: &'o mut [u8; 16],
+        frags: &mut [Frag],
+        end: usize,
+    ) -> Sorted<'o> {
+        let n = frags.len();
+        if n > 16 {
+            return sort_large(frags, end);
+        }
+        let rank = |i: usize| frags.get(i).map_or(0, |f| u64::from(f.rank()));
+        let hash = ((rank(0) << 32) | rank(1)) ^ n as u64;
+        let slot = (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - REMEMBERED.trailing_zeros()))
+            as usize;
+        let Some(remembered) = self.orders.get_mut(slot) else {
+            return sort_order(small, frags, end);
+        };
+        if ascends(remembered, frags) {
+            *small = *remembered;
+            return Sorted::Small(small.get(..n).unwrap_or_default(), false);
+        }
+        let sorted = sort_order(small, frags, end);
+        if let Sorted::Small(order, false) = sorted {
+            if let Some(to) = remembered.get_mut(..n) {
+                to.copy_from_slice(order);
+            }
+        }
+        sorted
+    }
+}
+
+/// Whether the first `frags.len()` positions of `order` are positions into `frags` along
+/// which the ranks strictly increase: then they are every position once, in key order.
+#[inline(always)]
+fn ascends(order: &[u8; 16], frags: &[Frag]) -> bool {
+    // No rank is 0.
+    let mut last = 0;
+    let mut ascending = true;
+    for &i in order.iter().take(frags.len()) {
+        let Some(f) = frags.get(usize::from(i)) else {
+            return false;
+        };
+        let rank = f.rank();
+        ascending &= rank > last;
+        last = rank;
+    }
+    ascending
+}
+
 /// [`sort_order`] for more than 16 members.
 #[cold]
 #[inline(never)]

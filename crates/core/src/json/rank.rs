@@ -15,6 +15,7 @@
 use alloc::vec::Vec;
 
 use super::key_cmp;
+use super::order::Orders;
 
 /// A key and its rank.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,9 @@ pub(super) struct Ranks {
     used: usize,
     /// How many times the ranks were spread out: a rank taken before a change of this is stale.
     pub(super) generation: u32,
+    /// Top-level member orders remembered from frame to frame (here because the JSON sink
+    /// reaches the ranks already).
+    pub(super) orders: Orders,
 }
 
 impl Ranks {
@@ -61,6 +65,7 @@ impl Ranks {
             index: Vec::new(),
             used: 0,
             generation: 0,
+            orders: Orders::new(),
         }
     }
 

@@ -254,9 +254,10 @@ impl JsonSink<'_> {
             out.extend_from_slice(buf.get(..pos).unwrap_or_default());
             return at..at + end - DATA.len();
         }
-        // Sorted as a list of positions (moving bytes, not fragments).
+        // Sorted as a list of positions (moving bytes, not fragments), the order of an earlier
+        // frame like this one tried first.
         let mut small = [0u8; 16];
-        let sorted = sort_order(&mut small, frags, self.pos);
+        let sorted = self.ranks.orders.sort(&mut small, frags, self.pos);
         // Assembled in the spare buffer at a position kept in a register (each push into `out`
         // would wait on the `Vec`'s length stored by the one before), then appended at once.
         let need = self.pos + 3 + TAIL;

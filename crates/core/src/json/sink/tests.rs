@@ -521,3 +521,33 @@ fn past_the_limit_both_paths_stop_at_the_same_field() {
     assert_eq!(String::from_utf8(fast).unwrap(), text);
     assert!(text.ends_with(&format!(",{FULL}")), "{text}");
 }
+
+#[test]
+fn remembered_orders_are_used_only_when_they_sort() {
+    // Frames whose member count and first two keys agree, so that they share a remembered
+    // order, but whose other members come in other orders or repeat a key; and frames of
+    // other lengths. One writer decodes them again and again: each result must be what a
+    // fresh writer and the FieldBuf path print.
+    let frames: [&'static [Step]; 6] = [
+        &[F("d", Some(1), 1), F("a", Some(2), 2), F("c", Some(3), 3), F("b", Some(4), 4)],
+        &[F("d", Some(1), 1), F("a", Some(2), 2), F("b", Some(4), 4), F("c", Some(3), 3)],
+        &[F("d", Some(1), 1), F("a", Some(2), 2), F("c", Some(3), 3), F("c", Some(3), 5)],
+        &[F("d", Some(1), 1), F("a", Some(2), 2), F("c", Some(3), 3)],
+        &[F("d", Some(1), 1), F("a", Some(2), 2), F("a", Some(2), 7)],
+        &[
+            F("d", Some(1), 1),
+            F("a", Some(2), 2),
+            F("f", None, 3),
+            F("b", Some(4), 4),
+            F("e", None, 5),
+        ],
+    ];
+    let mut w = JsonWriter::with_max_events(64);
+    for _ in 0..3 {
+        for steps in frames {
+            let mut out = Vec::new();
+            w.decode(&Script(steps), Uplink::new(1, &[]), &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), both(steps));
+        }
+    }
+}
