@@ -246,29 +246,44 @@ fn put_short(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> O
     Some(put_word(buf, pos, text, len as usize))
 }
 
-/// [`put_decimal`] for scales up to 3 with an integer part below 1,000: the value in
+/// [`put_decimal`] for scales up to 3 with an integer part below 1,000,000: the value in
 /// thousandths (`m` times `10^(3 - scale)`, so that one division by a constant serves every
 /// scale), the integer part's text from one table and the fraction's (its point, up to three
 /// digits, trailing zeros dropped) from another. `None` when the integer part is larger.
 #[inline(always)]
 fn put_small(buf: &mut [u8], pos: usize, m: u64, scale: u8, negative: bool) -> Option<usize> {
+    if scale == 0 {
+        // Integers (most of some codecs' numbers) skip the division and the fraction.
+        if m < 1000 {
+            let entry = SMALL.get(m as usize).copied().unwrap_or(0);
+            return Some(put_int(buf, pos, u64::from(entry & 0x00ff_ffff), entry >> 24, negative));
+        }
+        return put_thousands(buf, pos, m, 0, negative);
+    }
     let to_thousandths = THOUSANDTHS.get(usize::from(scale)).copied()?;
     let thousandths = m.checked_mul(to_thousandths)?;
-    if thousandths >= 1_000_000 {
-        return put_thousands(buf, pos, thousandths, negative);
-    }
     let (q, r) = (thousandths / 1000, thousandths % 1000);
-    let entry = SMALL.get(q as usize).copied().unwrap_or(0);
     let frac = FRACTIONS.get(r as usize).copied().unwrap_or(0);
+    if q >= 1000 {
+        return put_thousands(buf, pos, q, frac, negative);
+    }
+    let entry = SMALL.get(q as usize).copied().unwrap_or(0);
     let int_len = entry >> 24;
     // The fraction's bytes past its last digit are zero, and all of it is for a whole value.
-    let mut len = int_len + 4 - frac.leading_zeros() / 8;
-    let mut text = u64::from(entry & 0x00ff_ffff) | (u64::from(frac) << (8 * int_len));
+    let len = int_len + 4 - frac.leading_zeros() / 8;
+    let text = u64::from(entry & 0x00ff_ffff) | (u64::from(frac) << (8 * int_len));
+    Some(put_int(buf, pos, text, len, negative))
+}
+
+/// Stores `len` characters of `text`, after a minus sign if `negative`.
+#[inline(always)]
+fn put_int(buf: &mut [u8], pos: usize, text: u64, len: u32, negative: bool) -> usize {
+    let (mut text, mut len) = (text, len);
     if negative {
         text = (text << 8) | u64::from(b'-');
         len += 1;
     }
-    Some(put_word(buf, pos, text, len as usize))
+    put_word(buf, pos, text, len as usize)
 }
 
 /// [`put_decimal`] at scale 4 (GPS coordinates) with an integer part below 1,000: the integer
@@ -302,31 +317,27 @@ fn put_scale4(buf: &mut [u8], pos: usize, m: u64, negative: bool) -> Option<usiz
     Some(put_word(buf, pos, text, len as usize))
 }
 
-/// [`put_small`] for an integer part of 1,000 to 999,999: its thousands from the table of
-/// [`SMALL`], the three digits below them from [`PADDED`]. `None` when the text is longer
-/// than 8 characters.
+/// [`put_small`] for an integer part `q` of 1,000 to 999,999: its thousands from the table
+/// of [`SMALL`], the three digits below them from [`PADDED`], then the fraction's text
+/// (`frac`, from [`FRACTIONS`]). `None` when `q` is larger or the text longer than 8
+/// characters.
 #[inline(always)]
-fn put_thousands(buf: &mut [u8], pos: usize, thousandths: u64, negative: bool) -> Option<usize> {
-    if thousandths >= 1_000_000_000 {
+fn put_thousands(buf: &mut [u8], pos: usize, q: u64, frac: u32, negative: bool) -> Option<usize> {
+    if q >= 1_000_000 {
         return None;
     }
-    let (q, r) = (thousandths / 1000, thousandths % 1000);
     let (high, low) = (q / 1000, q % 1000);
     let entry = SMALL.get(high as usize).copied().unwrap_or(0);
     let low = PADDED.get(low as usize).copied().unwrap_or(0);
-    let frac = FRACTIONS.get(r as usize).copied().unwrap_or(0);
     let high_len = entry >> 24;
-    let len = high_len + 3 + 4 - frac.leading_zeros() / 8 + u32::from(negative);
-    if len > 8 {
+    let len = high_len + 3 + 4 - frac.leading_zeros() / 8;
+    if len + u32::from(negative) > 8 {
         return None;
     }
-    let mut text = u64::from(entry & 0x00ff_ffff)
+    let text = u64::from(entry & 0x00ff_ffff)
         | (u64::from(low) << (8 * high_len))
         | (u64::from(frac) << (8 * (high_len + 3)));
-    if negative {
-        text = (text << 8) | u64::from(b'-');
-    }
-    Some(put_word(buf, pos, text, len as usize))
+    Some(put_int(buf, pos, text, len, negative))
 }
 
 /// 0 to 999 as three digits, zero-padded (little-endian, first character in the low byte).
