@@ -11,6 +11,8 @@
 //! sorted by the comparators of Batcher's network for 8 or 16 that touch them (a loop over a
 //! table, the values on the stack) instead of by insertion, 1,703.5 to 1,714.2 (the TTS frames
 //! with more than four top-level members have 5 or 12, the twelve 28 insertion steps).
+//! The top-level members' order remembered from frame to frame ([`Orders`]): 1,432.8 to
+//! 1,384.6.
 
 use core::cmp::Ordering;
 
@@ -128,10 +130,10 @@ impl Orders {
             return Sorted::Small(small.get(..n).unwrap_or_default(), false);
         }
         let sorted = sort_order(small, frags, end);
-        if let Sorted::Small(order, false) = sorted {
-            if let Some(to) = remembered.get_mut(..n) {
-                to.copy_from_slice(order);
-            }
+        if let Sorted::Small(order, false) = sorted
+            && let Some(to) = remembered.get_mut(..n)
+        {
+            to.copy_from_slice(order);
         }
         sorted
     }

@@ -529,9 +529,24 @@ fn remembered_orders_are_used_only_when_they_sort() {
     // other lengths. One writer decodes them again and again: each result must be what a
     // fresh writer and the FieldBuf path print.
     let frames: [&'static [Step]; 6] = [
-        &[F("d", Some(1), 1), F("a", Some(2), 2), F("c", Some(3), 3), F("b", Some(4), 4)],
-        &[F("d", Some(1), 1), F("a", Some(2), 2), F("b", Some(4), 4), F("c", Some(3), 3)],
-        &[F("d", Some(1), 1), F("a", Some(2), 2), F("c", Some(3), 3), F("c", Some(3), 5)],
+        &[
+            F("d", Some(1), 1),
+            F("a", Some(2), 2),
+            F("c", Some(3), 3),
+            F("b", Some(4), 4),
+        ],
+        &[
+            F("d", Some(1), 1),
+            F("a", Some(2), 2),
+            F("b", Some(4), 4),
+            F("c", Some(3), 3),
+        ],
+        &[
+            F("d", Some(1), 1),
+            F("a", Some(2), 2),
+            F("c", Some(3), 3),
+            F("c", Some(3), 5),
+        ],
         &[F("d", Some(1), 1), F("a", Some(2), 2), F("c", Some(3), 3)],
         &[F("d", Some(1), 1), F("a", Some(2), 2), F("a", Some(2), 7)],
         &[
