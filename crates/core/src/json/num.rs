@@ -365,7 +365,7 @@ static PADDED: [u32; 1000] = {
 };
 
 /// `10^(3 - scale)` for scales 0 to 3: a value's digits in thousandths.
-static THOUSANDTHS: [u64; 4] = [1000, 100, 10, 1];
+const THOUSANDTHS: [u64; 4] = [1000, 100, 10, 1];
 
 /// 0 to 999 thousandths as a fraction's text (little-endian): the point and up to three
 /// digits, the trailing zeros dropped and their bytes zero (`500` is `.5`); 0 for 0.
