@@ -101,11 +101,16 @@ fn fake_run(dir: &Path, times: &[(String, f64)], skip: Option<&str>) {
 }
 
 fn gate(args: &[&str], dir: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gate"))
-        .args(args)
-        .arg(dir.join("run"))
-        .output()
-        .unwrap();
+    exit_and_output(
+        Command::new(env!("CARGO_BIN_EXE_gate"))
+            .args(args)
+            .arg(dir.join("run")),
+    )
+}
+
+/// Runs `command`: its exit code and what it printed (standard output, then standard error).
+fn exit_and_output(command: &mut Command) -> (i32, String) {
+    let out = command.output().unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap(), text)
@@ -215,17 +220,14 @@ fn the_counts_baseline_holds_exactly_the_counted_paths() {
 fn gate_counts(dir: &Path, baseline: &str, now: &str, extra: &[&str]) -> (i32, String) {
     std::fs::write(dir.join("base.tsv"), baseline).unwrap();
     std::fs::write(dir.join("now.tsv"), now).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gate"))
-        .arg("counts")
-        .arg("--baseline")
-        .arg(dir.join("base.tsv"))
-        .args(extra)
-        .arg(dir.join("now.tsv"))
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap(), text)
+    exit_and_output(
+        Command::new(env!("CARGO_BIN_EXE_gate"))
+            .arg("counts")
+            .arg("--baseline")
+            .arg(dir.join("base.tsv"))
+            .args(extra)
+            .arg(dir.join("now.tsv")),
+    )
 }
 
 #[test]
