@@ -22,7 +22,7 @@
 
 use lorafield_core::{DecodeError, ErrorKind, Event, Field, GenericCodec, Sink, Uplink, Value};
 
-use crate::types::{Layout, NOT_A_TYPE, Num, Profile, Sorted, Table, entry};
+use crate::types::{Layout, NOT_A_TYPE, Num, Profile, Sorted, Table, entry, record_len};
 
 /// The Cayenne LPP codec in one profile.
 #[derive(Clone, Copy)]
@@ -85,11 +85,14 @@ impl CayenneLpp {
             let (Some(&channel), Some(&ty)) = (payload.get(pos), payload.get(pos + 1)) else {
                 return Err(at(ErrorKind::UnexpectedEof));
             };
-            // An unknown type's record is longer than any payload: one test for both.
+            // An unknown type's record is longer than any payload: one test for both. The
+            // length is read from its own column, so that the next record's position does not
+            // wait on the type's address (`Table`).
+            let len = record_len(self.table, ty);
             let t = entry(self.table, ty);
-            let end = pos + t.record_len;
+            let end = pos + len;
             if end > payload.len() {
-                return Err(at(if t.record_len == NOT_A_TYPE {
+                return Err(at(if len == NOT_A_TYPE {
                     ErrorKind::UnknownType(ty)
                 } else {
                     ErrorKind::UnexpectedEof

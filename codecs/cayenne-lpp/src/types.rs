@@ -342,24 +342,41 @@ static UNKNOWN: Type = {
     t
 };
 
-pub(crate) type Table = [&'static Type; 256];
+/// A profile's lookup by type byte.
+///
+/// Each record's length has a column of its own, read apart from the type: the next record's
+/// position waits on the type byte and one load after it, not on the type's address and then
+/// its length (two dependent loads). The LPP loop is bound by that chain, record after record:
+/// measured in `benches/README.md` ("the record length's own column").
+pub(crate) struct Table {
+    /// Each type byte's record length: its type's `record_len`, [`NOT_A_TYPE`] where there is
+    /// none.
+    pub(crate) lens: [usize; 256],
+    /// Each type byte's type ([`UNKNOWN`] where there is none).
+    pub(crate) types: [&'static Type; 256],
+}
 
 /// The type of each type byte in a profile ([`UNKNOWN`] where there is none).
 // Evaluated at compile time only: an index out of range would fail the build.
 #[allow(clippy::indexing_slicing)]
 const fn table(profile: Profile, types: &'static [Type], quirks: &'static [Type]) -> Table {
-    let mut table: Table = [&UNKNOWN; 256];
+    let mut table = Table {
+        lens: [NOT_A_TYPE; 256],
+        types: [&UNKNOWN; 256],
+    };
     let mut i = 0;
     while i < types.len() {
         let t = &types[i];
         if t.v1 || matches!(profile, Profile::Extended) {
-            table[t.id as usize] = t;
+            table.types[t.id as usize] = t;
+            table.lens[t.id as usize] = t.record_len;
         }
         i += 1;
     }
     let mut i = 0;
     while i < quirks.len() {
-        table[quirks[i].id as usize] = &quirks[i];
+        table.types[quirks[i].id as usize] = &quirks[i];
+        table.lens[quirks[i].id as usize] = quirks[i].record_len;
         i += 1;
     }
     table
@@ -403,11 +420,26 @@ impl Profile {
     }
 }
 
+/// `table`'s record length for a type byte: its type's, or [`NOT_A_TYPE`].
+#[inline(always)]
+pub(crate) fn record_len(table: &'static Table, ty: u8) -> usize {
+    // A table has a length for every byte.
+    table
+        .lens
+        .get(usize::from(ty))
+        .copied()
+        .unwrap_or(NOT_A_TYPE)
+}
+
 /// `table`'s entry for a type byte: its type, or one whose record length is [`NOT_A_TYPE`].
 #[inline(always)]
 pub(crate) fn entry(table: &'static Table, ty: u8) -> &'static Type {
     // A table has an entry for every byte.
-    table.get(usize::from(ty)).copied().unwrap_or(&UNKNOWN)
+    table
+        .types
+        .get(usize::from(ty))
+        .copied()
+        .unwrap_or(&UNKNOWN)
 }
 
 impl fmt::Display for Profile {
@@ -445,6 +477,21 @@ mod tests {
     extern crate alloc;
     use super::*;
     use alloc::vec::Vec;
+
+    /// The length column agrees with the types, byte by byte: the decoder's bound test
+    /// reads one and the record's layout the other.
+    #[test]
+    fn each_record_length_is_its_types() {
+        for profile in Profile::ALL {
+            let table = profile.table();
+            for ty in 0..=255u8 {
+                let t = entry(table, ty);
+                assert_eq!(record_len(table, ty), t.record_len, "{profile} {ty}");
+                let known = profile.lookup(ty).map(|t| t.record_len);
+                assert_eq!(known.unwrap_or(NOT_A_TYPE), t.record_len, "{profile} {ty}");
+            }
+        }
+    }
 
     #[test]
     fn table_has_12_v1_and_14_extended_types() {
