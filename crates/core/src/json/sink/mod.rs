@@ -258,14 +258,16 @@ impl JsonSink<'_> {
         // frame like this one tried first.
         let mut small = [0u8; 16];
         let sorted = self.ranks.orders.sort(&mut small, frags, self.pos);
-        // Assembled in the spare buffer at a position kept in a register (each push into `out`
-        // would wait on the `Vec`'s length stored by the one before), then appended at once.
-        let need = self.pos + 3 + TAIL;
-        if self.spare.len() < need {
-            self.spare.resize(need.max(INITIAL), 0);
-        }
-        let spare: &mut [u8] = self.spare;
-        if let Some(head) = spare.get_mut(..DATA.len()) {
+        // Assembled in place at the end of `out`, at a position kept in a register (each
+        // push into `out` would wait on the `Vec`'s length stored by the one before): the room
+        // is zeroed, written and cut to the text. Not assembled elsewhere and then copied:
+        // that copy's wide loads would read bytes just stored by narrower moves, which the
+        // core cannot forward (measured in `benches/README.md`, "the sorted members straight
+        // into the output").
+        let base = out.len();
+        out.resize(base + self.pos + 3 + TAIL, 0);
+        let dst = out.get_mut(base..).unwrap_or_default();
+        if let Some(head) = dst.get_mut(..DATA.len()) {
             head.copy_from_slice(DATA);
         }
         // Each fragment with its leading comma; the first comma becomes `{` below.
@@ -275,17 +277,17 @@ impl JsonSink<'_> {
             frags,
             end: self.pos,
         };
-        let mut pos = text.copy_sorted(spare, DATA.len(), sorted);
+        let mut pos = text.copy_sorted(dst, DATA.len(), sorted);
         // Some member was copied: `frags` is not empty.
-        if let Some(first) = spare.get_mut(DATA.len()) {
+        if let Some(first) = dst.get_mut(DATA.len()) {
             *first = b'{';
         }
-        pos = put_byte(spare, pos, b'}');
+        pos = put_byte(dst, pos, b'}');
         let end = pos;
         if whole {
-            pos = put_byte(spare, pos, b'}');
+            pos = put_byte(dst, pos, b'}');
         }
-        out.extend_from_slice(spare.get(..pos).unwrap_or_default());
+        out.truncate(base + pos);
         at..at + end - DATA.len()
     }
 }
