@@ -101,6 +101,24 @@ pub trait Codec: Send + Sync {
         self.decode(uplink, sink)
     }
 
+    /// Decodes `uplink` with `json` ([`crate::json::JsonWriter::decode`]), its result appended
+    /// to `out`: the whole frame in one call. Through `dyn Codec` this is the one virtual call
+    /// a frame, into the writer's decode monomorphised for the codec, so that the writer's
+    /// sink is that function's own and its state stays in registers across the codec's loop
+    /// (called through [`Codec::decode_json`] instead, the sink is behind a pointer and every
+    /// field reloads and stores it). Implementations need not override it; an enum of codecs
+    /// dispatches it to each codec's own.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    fn write_json(
+        &self,
+        json: &mut crate::json::JsonWriter,
+        uplink: Uplink<'_>,
+        out: &mut alloc::vec::Vec<u8>,
+    ) -> crate::json::JsonOutcome {
+        json.decode(self, uplink, out)
+    }
+
     /// Whether the fields decoded before an error are kept (partial decode). The default is
     /// yes; a profile that mimics a network server which drops them says no.
     fn keeps_partial(&self) -> bool {
@@ -193,8 +211,11 @@ impl<T: GenericCodec> Codec for T {
         store.finish(result, self)
     }
 
+    // Always: inlined into the writer's decode monomorphised for the codec ([`Codec::write_json`]),
+    // whose sink is then a local the loop keeps in registers (with `#[inline]` alone it stayed
+    // a call, the sink behind a pointer).
     #[cfg(feature = "alloc")]
-    #[inline]
+    #[inline(always)]
     fn decode_json<'a>(
         &self,
         uplink: Uplink<'a>,

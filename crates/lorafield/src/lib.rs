@@ -148,7 +148,7 @@ pub fn decode_uplink_json<C: Codec + ?Sized>(
     if uplink.f_port == 0 || uplink.payload.len() > MAX_PAYLOAD {
         return decode_json_unusual(codec, uplink, json, out);
     }
-    json.decode(codec, uplink, out)
+    codec.write_json(json, uplink, out)
 }
 
 /// [`decode_uplink_json`] on port 0 or of a payload over [`MAX_PAYLOAD`] bytes.
