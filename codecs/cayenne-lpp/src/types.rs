@@ -347,7 +347,7 @@ static UNKNOWN: Type = {
 /// Each record's length has a column of its own, read apart from the type: the next record's
 /// position waits on the type byte and one load after it, not on the type's address and then
 /// its length (two dependent loads). The LPP loop is bound by that chain, record after record:
-/// measured in `benches/README.md` ("the record length's own column").
+/// measured in `benches/README.md` ("Ninth round": the record length in a column of its own).
 pub(crate) struct Table {
     /// Each type byte's record length: its type's `record_len`, [`NOT_A_TYPE`] where there is
     /// none.

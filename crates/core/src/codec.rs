@@ -104,10 +104,10 @@ pub trait Codec: Send + Sync {
     /// Decodes `uplink` with `json` ([`crate::json::JsonWriter::decode`]), its result appended
     /// to `out`: the whole frame in one call. Through `dyn Codec` this is the one virtual call
     /// a frame, into the writer's decode monomorphised for the codec, so that the writer's
-    /// sink is that function's own and its state stays in registers across the codec's loop
-    /// (called through [`Codec::decode_json`] instead, the sink is behind a pointer and every
-    /// field reloads and stores it). Implementations need not override it; an enum of codecs
-    /// dispatches it to each codec's own.
+    /// sink is a local of the function the codec's loop is inlined into (called through
+    /// [`Codec::decode_json`] instead, the sink is behind a pointer the codec receives, and
+    /// every field reloads the writer's state through it). Implementations need not override
+    /// it; an enum of codecs dispatches it to each codec's own.
     #[cfg(feature = "alloc")]
     #[inline]
     fn write_json(
@@ -212,8 +212,8 @@ impl<T: GenericCodec> Codec for T {
     }
 
     // Always: inlined into the writer's decode monomorphised for the codec ([`Codec::write_json`]),
-    // whose sink is then a local the loop keeps in registers (with `#[inline]` alone it stayed
-    // a call, the sink behind a pointer).
+    // whose sink is then a local of the function the loop runs in (with `#[inline]` alone it
+    // stayed a call, the sink behind a pointer).
     #[cfg(feature = "alloc")]
     #[inline(always)]
     fn decode_json<'a>(

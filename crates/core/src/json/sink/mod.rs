@@ -263,8 +263,8 @@ impl JsonSink<'_> {
         // push into `out` would wait on the `Vec`'s length stored by the one before): the room
         // is zeroed, written and cut to the text. Not assembled elsewhere and then copied:
         // that copy's wide loads would read bytes just stored by narrower moves, which the
-        // core cannot forward (measured in `benches/README.md`, "the sorted members straight
-        // into the output").
+        // core cannot forward (measured in `benches/README.md`, "Ninth round": the sorted
+        // members assembled in the output).
         let base = out.len();
         out.resize(base + self.pos + 3 + TAIL, 0);
         let dst = out.get_mut(base..).unwrap_or_default();
