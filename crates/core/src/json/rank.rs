@@ -14,7 +14,7 @@
 
 use alloc::vec::Vec;
 
-use super::key_cmp;
+use super::key::key_cmp;
 use super::order::Orders;
 
 /// A key and its rank.

@@ -6,7 +6,8 @@ use core::ops::Range;
 
 use super::{DATA, INITIAL, JsonSink, Level, Notes, keys::new_key_cache};
 use crate::dynamic::Severity;
-use crate::json::{JsonWriter, write_problems};
+use crate::json::JsonWriter;
+use crate::json::value::write_problems;
 use crate::{Codec, DecodeError, Uplink};
 
 /// What [`JsonWriter::decode`] wrote.

@@ -4,7 +4,7 @@
 use alloc::boxed::Box;
 
 use super::JsonSink;
-use crate::json::put_key;
+use crate::json::key::put_key;
 use crate::json::text::put_byte;
 
 /// A rendered key, remembered: `,"temperature_3":` for one name (by address: names are

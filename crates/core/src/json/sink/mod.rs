@@ -21,7 +21,7 @@ use core::ops::Range;
 use super::order::{Frag, Text, sort_order};
 use super::rank::Ranks;
 use super::text::{SLACK, bound_of, put_byte};
-use super::{dyn_bound, put_dyn_key, put_dyn_value, put_value};
+use super::value::{dyn_bound, put_dyn_key, put_dyn_value, put_value};
 use crate::dynamic::{DynValue, Note, Span, StoredNote};
 use crate::fieldbuf::{MAX_DEPTH, MAX_NOTES, MAX_WARNINGS};
 use crate::{Container, DecodeError, ErrorKind, Field, Sink};
