@@ -10,6 +10,7 @@ pub mod gate;
 pub mod naive;
 pub mod paths;
 pub mod peer;
+pub mod yardstick;
 
 /// Posts every body to `{url}/uplink` with `senders` concurrent senders sharing `http`'s
 /// keep-alive connections, each taking the next body; returns each request's acknowledgement

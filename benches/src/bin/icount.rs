@@ -3,7 +3,8 @@
 //! `N`, over 10,000 frames, is what one frame costs, whatever else the machine runs.
 //!
 //! ```text
-//! icount list                 the paths: the criterion ids of the LPP and codecs benches
+//! icount list                 the paths: the criterion ids of the LPP and codecs benches, and
+//!                             the yardstick's two (`lorafield_benches::yardstick`)
 //! icount PATH ITERATIONS      runs PATH; prints a checksum
 //! ```
 
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use lorafield::{FieldBuf, JsonWriter, MAX_EVENTS};
 use lorafield_benches::paths::{self, CODECS, Lpp};
-use lorafield_benches::{lpp_frames, peer};
+use lorafield_benches::{lpp_frames, peer, yardstick};
 
 /// The paths of `benches/lpp.rs`.
 const LPP: [&str; 10] = [
@@ -28,6 +29,13 @@ const LPP: [&str; 10] = [
     "lpp/decode+json/cayenne_lpp 0.4 + serde_json",
 ];
 
+/// The yardstick's paths: Milesight's table engine and the same model compiled by hand, on
+/// the same EM300-TH frames (no criterion bench: counted only).
+const YARDSTICK: [&str; 2] = [
+    "yardstick/em300-th/table engine (dyn Codec)",
+    "yardstick/em300-th/compiled by hand (dyn Codec)",
+];
+
 fn list() -> Vec<String> {
     let mut all: Vec<String> = LPP.iter().map(|s| (*s).to_owned()).collect();
     for group in ["codecs/decode-only", "codecs/decode+json"] {
@@ -37,6 +45,7 @@ fn list() -> Vec<String> {
             all.push(format!("{group}/{name} (builtin)"));
         }
     }
+    all.extend(YARDSTICK.iter().map(|s| (*s).to_owned()));
     all
 }
 
@@ -62,6 +71,15 @@ fn run(path: &str, iterations: usize) -> Option<usize> {
                 8 => lpp.fieldbuf_json(&mut buf, &mut json, &mut out),
                 _ => peer::json_all(&mut peer_frames, &mut out),
             });
+            black_box(n);
+        }
+        return Some(n);
+    }
+    if let Some(which) = YARDSTICK.iter().position(|p| *p == path) {
+        let cases = yardstick::cases(which == 1);
+        let mut buf = FieldBuf::<256>::new();
+        for _ in 0..iterations {
+            n = n.wrapping_add(paths::registry_decode(&cases, &mut buf));
             black_box(n);
         }
         return Some(n);
