@@ -1,6 +1,6 @@
 //! `lorafield redecode` against the naive way and against `jq`, on generated Microshare shares.
 //!
-//! - `redecode/core`: 100,000 shares (`gen-shares` defaults, seed 1: TTS v3 and TTN v2 uplinks,
+//! - `redecode/core`: 100,000 shares (`gen-shares --count 100000`, seed 1: TTS v3 and TTN v2 uplinks,
 //!   both Microshare encodings, a tenth of them stale) re-decoded on one thread, in memory:
 //!   lorafield's framer and re-decoder, and the naive way (`serde_json::Value` per line, decode,
 //!   replace, serialise; `lorafield_benches::naive`), with the same codec and JSON writer.
