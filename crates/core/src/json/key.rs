@@ -51,8 +51,9 @@ pub(super) fn key_prefix(name: &str, channel: Option<u8>) -> u64 {
 
 /// Compares two keys (`name` + `_<channel>`) bytewise, as their printed text.
 ///
-/// Out of line: inlined into [`JsonWriter`]'s sort of members (their keys' 8-byte prefixes
-/// decide most comparisons), it makes the comparison too large to be inlined into the sort.
+/// Out of line: inlined into [`JsonWriter`](super::JsonWriter)'s sort of members (their keys'
+/// 8-byte prefixes decide most comparisons), it makes the comparison too large to be inlined
+/// into the sort.
 #[inline(never)]
 pub fn key_cmp(a: (&str, Option<u8>), b: (&str, Option<u8>)) -> Ordering {
     let (na, nb) = (a.0.as_bytes(), b.0.as_bytes());
