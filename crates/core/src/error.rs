@@ -245,6 +245,25 @@ pub(crate) fn sorted_members(error: &DecodeError) -> [Option<(&'static str, Memb
     members
 }
 
+/// The members of a note's JSON object (`line` when known, no `offset`), keys sorted bytewise;
+/// [`Member::Message`] is the note's message.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+pub(crate) fn sorted_note_members(
+    note: &crate::dynamic::Note<'_>,
+) -> [Option<(&'static str, Member)>; 5] {
+    let [c0, c1] = note.kind.context();
+    let mut members = [
+        Some(("kind", Member::Kind)),
+        Some(("message", Member::Message)),
+        note.line.map(|l| ("line", Member::Number(l.into()))),
+        c0.map(|(k, v)| (k, Member::from(v))),
+        c1.map(|(k, v)| (k, Member::from(v))),
+    ];
+    // `None` sorts first; keys are distinct.
+    members.sort_unstable_by_key(|m| m.as_ref().map(|(k, _)| *k));
+    members
+}
+
 #[cfg(test)]
 mod tests {
     extern crate alloc;

@@ -6,10 +6,10 @@ use alloc::vec::Vec;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::dynamic::{DynValue, Note, Severity};
-use crate::error::{Member, sorted_members};
+use crate::error::{Member, sorted_members, sorted_note_members};
 use crate::json::key_cmp;
 use crate::value::decimal_to_f64;
-use crate::{Container, Context, DecodeError, Decoded, Event, Value};
+use crate::{Container, DecodeError, Decoded, Event, Value};
 
 impl Serialize for Value<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -146,35 +146,14 @@ impl Serialize for Item<'_, '_> {
 /// A note as a JSON object, as the writer prints it: keys sorted, `line` when known.
 impl Serialize for Note<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Clone, Copy)]
-        enum M<'t> {
-            Kind,
-            Message(&'t str),
-            Number(u64),
-            Name(&'static str),
-        }
-        let ctx = |c: Option<(&'static str, Context)>| {
-            c.map(|(k, v)| match v {
-                Context::Number(n) => (k, M::Number(n)),
-                Context::Name(n) => (k, M::Name(n)),
-            })
-        };
-        let [c0, c1] = self.kind.context();
-        let mut members = [
-            Some(("kind", M::Kind)),
-            Some(("message", M::Message(self.message))),
-            self.line.map(|l| ("line", M::Number(l.into()))),
-            ctx(c0),
-            ctx(c1),
-        ];
-        members.sort_unstable_by_key(|m| m.map(|(k, _)| k));
+        let members = sorted_note_members(self);
         let mut map = s.serialize_map(Some(members.iter().flatten().count()))?;
         for (key, member) in members.iter().flatten() {
             match *member {
-                M::Kind => map.serialize_entry(key, self.kind.name())?,
-                M::Message(m) => map.serialize_entry(key, m)?,
-                M::Number(n) => map.serialize_entry(key, &n)?,
-                M::Name(n) => map.serialize_entry(key, n)?,
+                Member::Kind => map.serialize_entry(key, self.kind.name())?,
+                Member::Message => map.serialize_entry(key, self.message)?,
+                Member::Number(n) => map.serialize_entry(key, &n)?,
+                Member::Name(n) => map.serialize_entry(key, n)?,
             }
         }
         map.end()
@@ -251,7 +230,34 @@ impl Serialize for Decoded<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Container, DecodeError, Decoded, ErrorKind, Field, FieldBuf, Sink, Value};
+    use crate::dynamic::{Note, Severity};
+    use crate::{Container, DecodeError, Decoded, ErrorKind, Field, FieldBuf, Limit, Sink, Value};
+
+    /// A note's members (its line, its kind's context) in key order, the same both ways.
+    #[test]
+    fn notes_serialize_as_the_writer_writes_them() {
+        let note = |line| Note {
+            severity: Severity::Error,
+            kind: ErrorKind::ScriptLimit(Limit::Fuel),
+            message: "ran out of \"fuel\"",
+            line,
+        };
+        for (line, expected) in [
+            (
+                Some(12),
+                r#"{"kind":"script_limit","limit":"fuel","line":12,"message":"ran out of \"fuel\""}"#,
+            ),
+            (
+                None,
+                r#"{"kind":"script_limit","limit":"fuel","message":"ran out of \"fuel\""}"#,
+            ),
+        ] {
+            let mut ours = alloc::vec::Vec::new();
+            crate::json::write_note(&note(line), &mut ours);
+            assert_eq!(core::str::from_utf8(&ours), Ok(expected));
+            assert_eq!(serde_json::to_vec(&note(line)).unwrap(), ours);
+        }
+    }
 
     #[test]
     fn serde_json_matches_the_writer() {

@@ -403,7 +403,8 @@ mod tests {
     use crate::{ErrorKind, Field, FieldBuf, Sink, Value};
     use alloc::string::String;
 
-    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+    /// What `f` appends, as text (for this module's tests and its children's).
+    pub(super) fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
         let mut out = Vec::new();
         f(&mut out);
         String::from_utf8(out).unwrap()

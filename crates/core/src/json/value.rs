@@ -9,7 +9,7 @@ use super::text::{
     self, Cursor, SLACK, bound_of, put_byte, put_bytes, put_escaped, put_hex, put_str,
 };
 use crate::dynamic::{DynValue, Note, Severity, StoredNote};
-use crate::error::{Member as ErrorMember, sorted_members};
+use crate::error::{Member as ErrorMember, sorted_members, sorted_note_members};
 use crate::{DecodeError, Value};
 
 /// The most an error object takes (its message is a line of text).
@@ -158,33 +158,7 @@ pub(super) fn write_problems(
 /// Appends one note as a JSON object: `{"kind":..,"line":..,"message":..}` plus the kind's
 /// context members (`"limit":"fuel"`), keys sorted.
 pub fn write_note(note: &Note<'_>, out: &mut Vec<u8>) {
-    #[derive(Clone, Copy)]
-    enum M<'t> {
-        Kind,
-        Message(&'t str),
-        Number(u64),
-        Name(&'static str),
-    }
-    let [c0, c1] = note.kind.context();
-    let ctx = |c: Option<(&'static str, crate::Context)>| {
-        c.map(|(k, v)| {
-            (
-                k,
-                match v {
-                    crate::Context::Number(n) => M::Number(n),
-                    crate::Context::Name(s) => M::Name(s),
-                },
-            )
-        })
-    };
-    let mut members = [
-        Some(("kind", M::Kind)),
-        Some(("message", M::Message(note.message))),
-        note.line.map(|l| ("line", M::Number(l.into()))),
-        ctx(c0),
-        ctx(c1),
-    ];
-    members.sort_unstable_by_key(|m| m.map(|(k, _)| k));
+    let members = sorted_note_members(note);
     append(out, 64 + 6 * note.message.len() + 64, |buf, pos| {
         let mut pos = put_byte(buf, pos, b'{');
         for (i, (key, member)) in members.iter().flatten().enumerate() {
@@ -195,10 +169,10 @@ pub fn write_note(note: &Note<'_>, out: &mut Vec<u8>) {
             pos = put_bytes(buf, pos, key.as_bytes());
             pos = put_bytes(buf, pos, b"\":");
             pos = match *member {
-                M::Kind => put_str(buf, pos, note.kind.name()),
-                M::Message(m) => put_str(buf, pos, m),
-                M::Number(n) => put_u64(buf, pos, n),
-                M::Name(s) => put_str(buf, pos, s),
+                ErrorMember::Kind => put_str(buf, pos, note.kind.name()),
+                ErrorMember::Message => put_str(buf, pos, note.message),
+                ErrorMember::Number(n) => put_u64(buf, pos, n),
+                ErrorMember::Name(s) => put_str(buf, pos, s),
             };
         }
         put_byte(buf, pos, b'}')
@@ -280,13 +254,7 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::string::String;
-
-    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
-        let mut out = Vec::new();
-        f(&mut out);
-        String::from_utf8(out).unwrap()
-    }
+    use crate::json::tests::text;
 
     #[test]
     fn formatted_values() {
