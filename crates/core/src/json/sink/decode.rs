@@ -170,30 +170,6 @@ fn write_tail_slow(
     error: Option<DecodeError>,
     warnings: &[DecodeError],
 ) {
-    let mut comma = comma;
-    if let Some(error) = error {
-        out.extend_from_slice(if comma {
-            b",\"errors\":["
-        } else {
-            b"\"errors\":["
-        });
-        crate::json::write_error(&error, out);
-        out.push(b']');
-        comma = true;
-    }
-    if !warnings.is_empty() {
-        out.extend_from_slice(if comma {
-            b",\"warnings\":["
-        } else {
-            b"\"warnings\":["
-        });
-        for (i, w) in warnings.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            crate::json::write_error(w, out);
-        }
-        out.push(b']');
-    }
-    out.push(b'}');
+    // The result's problems with no notes and nothing normalized.
+    write_problems(out, comma, error, warnings, &[], &[], None);
 }
